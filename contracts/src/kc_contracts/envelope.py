@@ -1,0 +1,123 @@
+"""The CloudEvents 1.0 envelope (structured JSON mode) every khuyencong event travels in.
+
+Extension attributes (lower-case, as CloudEvents requires):
+
+- ``kcinstance``: the publishing instance (``bo``, ``tinh-40`` ...)
+- ``kcstreamid`` / ``kcstreamversion``: the originating event stream (aggregate id) and the event's
+  version in it; together with the instance they make the event id and the ``Nats-Msg-Id``
+- ``correlationid`` / ``causationid``: the conversation and the message that caused this one
+- ``traceparent``: W3C trace context
+- ``kcprevhash`` / ``kcsig`` / ``kckeyid``: integrity (hash of the instance's previous envelope,
+  Ed25519 signature, signing key id), filled in when the instance signs what it publishes
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kc_contracts.base import ContractEvent, ContractRegistry, registry
+
+TYPE_PREFIX = "kc."
+SCHEMA_URN = "urn:khuyencong:schema:"
+
+
+def event_id(instance: str, stream_id: UUID | str, stream_version: int) -> str:
+    """Stable identity of one event: ``<instance>:<originator id>:<version>``.
+
+    Used as the CloudEvents ``id``, the JetStream ``Nats-Msg-Id`` and the webhook id, so a republish
+    is recognised as the same event everywhere.
+    """
+    return f"{instance}:{stream_id}:{stream_version}"
+
+
+def envelope_type(type_: str, version: int) -> str:
+    return f"{TYPE_PREFIX}{type_}.v{version}"
+
+
+def parse_envelope_type(value: str) -> tuple[str, int]:
+    if not value.startswith(TYPE_PREFIX) or ".v" not in value:
+        raise ValueError(f"not a khuyencong event type: {value!r}")
+    type_, _, version = value[len(TYPE_PREFIX) :].rpartition(".v")
+    if not version.isdigit():
+        raise ValueError(f"not a khuyencong event type: {value!r}")
+    return type_, int(version)
+
+
+class Envelope(BaseModel):
+    """A CloudEvents 1.0 structured-mode event with khuyencong's extension attributes."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str
+    source: str
+    type: str
+    subject: str
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str
+    data: dict[str, Any]
+
+    kcinstance: str
+    kcstreamid: str
+    kcstreamversion: int = Field(ge=1)
+    correlationid: str | None = None
+    causationid: str | None = None
+    traceparent: str | None = None
+    kcprevhash: str | None = None
+    kcsig: str | None = None
+    kckeyid: str | None = None
+
+    @classmethod
+    def wrap(
+        cls,
+        event: ContractEvent,
+        *,
+        instance: str,
+        service: str,
+        stream_id: UUID | str,
+        stream_version: int,
+        time: datetime,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        traceparent: str | None = None,
+    ) -> Envelope:
+        eid = event_id(instance, stream_id, stream_version)
+        return cls(
+            id=eid,
+            source=f"/kc/{instance}/{service}",
+            type=envelope_type(event.type, event.version),
+            subject=str(stream_id),
+            time=time.astimezone(UTC),
+            dataschema=f"{SCHEMA_URN}{event.schema_name()}",
+            data=event.model_dump(mode="json"),
+            kcinstance=instance,
+            kcstreamid=str(stream_id),
+            kcstreamversion=stream_version,
+            correlationid=correlation_id or eid,
+            causationid=causation_id or eid,
+            traceparent=traceparent,
+        )
+
+    @property
+    def contract_key(self) -> tuple[str, int]:
+        return parse_envelope_type(self.type)
+
+    def to_json(self) -> bytes:
+        """Canonical JSON bytes: sorted keys, no whitespace, UTF-8, absent optionals left out."""
+        body = self.model_dump(mode="json", exclude_none=True)
+        return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Envelope:
+        return cls.model_validate_json(raw)
+
+    def decode(self, contracts: ContractRegistry = registry, *, to: int | None = None) -> ContractEvent:
+        """The contract event inside, upcast to ``to`` (default: the newest version known here)."""
+        type_, version = self.contract_key
+        return contracts.decode(type_, version, self.data, to=to)
