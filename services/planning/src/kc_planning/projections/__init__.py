@@ -1,0 +1,1 @@
+"""Read models of the planning service, fed from contract events on the bus."""

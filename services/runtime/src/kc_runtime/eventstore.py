@@ -1,0 +1,86 @@
+"""Event store wiring: one store per service per instance, SQLite by default, PostgreSQL by DSN.
+
+Services subclass :class:`ServiceApplication`. Its recorder is a *process* recorder, so a consumer
+can store the events its effect produced and the tracking of the message that caused them in one
+transaction; the outbox relay keeps its position in the same tracking table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Recording
+
+from kc_runtime.settings import Settings
+
+# eventsourcing reads os.environ too: pass everything explicitly so a stray variable cannot pick
+# another store behind our back.
+_SQLITE_LOCK_TIMEOUT_S = "30"
+
+
+def persistence_env(settings: Settings) -> dict[str, str]:
+    """The eventsourcing environment for this service's store."""
+    if settings.database_url:
+        return postgres_env(settings.database_url, settings.postgres_schema)
+    path = settings.sqlite_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return sqlite_env(path)
+
+
+def sqlite_env(path: Path) -> dict[str, str]:
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(path),
+        "SQLITE_LOCK_TIMEOUT": _SQLITE_LOCK_TIMEOUT_S,
+    }
+
+
+def postgres_env(dsn: str, schema: str) -> dict[str, str]:
+    """Parse ``postgresql://user:password@host:port/db`` and make sure ``schema`` exists."""
+    url = urlparse(dsn)
+    if url.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"KC_DATABASE_URL must be a postgresql:// DSN, got {url.scheme!r}")
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_SCHEMA": schema,
+        "POSTGRES_POOL_SIZE": "2",
+        "POSTGRES_MAX_OVERFLOW": "8",
+    }
+    ensure_postgres_schema(dsn, schema)
+    return env
+
+
+def ensure_postgres_schema(dsn: str, schema: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+
+
+class ServiceApplication(Application):
+    """An eventsourcing application whose saves wake whoever listens (the outbox relay)."""
+
+    def __init__(self, env: dict[str, str] | None = None, **kwargs: Any) -> None:
+        self._save_listeners: list[Callable[[], None]] = []
+        super().__init__(env=env, **kwargs)
+
+    def construct_recorder(self) -> Any:
+        return self.factory.process_recorder()
+
+    def on_saved(self, listener: Callable[[], None]) -> None:
+        self._save_listeners.append(listener)
+
+    def _notify(self, recordings: list[Recording]) -> None:
+        super()._notify(recordings)
+        for listener in self._save_listeners:
+            listener()

@@ -1,0 +1,154 @@
+"""The inbox: exactly-once consumption of contract events from a durable JetStream pull consumer.
+
+For each message: decode the envelope and its contract (undecodable, invalid or unknown version ->
+dead letter, ack, move on); skip it if its tracking (consumer @ stream, stream sequence) is already
+recorded; otherwise apply the effect, which commits its rows *and* the tracking in one transaction;
+then ack. A transient failure naks with a delay; after ``max_deliver`` attempts the message is
+dead-lettered with the last error. Consumers take one message at a time (``max_ack_pending=1``), so
+each stream is applied in order and "already recorded" means "sequence <= the highest recorded".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+from eventsourcing.persistence import Tracking
+from faststream.nats import NatsMessage
+from pydantic import ValidationError
+
+from kc_contracts import ContractEvent, Envelope
+from kc_contracts.base import ContractRegistry, UnknownContractError, registry
+from kc_runtime.deadletters import DeadLetters
+
+log = structlog.get_logger("kc.inbox")
+
+
+class Effect(Protocol):
+    """What a consumer does with one event; must record ``tracking`` in the same transaction."""
+
+    def __call__(self, envelope: Envelope, event: ContractEvent, tracking: Tracking) -> None: ...
+
+
+class Undeliverable(Exception):
+    """The message can never be handled (bad bytes, bad contract, bad signature): dead-letter it."""
+
+
+@dataclass
+class InboxStats:
+    applied: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    retried: int = 0
+
+
+class Inbox:
+    def __init__(
+        self,
+        *,
+        name: str,
+        effect: Effect,
+        is_tracked: Callable[[Tracking], bool],
+        dead_letters: DeadLetters,
+        max_deliver: int,
+        nak_delay_s: float,
+        contracts: ContractRegistry = registry,
+        verify: Callable[[Envelope, bytes], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.effect = effect
+        self.is_tracked = is_tracked
+        self.dead_letters = dead_letters
+        self.max_deliver = max_deliver
+        self.nak_delay_s = nak_delay_s
+        self.contracts = contracts
+        self.verify = verify
+        self.stats = InboxStats()
+
+    def decode(self, data: bytes) -> tuple[Envelope, ContractEvent]:
+        try:
+            envelope = Envelope.from_json(data)
+        except ValidationError as exc:
+            raise Undeliverable(f"not a khuyencong CloudEvents envelope: {_first_error(exc)}") from exc
+        if self.verify is not None:
+            self.verify(envelope, data)
+        try:
+            return envelope, envelope.decode(self.contracts)
+        except UnknownContractError as exc:
+            raise Undeliverable(f"unknown contract version: {exc}") from exc
+        except (ValidationError, ValueError) as exc:
+            raise Undeliverable(f"data does not match its contract {envelope.type}: {exc}") from exc
+
+    async def receive(self, msg: NatsMessage) -> None:
+        raw = msg.raw_message
+        meta = raw.metadata
+        sequence = int(meta.sequence.stream)
+        stream = str(meta.stream)
+        tracking = Tracking(f"{self.name}@{stream}", sequence)
+        bound = structlog.contextvars.bound_contextvars(
+            consumer=self.name, subject=raw.subject, sequence=sequence
+        )
+        with bound:
+            try:
+                envelope, event = self.decode(raw.data)
+            except Undeliverable as exc:
+                await self._dead_letter(msg, stream, sequence, str(exc))
+                return
+            with structlog.contextvars.bound_contextvars(
+                event_id=envelope.id, correlation_id=envelope.correlationid
+            ):
+                await self._apply(msg, envelope, event, tracking, int(meta.num_delivered))
+
+    async def _apply(
+        self,
+        msg: NatsMessage,
+        envelope: Envelope,
+        event: ContractEvent,
+        tracking: Tracking,
+        delivered: int,
+    ) -> None:
+        try:
+            if await asyncio.to_thread(self.is_tracked, tracking):
+                self.stats.duplicates += 1
+                await msg.ack()
+                return
+            await asyncio.to_thread(self.effect, envelope, event, tracking)
+        except Exception as exc:
+            if delivered >= self.max_deliver:
+                reason = f"gave up after {delivered} deliveries: {exc!r}"
+                await self._dead_letter(msg, tracking.application_name.split("@")[1], tracking.notification_id, reason)
+                return
+            self.stats.retried += 1
+            log.warning("effect failed; will retry", error=repr(exc), delivered=delivered)
+            await msg.nack(delay=self.nak_delay_s)
+            return
+        self.stats.applied += 1
+        await msg.ack()
+
+    async def _dead_letter(self, msg: NatsMessage, stream: str, sequence: int, reason: str) -> None:
+        raw = msg.raw_message
+        try:
+            await self.dead_letters.send(
+                consumer=self.name,
+                data=raw.data,
+                subject=raw.subject,
+                stream=stream,
+                sequence=sequence,
+                reason=reason,
+                headers=dict(raw.headers or {}),
+            )
+        except Exception as exc:
+            log.error("dead-lettering failed; message will be redelivered", error=repr(exc))
+            await msg.nack(delay=self.nak_delay_s)
+            return
+        self.stats.dead_lettered += 1
+        await msg.ack()
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ())) or "(document)"
+    return f"{where}: {err.get('msg')}"

@@ -1,0 +1,141 @@
+"""The outbox relay: the event store *is* the outbox.
+
+It follows the application's notification log from its stored position, translates each domain
+event that has a public contract, publishes the envelope to JetStream with
+``Nats-Msg-Id = <instance>:<originator id>:<version>`` and waits for the ack, then stores the
+position (a tracking row in the same database). A crash between ack and position write
+republishes; JetStream drops the copy by message id. A save wakes the relay at once; NATS being
+down only delays it: it retries from the same position, so order is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Tracking
+from nats.js import JetStreamContext
+
+from kc_contracts import ContractEvent, Envelope
+from kc_contracts.subjects import stream_name, subject_for
+from kc_runtime.eventstore import ServiceApplication
+
+Translate = Callable[[DomainEventProtocol[Any]], ContractEvent | None]
+log = structlog.get_logger("kc.relay")
+
+PUBLISH_TIMEOUT_S = 5.0
+IDLE_POLL_S = 1.0
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        app: ServiceApplication,
+        translate: Translate,
+        *,
+        instance: str,
+        service: str,
+        jetstream: Callable[[], JetStreamContext | None],
+        batch_size: int = 200,
+    ) -> None:
+        self.app = app
+        self.translate = translate
+        self.instance = instance
+        self.service = service
+        self.tracking_name = f"outbox:{service}"
+        self._jetstream = jetstream
+        self._batch_size = batch_size
+        self._stream = stream_name(instance)
+        self._wake = asyncio.Event()
+        self._position: int | None = None
+        self.published = 0
+        self.running = False
+
+    # -- position ---------------------------------------------------------------------------------
+    def stored_position(self) -> int:
+        return int(self.app.recorder.max_tracking_id(self.tracking_name) or 0)
+
+    def store_position(self, notification_id: int) -> None:
+        self.app.recorder.insert_tracking(Tracking(self.tracking_name, notification_id))
+
+    def lag(self) -> int:
+        head = self.app.recorder.max_notification_id() or 0
+        return int(head) - (self._position if self._position is not None else self.stored_position())
+
+    # -- loop -------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.app.on_saved(lambda: loop.call_soon_threadsafe(self._wake.set))
+        self.running = True
+        backoff = 0.2
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    moved = await self.drain()
+                    backoff = 0.2
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # NATS down, timeouts: retry from the same position
+                    log.warning("relay publish failed; retrying", error=repr(exc), backoff_s=backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                if moved:
+                    continue
+                try:
+                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
+                except TimeoutError:
+                    pass
+        finally:
+            self.running = False
+
+    async def drain(self) -> int:
+        """Publish everything after the stored position; return how many notifications it passed."""
+        passed = 0
+        while True:
+            if self._position is None:
+                self._position = await asyncio.to_thread(self.stored_position)
+            notifications = await asyncio.to_thread(
+                self.app.recorder.select_notifications,
+                self._position,
+                self._batch_size,
+                inclusive_of_start=False,
+            )
+            if not notifications:
+                return passed
+            js = self._jetstream()
+            if js is None:
+                raise ConnectionError("NATS is not connected")
+            for notification in notifications:
+                await self._publish(js, self.app.mapper.to_domain_event(notification))
+            last = notifications[-1].id
+            await asyncio.to_thread(self.store_position, last)
+            self._position = last
+            passed += len(notifications)
+
+    async def _publish(self, js: JetStreamContext, domain_event: DomainEventProtocol[Any]) -> None:
+        contract = self.translate(domain_event)
+        if contract is None:
+            return  # a private event: no public contract
+        envelope = Envelope.wrap(
+            contract,
+            instance=self.instance,
+            service=self.service,
+            stream_id=domain_event.originator_id,
+            stream_version=domain_event.originator_version,
+            time=domain_event.timestamp,
+            correlation_id=getattr(domain_event, "correlation_id", None),
+            causation_id=getattr(domain_event, "causation_id", None),
+        )
+        ack = await js.publish(
+            subject_for(self.instance, contract),
+            envelope.to_json(),
+            timeout=PUBLISH_TIMEOUT_S,
+            stream=self._stream,
+            headers={"Nats-Msg-Id": envelope.id, "Content-Type": "application/cloudevents+json"},
+        )
+        self.published += 0 if ack.duplicate else 1

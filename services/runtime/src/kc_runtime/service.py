@@ -1,0 +1,206 @@
+"""What every service process runs on: the bus connection, the outbox relay, the inboxes.
+
+A service's ``main.create_app(settings)`` builds one :class:`ServiceRuntime` and hands its
+:meth:`lifespan` to FastAPI. Nothing connects before the lifespan starts. The NATS connection is
+made in the background so HTTP commands are accepted (and land in the event store) even while
+NATS is down; ``/readyz`` says when the bus side is running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import nats.js.errors as jserr
+import structlog
+from eventsourcing.persistence import Tracking
+from faststream import AckPolicy
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
+from nats.js import JetStreamContext
+
+from kc_contracts.base import ContractRegistry, registry
+from kc_contracts.subjects import dead_letter_stream, stream_name
+from kc_runtime.deadletters import DeadLetters
+from kc_runtime.eventstore import ServiceApplication
+from kc_runtime.inbox import Effect, Inbox
+from kc_runtime.relay import OutboxRelay, Translate
+from kc_runtime.settings import Settings
+
+log = structlog.get_logger("kc.service")
+
+
+@dataclass
+class Subscription:
+    inbox: Inbox
+    source_instance: str
+    subjects: list[str]
+
+
+class ServiceRuntime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.broker = NatsBroker(
+            settings.nats_url,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+            connect_timeout=2,
+            # routine "Received/Processed" lines at DEBUG; handler errors still logged at ERROR
+            logger=logging.getLogger("kc.faststream"),
+            log_level=logging.DEBUG,
+        )
+        self.dead_letters = DeadLetters(settings.instance, self.jetstream)
+        self.relay: OutboxRelay | None = None
+        self.subscriptions: list[Subscription] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._closers: list[Callable[[], None]] = []
+        self.bus_started = False
+
+    def close_on_stop(self, closer: Callable[[], None]) -> None:
+        """Close a store when the service stops (after the bus, so no handler is mid-transaction)."""
+        self._closers.append(closer)
+
+    # -- wiring (called by the service's main before the lifespan starts) -------------------------
+    def publish_from(self, app: ServiceApplication, translate: Translate) -> OutboxRelay:
+        self.relay = OutboxRelay(
+            app,
+            translate,
+            instance=self.settings.instance,
+            service=self.settings.service,
+            jetstream=self.jetstream,
+        )
+        return self.relay
+
+    def consume(
+        self,
+        name: str,
+        *,
+        source_instance: str,
+        subjects: list[str],
+        effect: Effect,
+        is_tracked: Callable[[Tracking], bool],
+        contracts: ContractRegistry = registry,
+    ) -> Inbox:
+        """A durable consumer ``name`` on ``source_instance``'s stream, filtered to ``subjects``."""
+        inbox = Inbox(
+            name=name,
+            effect=effect,
+            is_tracked=is_tracked,
+            dead_letters=self.dead_letters,
+            max_deliver=self.settings.max_deliver,
+            nak_delay_s=self.settings.nak_delay_seconds,
+            contracts=contracts,
+        )
+        self.subscriptions.append(Subscription(inbox, source_instance, subjects))
+        return inbox
+
+    # -- running ----------------------------------------------------------------------------------
+    def jetstream(self) -> JetStreamContext | None:
+        connection = self.broker._connection
+        if connection is None or not connection.is_connected:
+            return None
+        js: JetStreamContext = self.broker.config.connection_state.stream
+        return js
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: Any = None) -> AsyncIterator[None]:
+        self._tasks.append(self._spawn(self._start_bus(), "bus"))
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(work, name=name)
+
+        def report(done: asyncio.Task[None]) -> None:
+            if not done.cancelled() and done.exception() is not None:
+                log.error("background task failed", task=name, exc_info=done.exception())
+
+        task.add_done_callback(report)
+        return task
+
+    async def _start_bus(self) -> None:
+        await self.broker.connect()  # retries for ever: NATS may come up after us
+        await self._wait_for_streams()
+        for sub in self.subscriptions:
+            self._subscribe(sub)
+        await self.broker.start()
+        if self.relay is not None:
+            self._tasks.append(self._spawn(self.relay.run(), "relay"))
+        self.bus_started = True
+        log.info("bus started", subscriptions=[s.inbox.name for s in self.subscriptions])
+
+    async def _wait_for_streams(self) -> None:
+        """Streams are declared by ``kc_runtime.streams ensure``, never by a service start."""
+        wanted = {stream_name(self.settings.instance), dead_letter_stream(self.settings.instance)}
+        wanted |= {stream_name(s.source_instance) for s in self.subscriptions}
+        warned = False
+        while True:
+            js = self.jetstream()
+            missing = []
+            for name in sorted(wanted):
+                try:
+                    if js is None:
+                        raise ConnectionError
+                    await js.stream_info(name)
+                except (jserr.NotFoundError, ConnectionError, TimeoutError):
+                    missing.append(name)
+            if not missing:
+                return
+            if not warned:
+                log.warning("waiting for streams (run: python -m kc_runtime.streams ensure)", missing=missing)
+                warned = True
+            await asyncio.sleep(1.0)
+
+    def _subscribe(self, sub: Subscription) -> None:
+        settings = self.settings
+        subscriber = self.broker.subscriber(
+            sub.subjects[0] if len(sub.subjects) == 1 else None,
+            stream=JStream(stream_name(sub.source_instance), declare=False),
+            durable=sub.inbox.name,
+            pull_sub=PullSub(batch_size=1, timeout=5.0),
+            config=ConsumerConfig(
+                filter_subjects=sub.subjects if len(sub.subjects) > 1 else None,
+                # our own give-up (dead letter) comes first; the slack covers crashes mid-attempt
+                max_deliver=settings.max_deliver + 3,
+                ack_wait=settings.ack_wait_seconds,
+                max_ack_pending=1,
+            ),
+            ack_policy=AckPolicy.MANUAL,
+            decoder=_undecoded,
+        )
+
+        async def handle(body: bytes, msg: NatsMessage) -> None:
+            await sub.inbox.receive(msg)
+
+        subscriber(handle)
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = {"nats": self.jetstream() is not None, "bus_started": self.bus_started}
+        if self.relay is not None:
+            checks["relay"] = self.relay.running
+        return checks
+
+    async def stop(self) -> None:
+        for task in reversed(self._tasks):
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        self.bus_started = False
+        for closer in self._closers:
+            closer()
+        self._closers.clear()
+
+
+async def _undecoded(msg: Any) -> bytes:
+    """The inbox decodes and validates itself (bad bytes go to dead letters, not into a loop)."""
+    body: bytes = msg.body
+    return body

@@ -1,0 +1,47 @@
+"""Settings every service reads from the environment (prefix ``KC_``), never at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kc_contracts.subjects import check_instance
+
+
+class Settings(BaseSettings):
+    """``KC_INSTANCE``, ``KC_NATS_URL``, ``KC_DATABASE_URL`` ... (see the README's reference)."""
+
+    model_config = SettingsConfigDict(env_prefix="KC_", extra="ignore")
+
+    instance: str = Field("tinh-40", description="bo | tinh-<mã tỉnh>")
+    service: str = Field("registry", description="registry | appraisal | planning | notifications")
+    nats_url: str = "nats://127.0.0.1:4222"
+    var_dir: Path = Path("var")
+    database_url: str | None = Field(
+        None,
+        description="PostgreSQL DSN (postgresql://user@host:port/db); empty: SQLite under var/",
+    )
+    database_schema: str | None = Field(None, description="PostgreSQL schema; default kc_<instance>_<service>")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool | None = Field(None, description="JSON logs; default: JSON unless stderr is a TTY")
+    nak_delay_seconds: float = 2.0
+    max_deliver: int = 5
+    ack_wait_seconds: float = 30.0
+
+    @field_validator("instance")
+    @classmethod
+    def _instance(cls, value: str) -> str:
+        return check_instance(value)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.var_dir / self.instance / f"{self.service}.sqlite"
+
+    @property
+    def postgres_schema(self) -> str:
+        default = f"kc_{self.instance}_{self.service}".replace("-", "_")
+        return self.database_schema or default

@@ -1,0 +1,125 @@
+"""The JetStream streams, declared in this one place and applied by an explicit command.
+
+One stream per instance (``KC_TINH_40`` <- ``kc.tinh-40.>``), file storage, no age limit (the bus
+log is kept for audit replay), and a dead-letter stream per instance. Services never declare or
+reconfigure streams on start; ``python -m kc_runtime.streams ensure`` (run by ``make run``, the test
+fixtures and operators) creates what is missing and reports what it changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from dataclasses import dataclass
+
+import nats
+import nats.js.errors as jserr
+from nats.js import JetStreamContext
+from nats.js.api import StorageType, StreamConfig
+
+from kc_contracts.subjects import (
+    check_instance,
+    dead_letter_stream,
+    dead_letter_subjects,
+    instance_subjects,
+    stream_name,
+)
+
+# A relay that crashed between the ack and storing its position republishes on restart; a day of
+# message ids lets JetStream drop those copies even after a long outage.
+DUPLICATE_WINDOW_S = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    instances: tuple[str, ...]
+    replicas: int = 1
+
+    def configs(self) -> list[StreamConfig]:
+        out = []
+        for instance in self.instances:
+            check_instance(instance)
+            out.append(
+                StreamConfig(
+                    name=stream_name(instance),
+                    description=f"khuyencong events of instance {instance}",
+                    subjects=[instance_subjects(instance)],
+                    storage=StorageType.FILE,
+                    num_replicas=self.replicas,
+                    duplicate_window=DUPLICATE_WINDOW_S,
+                )
+            )
+            out.append(
+                StreamConfig(
+                    name=dead_letter_stream(instance),
+                    description=f"dead letters of instance {instance}: original bytes + reason",
+                    subjects=[dead_letter_subjects(instance)],
+                    storage=StorageType.FILE,
+                    num_replicas=self.replicas,
+                    duplicate_window=DUPLICATE_WINDOW_S,
+                )
+            )
+        return out
+
+
+_COMPARED = ("subjects", "storage", "num_replicas", "duplicate_window", "max_age", "max_msgs", "max_bytes")
+
+
+async def ensure_streams(js: JetStreamContext, plan: StreamPlan) -> list[str]:
+    """Create missing streams, bring drifted ones back to the plan; one report line per stream."""
+    report = []
+    for wanted in plan.configs():
+        try:
+            info = await js.stream_info(wanted.name or "")
+        except jserr.NotFoundError:
+            await js.add_stream(wanted)
+            report.append(f"created {wanted.name} {wanted.subjects}")
+            continue
+        current = info.config
+        changed = [
+            f"{field}: {getattr(current, field)} -> {getattr(wanted, field)}"
+            for field in _COMPARED
+            if getattr(wanted, field) is not None
+            and _norm(getattr(current, field)) != _norm(getattr(wanted, field))
+        ]
+        if changed:
+            await js.update_stream(wanted)
+            report.append(f"updated {wanted.name}: " + "; ".join(changed))
+        else:
+            report.append(f"unchanged {wanted.name}")
+    return report
+
+
+def _norm(value: object) -> object:
+    if isinstance(value, float):
+        return round(value, 3)
+    return value
+
+
+async def _main(nats_url: str, instances: list[str], replicas: int) -> int:
+    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
+    try:
+        for line in await ensure_streams(nc.jetstream(), StreamPlan(tuple(instances), replicas)):
+            print(line)
+    finally:
+        await nc.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kc_runtime.streams", description=__doc__)
+    parser.add_argument("command", choices=["ensure"])
+    parser.add_argument("--nats-url", default="nats://127.0.0.1:4222")
+    parser.add_argument("--instance", action="append", required=True, help="bo | tinh-<code>")
+    parser.add_argument("--replicas", type=int, default=1)
+    args = parser.parse_args(argv)
+    try:
+        return asyncio.run(_main(args.nats_url, args.instance, args.replicas))
+    except (OSError, nats.errors.Error, ValueError) as exc:
+        print(f"lỗi / error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

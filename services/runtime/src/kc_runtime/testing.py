@@ -1,0 +1,98 @@
+"""pytest fixtures shared by every test suite (loaded from the root ``conftest.py``).
+
+Tests start their own nats-server on a free loopback port with a temporary store; they never use a
+server that happens to run on the machine. PostgreSQL tests use 127.0.0.1:5432 (database ``test``)
+in a schema of their own; where no PostgreSQL answers they are skipped with the reason, except in
+CI (``CI`` set), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from kc_runtime.natsserver import NatsServer
+from kc_runtime.settings import Settings
+
+POSTGRES_DSN = os.environ.get("KC_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path / "nats").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def postgres_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used, or None."""
+    import psycopg
+
+    try:
+        with psycopg.connect(POSTGRES_DSN, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:
+        return f"PostgreSQL not reachable at {POSTGRES_DSN}: {exc}"
+    return None
+
+
+def require_postgres() -> None:
+    reason = postgres_unreachable()
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must run the PostgreSQL tests)")
+    pytest.skip(reason)
+
+
+def drop_schema(schema: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest) -> str:
+    """Runs a test once on SQLite and once on PostgreSQL."""
+    kind: str = request.param
+    if kind == "postgres":
+        require_postgres()
+    return kind
+
+
+@pytest.fixture
+def make_settings(store: str, tmp_path: Path, nats_server: NatsServer) -> Iterator[SettingsFactory]:
+    """Settings for a service of an instance on this test's NATS server and store."""
+    schemas: list[str] = []
+
+    def make(service: str, instance: str = "tinh-40", **overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "instance": instance,
+            "service": service,
+            "nats_url": nats_server.url,
+            "var_dir": tmp_path / "var",
+            "nak_delay_seconds": 0.2,
+            "ack_wait_seconds": 2.0,
+            "max_deliver": 3,
+        }
+        if store == "postgres":
+            schema = f"t_{uuid.uuid4().hex[:12]}_{service}"
+            schemas.append(schema)
+            values |= {"database_url": POSTGRES_DSN, "database_schema": schema}
+        values |= overrides
+        return Settings(**values)  # type: ignore[arg-type]
+
+    yield make
+    for schema in schemas:
+        drop_schema(schema)

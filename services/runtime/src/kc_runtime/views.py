@@ -1,0 +1,79 @@
+"""Read-model tables of a service, kept in its own database beside the tracking table.
+
+A projection handler writes its rows and the tracking record of the message it consumed in one
+transaction (:meth:`ViewStore.transaction` + :meth:`ViewStore.track`), so each message takes
+effect exactly once whatever the redelivery. SQL is written once with ``?`` placeholders in the
+subset SQLite and PostgreSQL share; on PostgreSQL the placeholders become ``%s`` and the service's
+schema is the search path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.persistence import (
+    Environment,
+    InfrastructureFactory,
+    Tracking,
+    TrackingRecorder,
+)
+
+
+class ViewCursor:
+    """A DB-API cursor that speaks ``?`` placeholders on both databases and returns dict rows."""
+
+    def __init__(self, raw: Any, postgres: bool) -> None:
+        self.raw = raw
+        self._postgres = postgres
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> ViewCursor:
+        self.raw.execute(sql.replace("?", "%s") if self._postgres else sql, tuple(params))
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.raw.executemany(sql.replace("?", "%s") if self._postgres else sql, [tuple(r) for r in rows])
+
+    def fetchone(self) -> dict[str, Any] | None:
+        row = self.raw.fetchone()
+        return None if row is None else dict(row)
+
+    def fetchall(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.raw.fetchall()]
+
+    @property
+    def rowcount(self) -> int:
+        return int(self.raw.rowcount)
+
+
+class ViewStore:
+    """The tracking recorder of a service's projections plus a transaction on the same database."""
+
+    def __init__(self, env: dict[str, str], name: str, ddl: Sequence[str] = ()) -> None:
+        factory = InfrastructureFactory.construct(Environment(name=name, env=env))
+        self._factory = factory
+        self.recorder: TrackingRecorder = factory.tracking_recorder()
+        self.postgres = env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
+        self._schema = env.get("POSTGRES_SCHEMA", "public")
+        with self.transaction() as cur:
+            for statement in ddl:
+                cur.execute(statement)
+
+    @contextmanager
+    def transaction(self, *, commit: bool = True) -> Iterator[ViewCursor]:
+        datastore: Any = getattr(self.recorder, "datastore")
+        with datastore.transaction(commit=commit) as raw:
+            if self.postgres:
+                raw.execute(f'SET LOCAL search_path TO "{self._schema}"')
+            yield ViewCursor(raw, self.postgres)
+
+    def track(self, cursor: ViewCursor, tracking: Tracking) -> None:
+        """Record, in the caller's transaction, that ``tracking`` was consumed."""
+        getattr(self.recorder, "_insert_tracking")(cursor.raw, tracking)
+
+    def has_tracked(self, tracking: Tracking) -> bool:
+        return bool(self.recorder.has_tracking_id(tracking.application_name, tracking.notification_id))
+
+    def close(self) -> None:
+        self._factory.close()
