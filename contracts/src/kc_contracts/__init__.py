@@ -4,11 +4,10 @@ Integrators may install this package alone: it holds the CloudEvents envelope, t
 models (one frozen pydantic model per (type, version)), the subject naming rule and the upcasters.
 """
 
+# Importing the modules registers their contracts.
+from kc_contracts import registry_events  # noqa: F401  (registration side effect)
 from kc_contracts.base import ContractEvent, contract, registry
 from kc_contracts.envelope import Envelope
 from kc_contracts.subjects import Instance, subject_for
-
-# Importing the modules registers their contracts.
-from kc_contracts import registry_events  # noqa: F401  (registration side effect)
 
 __all__ = ["ContractEvent", "Envelope", "Instance", "contract", "registry", "subject_for"]

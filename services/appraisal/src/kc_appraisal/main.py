@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-
 from kc_runtime.http import install_health, install_problem_handlers
 from kc_runtime.process import serve
 from kc_runtime.service import ServiceRuntime

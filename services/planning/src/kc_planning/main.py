@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-
-from kc_planning import api, messaging
-from kc_planning.projections.establishments import DDL, EstablishmentsView
 from kc_runtime.eventstore import persistence_env
 from kc_runtime.http import install_health, install_problem_handlers
 from kc_runtime.process import serve
 from kc_runtime.service import ServiceRuntime
 from kc_runtime.settings import Settings
 from kc_runtime.views import ViewStore
+
+from kc_planning import api, messaging
+from kc_planning.projections.establishments import DDL, EstablishmentsView
 
 SERVICE = "planning"
 

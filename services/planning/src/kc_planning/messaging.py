@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from kc_contracts.registry_events import EstablishmentRegisteredV1
 from kc_contracts.subjects import subject_for
-from kc_planning.projections.establishments import EstablishmentsView
 from kc_runtime.service import ServiceRuntime
 
+from kc_planning.projections.establishments import EstablishmentsView
 
-def subscribe(runtime: ServiceRuntime, establishments: EstablishmentsView, source_instances: list[str]) -> None:
+
+def subscribe(
+    runtime: ServiceRuntime, establishments: EstablishmentsView, source_instances: list[str]
+) -> None:
     for source in source_instances:
         runtime.consume(
             f"planning-establishments-{source}",

@@ -13,7 +13,9 @@ from kc_registry.domain.establishment import LegalForm
 
 
 class RegisterEstablishment(BaseModel):
-    name: str = Field(min_length=1, max_length=300, description="Tên cơ sở", examples=["Cơ sở đúc đồng Đông Hà"])
+    name: str = Field(
+        min_length=1, max_length=300, description="Tên cơ sở", examples=["Cơ sở đúc đồng Đông Hà"]
+    )
     province_code: str = Field(description="Mã tỉnh (2 chữ số)", examples=["40"])
     commune_code: str = Field(description="Mã xã/phường (5 chữ số)", examples=["16681"])
     legal_form: LegalForm
@@ -51,16 +53,24 @@ def router() -> APIRouter:
             correlation_id=x_correlation_id,
         )
         return EstablishmentOut(
-            id=e.id, version=e.version, name=e.name, province_code=e.province_code,
-            commune_code=e.commune_code, legal_form=LegalForm(e.legal_form),
+            id=e.id,
+            version=e.version,
+            name=e.name,
+            province_code=e.province_code,
+            commune_code=e.commune_code,
+            legal_form=LegalForm(e.legal_form),
         )
 
     @api.get("/establishments/{establishment_id}", response_model=EstablishmentOut)
     def get(establishment_id: UUID, request: Request) -> EstablishmentOut:
         e = application(request).get_establishment(establishment_id)
         return EstablishmentOut(
-            id=e.id, version=e.version, name=e.name, province_code=e.province_code,
-            commune_code=e.commune_code, legal_form=LegalForm(e.legal_form),
+            id=e.id,
+            version=e.version,
+            name=e.name,
+            province_code=e.province_code,
+            commune_code=e.commune_code,
+            legal_form=LegalForm(e.legal_form),
         )
 
     return api

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from kc_registry.domain.establishment import Establishment, LegalForm
 from kc_runtime.eventstore import ServiceApplication
+
+from kc_registry.domain.establishment import Establishment, LegalForm
 
 
 class RegistryApplication(ServiceApplication):

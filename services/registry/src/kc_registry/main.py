@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from eventsourcing.application import AggregateNotFoundError
 from fastapi import FastAPI
-
-from kc_registry import api, translators
-from kc_registry.application import RegistryApplication
-from kc_registry.domain.establishment import EstablishmentError
 from kc_runtime.eventstore import persistence_env
 from kc_runtime.http import install_health, install_problem_handlers
 from kc_runtime.process import serve
 from kc_runtime.service import ServiceRuntime
 from kc_runtime.settings import Settings
+
+from kc_registry import api, translators
+from kc_registry.application import RegistryApplication
+from kc_registry.domain.establishment import EstablishmentError
 
 SERVICE = "registry"
 
@@ -25,7 +25,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(
         title="khuyencong registry",
-        description="Cơ sở công nghiệp nông thôn, hồ sơ pháp lý, công nhận / establishments, dossiers, recognitions",
+        description=(
+            "Cơ sở công nghiệp nông thôn, hồ sơ pháp lý, công nhận / establishments, dossiers, recognitions"
+        ),
         lifespan=runtime.lifespan,
     )
     app.state.application = application

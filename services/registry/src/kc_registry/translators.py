@@ -6,6 +6,7 @@ from typing import Any
 
 from kc_contracts import ContractEvent
 from kc_contracts.registry_events import EstablishmentRegisteredV1
+
 from kc_registry.domain.establishment import Establishment
 
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 import structlog
-from nats.js import JetStreamContext
-
 from kc_contracts.subjects import dead_letter_stream, dead_letter_subject
+from nats.js import JetStreamContext
 
 log = structlog.get_logger("kc.deadletters")
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlparse
+from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Recording
+from eventsourcing.persistence import ProcessRecorder, Recording
 
 from kc_runtime.settings import Settings
 
@@ -67,7 +68,7 @@ def ensure_postgres_schema(dsn: str, schema: str) -> None:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 
-class ServiceApplication(Application):
+class ServiceApplication(Application[UUID]):
     """An eventsourcing application whose saves wake whoever listens (the outbox relay)."""
 
     def __init__(self, env: dict[str, str] | None = None, **kwargs: Any) -> None:
@@ -80,7 +81,12 @@ class ServiceApplication(Application):
     def on_saved(self, listener: Callable[[], None]) -> None:
         self._save_listeners.append(listener)
 
-    def _notify(self, recordings: list[Recording]) -> None:
+    @property
+    def process_recorder(self) -> ProcessRecorder:
+        """The recorder as what it is: events *and* tracking in one store."""
+        return cast(ProcessRecorder, self.recorder)
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
         super()._notify(recordings)
         for listener in self._save_listeners:
             listener()

@@ -51,9 +51,7 @@ _VI: dict[str, str] = {
 }
 
 
-def problem(
-    status: int, title: str, detail: str | None = None, **extra: Any
-) -> JSONResponse:
+def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
@@ -87,7 +85,10 @@ def install_problem_handlers(app: FastAPI, status_by_error: Mapping[type[Excepti
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        titles = {404: "Không tìm thấy / Not found", 405: "Phương thức không được hỗ trợ / Method not allowed"}
+        titles = {
+            404: "Không tìm thấy / Not found",
+            405: "Phương thức không được hỗ trợ / Method not allowed",
+        }
         return problem(exc.status_code, titles.get(exc.status_code, str(exc.detail)), str(exc.detail))
 
     async def domain_error(_: Request, exc: Exception) -> JSONResponse:

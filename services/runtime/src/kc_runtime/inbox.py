@@ -18,10 +18,10 @@ from typing import Protocol
 import structlog
 from eventsourcing.persistence import Tracking
 from faststream.nats import NatsMessage
-from pydantic import ValidationError
-
 from kc_contracts import ContractEvent, Envelope
 from kc_contracts.base import ContractRegistry, UnknownContractError, registry
+from pydantic import ValidationError
+
 from kc_runtime.deadletters import DeadLetters
 
 log = structlog.get_logger("kc.inbox")
@@ -33,7 +33,7 @@ class Effect(Protocol):
     def __call__(self, envelope: Envelope, event: ContractEvent, tracking: Tracking) -> None: ...
 
 
-class Undeliverable(Exception):
+class UndeliverableMessageError(Exception):
     """The message can never be handled (bad bytes, bad contract, bad signature): dead-letter it."""
 
 
@@ -72,15 +72,19 @@ class Inbox:
         try:
             envelope = Envelope.from_json(data)
         except ValidationError as exc:
-            raise Undeliverable(f"not a khuyencong CloudEvents envelope: {_first_error(exc)}") from exc
+            raise UndeliverableMessageError(
+                f"not a khuyencong CloudEvents envelope: {_first_error(exc)}"
+            ) from exc
         if self.verify is not None:
             self.verify(envelope, data)
         try:
             return envelope, envelope.decode(self.contracts)
         except UnknownContractError as exc:
-            raise Undeliverable(f"unknown contract version: {exc}") from exc
+            raise UndeliverableMessageError(f"unknown contract version: {exc}") from exc
         except (ValidationError, ValueError) as exc:
-            raise Undeliverable(f"data does not match its contract {envelope.type}: {exc}") from exc
+            raise UndeliverableMessageError(
+                f"data does not match its contract {envelope.type}: {exc}"
+            ) from exc
 
     async def receive(self, msg: NatsMessage) -> None:
         raw = msg.raw_message
@@ -94,7 +98,7 @@ class Inbox:
         with bound:
             try:
                 envelope, event = self.decode(raw.data)
-            except Undeliverable as exc:
+            except UndeliverableMessageError as exc:
                 await self._dead_letter(msg, stream, sequence, str(exc))
                 return
             with structlog.contextvars.bound_contextvars(
@@ -119,7 +123,9 @@ class Inbox:
         except Exception as exc:
             if delivered >= self.max_deliver:
                 reason = f"gave up after {delivered} deliveries: {exc!r}"
-                await self._dead_letter(msg, tracking.application_name.split("@")[1], tracking.notification_id, reason)
+                await self._dead_letter(
+                    msg, tracking.application_name.split("@")[1], tracking.notification_id, reason
+                )
                 return
             self.stats.retried += 1
             log.warning("effect failed; will retry", error=repr(exc), delivered=delivered)

@@ -12,9 +12,7 @@ def configure_logging(level: str = "INFO", json: bool | None = None, **static: s
     """Called once by a service's ``main``; ``static`` fields (instance, service) go on every line."""
     as_json = (not sys.stderr.isatty()) if json is None else json
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer(ensure_ascii=False)
-        if as_json
-        else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer(ensure_ascii=False) if as_json else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
         processors=[

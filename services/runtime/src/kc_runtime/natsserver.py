@@ -53,14 +53,26 @@ class NatsServer:
 
     def start(self, timeout_s: float = 15.0) -> NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        args = [str(nats_server_binary()), "-js", "-sd", str(self.store_dir), "-a", "127.0.0.1", "-p", str(self.port)]
+        args = [
+            str(nats_server_binary()),
+            "-js",
+            "-sd",
+            str(self.store_dir),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+        ]
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"nats-server exited with {self.process.returncode}; see {self.log_file}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), 0.2),
+            ):
                 return self
             time.sleep(0.05)
         self.stop()

@@ -18,7 +18,10 @@ def serve(service: str, create_app: Callable[[Settings], FastAPI]) -> None:
         settings = Settings(service=service)
     except ValidationError as exc:
         err = exc.errors()[0]
-        print(f"cấu hình sai / bad configuration: KC_{str(err['loc'][0]).upper()}: {err['msg']}", file=sys.stderr)
+        print(
+            f"cấu hình sai / bad configuration: KC_{str(err['loc'][0]).upper()}: {err['msg']}",
+            file=sys.stderr,
+        )
         raise SystemExit(2) from None
     configure_logging(settings.log_level, settings.log_json, instance=settings.instance, service=service)
     app = create_app(settings)

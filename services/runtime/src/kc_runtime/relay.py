@@ -11,16 +11,17 @@ down only delays it: it retries from the same position, so order is kept.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
-from nats.js import JetStreamContext
-
 from kc_contracts import ContractEvent, Envelope
 from kc_contracts.subjects import stream_name, subject_for
+from nats.js import JetStreamContext
+
 from kc_runtime.eventstore import ServiceApplication
 
 Translate = Callable[[DomainEventProtocol[Any]], ContractEvent | None]
@@ -56,10 +57,10 @@ class OutboxRelay:
 
     # -- position ---------------------------------------------------------------------------------
     def stored_position(self) -> int:
-        return int(self.app.recorder.max_tracking_id(self.tracking_name) or 0)
+        return int(self.app.process_recorder.max_tracking_id(self.tracking_name) or 0)
 
     def store_position(self, notification_id: int) -> None:
-        self.app.recorder.insert_tracking(Tracking(self.tracking_name, notification_id))
+        self.app.process_recorder.insert_tracking(Tracking(self.tracking_name, notification_id))
 
     def lag(self) -> int:
         head = self.app.recorder.max_notification_id() or 0
@@ -68,7 +69,11 @@ class OutboxRelay:
     # -- loop -------------------------------------------------------------------------------------
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        self.app.on_saved(lambda: loop.call_soon_threadsafe(self._wake.set))
+
+        def wake() -> None:  # called from whichever thread saved
+            loop.call_soon_threadsafe(self._wake.set)
+
+        self.app.on_saved(wake)
         self.running = True
         backoff = 0.2
         try:
@@ -86,10 +91,8 @@ class OutboxRelay:
                     continue
                 if moved:
                     continue
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
-                except TimeoutError:
-                    pass
         finally:
             self.running = False
 
@@ -127,7 +130,7 @@ class OutboxRelay:
             service=self.service,
             stream_id=domain_event.originator_id,
             stream_version=domain_event.originator_version,
-            time=domain_event.timestamp,
+            time=cast(Any, domain_event).timestamp,
             correlation_id=getattr(domain_event, "correlation_id", None),
             causation_id=getattr(domain_event, "causation_id", None),
         )

@@ -20,10 +20,10 @@ import structlog
 from eventsourcing.persistence import Tracking
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
-from nats.js import JetStreamContext
-
 from kc_contracts.base import ContractRegistry, registry
 from kc_contracts.subjects import dead_letter_stream, stream_name
+from nats.js import JetStreamContext
+
 from kc_runtime.deadletters import DeadLetters
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.inbox import Effect, Inbox
@@ -152,14 +152,17 @@ class ServiceRuntime:
             if not missing:
                 return
             if not warned:
-                log.warning("waiting for streams (run: python -m kc_runtime.streams ensure)", missing=missing)
+                log.warning(
+                    "waiting for streams (run: python -m kc_runtime.streams ensure)",
+                    missing=missing,
+                )
                 warned = True
             await asyncio.sleep(1.0)
 
     def _subscribe(self, sub: Subscription) -> None:
         settings = self.settings
         subscriber = self.broker.subscriber(
-            sub.subjects[0] if len(sub.subjects) == 1 else None,
+            sub.subjects[0] if len(sub.subjects) == 1 else "",
             stream=JStream(stream_name(sub.source_instance), declare=False),
             durable=sub.inbox.name,
             pull_sub=PullSub(batch_size=1, timeout=5.0),

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kc_contracts.subjects import check_instance
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from kc_contracts.subjects import check_instance
 
 
 class Settings(BaseSettings):
@@ -23,7 +22,9 @@ class Settings(BaseSettings):
         None,
         description="PostgreSQL DSN (postgresql://user@host:port/db); empty: SQLite under var/",
     )
-    database_schema: str | None = Field(None, description="PostgreSQL schema; default kc_<instance>_<service>")
+    database_schema: str | None = Field(
+        None, description="PostgreSQL schema; default kc_<instance>_<service>"
+    )
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     log_level: str = "INFO"

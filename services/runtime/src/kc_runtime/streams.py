@@ -15,9 +15,6 @@ from dataclasses import dataclass
 
 import nats
 import nats.js.errors as jserr
-from nats.js import JetStreamContext
-from nats.js.api import StorageType, StreamConfig
-
 from kc_contracts.subjects import (
     check_instance,
     dead_letter_stream,
@@ -25,6 +22,8 @@ from kc_contracts.subjects import (
     instance_subjects,
     stream_name,
 )
+from nats.js import JetStreamContext
+from nats.js.api import StorageType, StreamConfig
 
 # A relay that crashed between the ack and storing its position republishes on restart; a day of
 # message ids lets JetStream drop those copies even after a long outage.
@@ -63,7 +62,15 @@ class StreamPlan:
         return out
 
 
-_COMPARED = ("subjects", "storage", "num_replicas", "duplicate_window", "max_age", "max_msgs", "max_bytes")
+_COMPARED = (
+    "subjects",
+    "storage",
+    "num_replicas",
+    "duplicate_window",
+    "max_age",
+    "max_msgs",
+    "max_bytes",
+)
 
 
 async def ensure_streams(js: JetStreamContext, plan: StreamPlan) -> list[str]:

