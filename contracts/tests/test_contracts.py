@@ -154,9 +154,7 @@ def test_upcasters_carry_old_versions_to_the_newest() -> None:
 
     contracts.register(V1)
     contracts.register(V2)
-    contracts.register_upcaster(
-        "planning.plan.approved", 1, lambda d: {"total_vnd": d["total"], "currency": "VND"}
-    )
+    contracts.register_upcaster("planning.plan.approved", 1, lambda d: {"total_vnd": d["total"], "currency": "VND"})
 
     assert contracts.decode("planning.plan.approved", 1, {"total": 5}) == V2(total_vnd=5, currency="VND")
     assert contracts.decode("planning.plan.approved", 1, {"total": 5}, to=1) == V1(total=5)

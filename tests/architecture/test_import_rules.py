@@ -52,10 +52,7 @@ def test_a_service_importing_another_service_breaks_the_build(tmp_path: Path) ->
 
     result = lint_imports(copies)
     assert result.returncode != 0
-    assert (
-        "Services never import each other (only kc_contracts and kc_runtime are shared) BROKEN"
-        in result.stdout
-    )
+    assert "Services never import each other (only kc_contracts and kc_runtime are shared) BROKEN" in result.stdout
 
 
 def test_a_domain_package_importing_io_breaks_the_build(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ def start(var_dir: Path) -> tuple[subprocess.Popen[str], list[str]]:
         stderr=subprocess.STDOUT,
         text=True,
         env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        start_new_session=True,  # its own process group, like a job in a terminal
     )
     lines: list[str] = []
     deadline = time.monotonic() + 90
@@ -47,7 +48,7 @@ def start(var_dir: Path) -> tuple[subprocess.Popen[str], list[str]]:
 
 
 def stop(proc: subprocess.Popen[str]) -> str:
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     return out
@@ -101,21 +102,19 @@ def test_make_run_serves_all_services_carries_a_command_across_and_stops_cleanly
                 f"{found['registry']}/establishments",
                 json={
                     "name": "Hợp tác xã mây tre đan Đồng Thành",
-                    "province_code": "40",
-                    "commune_code": "17104",
+                    "tax_code": "0100109106",
+                    "commune_code": "17419",
                     "legal_form": "hop_tac_xa",
+                    "sectors": ["thu_cong_my_nghe"],
                 },
             )
             assert created.status_code == 201, created.text
             view = f"{found['planning']}/views/establishments"
             wait_for(
-                lambda: (
-                    http.get(view).json()
-                    == [{"province_code": "40", "commune_code": "17104", "establishments": 1}]
-                )
+                lambda: http.get(view).json() == [{"province_code": "40", "commune_code": "17419", "establishments": 1}]
             )
 
-            bad = http.post(f"{found['registry']}/establishments", json={"name": "x", "province_code": "40"})
+            bad = http.post(f"{found['registry']}/establishments", json={"name": "x", "tax_code": "123"})
             assert bad.status_code == 422
             assert bad.headers["content-type"] == "application/problem+json"
             assert {e["field"] for e in bad.json()["errors"]} == {"commune_code", "legal_form"}
@@ -125,13 +124,56 @@ def test_make_run_serves_all_services_carries_a_command_across_and_stops_cleanly
     children = pids(lines)
     assert len(children) == 4
     wait_for(lambda: not any(alive(p) for p in children), timeout=10)
+    logs = tmp_path / "var" / "logs"
+    # the services stopped before NATS: none saw its connection break
+    for log in logs.glob("tinh-40-*.log"):
+        assert "Connection broken" not in log.read_text(), log.name
+    assert 'Trapped "interrupt"' not in (logs / "nats-server.log").read_text()
 
-    # running it again resumes on the same data
+    # running it again resumes on the same data; a second run on the same data is refused
     proc, lines = start(tmp_path / "var")
     try:
         found = urls(lines)
         with httpx.Client(timeout=10) as http:
             rows = http.get(f"{found['planning']}/views/establishments").json()
-            assert rows == [{"province_code": "40", "commune_code": "17104", "establishments": 1}]
+            assert rows == [{"province_code": "40", "commune_code": "17419", "establishments": 1}]
+        second = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "kc_runtime.supervisor",
+                "deploy/local/processes.toml",
+                "--var-dir",
+                str(tmp_path / "var"),
+                "--auto-ports",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert second.returncode == 1
+        assert "đang chạy / already running" in second.stderr
     finally:
         stop(proc)
+
+
+def test_killing_the_supervisor_leaves_no_orphan(tmp_path: Path) -> None:
+    proc, lines = start(tmp_path / "var")
+    children = pids(lines)
+    nats_port = urls(lines)["NATS"].rsplit(":", 1)[1]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+
+    def nats_alive() -> bool:
+        for status in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                cmd = status.read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if cmd and cmd[0].endswith(b"nats-server") and nats_port.encode() in cmd:
+                return True
+        return False
+
+    wait_for(lambda: not any(alive(p) for p in children) and not nats_alive(), timeout=15)

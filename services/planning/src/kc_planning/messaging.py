@@ -9,9 +9,7 @@ from kc_runtime.service import ServiceRuntime
 from kc_planning.projections.establishments import EstablishmentsView
 
 
-def subscribe(
-    runtime: ServiceRuntime, establishments: EstablishmentsView, source_instances: list[str]
-) -> None:
+def subscribe(runtime: ServiceRuntime, establishments: EstablishmentsView, source_instances: list[str]) -> None:
     for source in source_instances:
         runtime.consume(
             f"planning-establishments-{source}",

@@ -1,38 +1,317 @@
-"""The registry's use cases (the eventsourcing Application)."""
+"""The registry's use cases (the eventsourcing Application): the only way state changes."""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+from kc_contracts.units import AdminUnits
 from kc_runtime.eventstore import ServiceApplication
 
-from kc_registry.domain.establishment import Establishment, LegalForm
+from kc_registry.documents import DocumentStore
+from kc_registry.domain.eligibility import EligibilityRules, Verdict, evaluate
+from kc_registry.domain.errors import (
+    DuplicateEstablishmentError,
+    RegistryError,
+    StaleVersionError,
+)
+from kc_registry.domain.establishment import (
+    DocumentKind,
+    Establishment,
+    establishment_id,
+    identity_key,
+)
+from kc_registry.domain.recognition import Level, Recognition, RecognitionRules, Scheme
+
+
+class EstablishmentNotFoundError(RegistryError):
+    """No establishment with this id in this instance."""
+
+
+@dataclass
+class Actor:
+    """Who acts, and the request they act in (for the timeline and the envelope's correlation)."""
+
+    name: str
+    correlation_id: str | None = None
+
+
+@dataclass
+class RowProblem:
+    row: int
+    field: str
+    message: str
+    message_en: str
+
+
+@dataclass
+class ImportReport:
+    rows: int
+    new: int
+    existing: int
+    problems: list[RowProblem] = field(default_factory=list)
+    applied: bool = False
+    establishment_ids: list[str] = field(default_factory=list)
 
 
 class RegistryApplication(ServiceApplication):
     name = "registry"
 
-    def register_establishment(
+    def __init__(
         self,
+        env: dict[str, str],
         *,
-        name: str,
-        province_code: str,
-        commune_code: str,
-        legal_form: LegalForm,
-        actor: str,
-        correlation_id: str | None = None,
-    ) -> Establishment:
+        units: AdminUnits,
+        instance_province: str | None,
+        eligibility: EligibilityRules,
+        recognitions: RecognitionRules,
+        documents: DocumentStore,
+    ) -> None:
+        self.units = units
+        self.instance_province = instance_province
+        self.eligibility_rules = eligibility
+        self.recognition_rules = recognitions
+        self.documents = documents
+        super().__init__(env=env)
+
+    # -- establishments --------------------------------------------------------------------------
+    def check_sectors(self, details: dict[str, Any]) -> None:
+        unknown = [s for s in details.get("sectors") or [] if s not in self.eligibility_rules.sector_labels]
+        if unknown:
+            raise RegistryError(
+                f"Mã ngành nghề không có trong danh mục: {', '.join(unknown)} (xem GET /rules) / unknown sector code",
+                field="sectors",
+            )
+
+    def register(self, details: dict[str, Any], actor: Actor) -> Establishment:
+        self.check_sectors(details)
         establishment = Establishment.register(
-            name=name,
-            province_code=province_code,
-            commune_code=commune_code,
-            legal_form=legal_form,
-            actor=actor,
-            correlation_id=correlation_id,
+            details,
+            units=self.units,
+            instance_province=self.instance_province,
+            actor=actor.name,
+            correlation_id=actor.correlation_id,
         )
-        self.save(establishment)
+        self._save_new(establishment)
         return establishment
 
-    def get_establishment(self, establishment_id: UUID) -> Establishment:
-        establishment: Establishment = self.repository.get(establishment_id)
+    def _save_new(self, *establishments: Establishment) -> None:
+        try:
+            self.save(*establishments)
+        except IntegrityError:
+            raise DuplicateEstablishmentError(
+                "Mã số thuế/số đăng ký này đã được đăng ký / this tax or registration number is already registered",
+                field="tax_code",
+            ) from None
+
+    def get(self, establishment_id: UUID) -> Establishment:
+        try:
+            establishment: Establishment = self.repository.get(establishment_id)
+        except AggregateNotFoundError:
+            raise EstablishmentNotFoundError("Không tìm thấy cơ sở / establishment not found") from None
         return establishment
+
+    def _load_at(self, establishment_id: UUID, expected_version: int | None) -> Establishment:
+        establishment = self.get(establishment_id)
+        if expected_version is not None and establishment.version != expected_version:
+            raise StaleVersionError(
+                f"Dữ liệu đã thay đổi (phiên bản hiện tại {establishment.version}, bạn sửa phiên bản "
+                f"{expected_version}); tải lại rồi sửa / stale version: reload and retry",
+                field="version",
+            )
+        return establishment
+
+    def _save_existing(self, establishment: Establishment) -> None:
+        try:
+            self.save(establishment)
+        except IntegrityError:
+            raise StaleVersionError(
+                "Dữ liệu vừa bị người khác thay đổi; tải lại rồi sửa / changed concurrently: reload and retry",
+                field="version",
+            ) from None
+
+    def update(
+        self, establishment_id: UUID, changes: dict[str, Any], expected_version: int, actor: Actor
+    ) -> tuple[Establishment, dict[str, Any]]:
+        self.check_sectors(changes)
+        establishment = self._load_at(establishment_id, expected_version)
+        diff = establishment.update(
+            changes,
+            units=self.units,
+            instance_province=self.instance_province,
+            actor=actor.name,
+            correlation_id=actor.correlation_id,
+        )
+        self._save_existing(establishment)
+        return establishment, diff
+
+    def eligibility(self, establishment_id: UUID, on: date) -> Verdict:
+        return evaluate(self.get(establishment_id).details, on, self.eligibility_rules, self.units)
+
+    # -- legal dossier ---------------------------------------------------------------------------
+    def attach_document(
+        self, establishment_id: UUID, kind: DocumentKind, data: bytes, media_type: str, actor: Actor
+    ) -> dict[str, Any]:
+        establishment = self.get(establishment_id)
+        digest = self.documents.put(data)  # idempotent; the event below is what makes it part of the dossier
+        establishment.attach_document(
+            kind=kind,
+            sha256=digest,
+            size_bytes=len(data),
+            media_type=media_type,
+            actor=actor.name,
+            correlation_id=actor.correlation_id,
+        )
+        self._save_existing(establishment)
+        return establishment.documents[digest]
+
+    def decide_document(
+        self, establishment_id: UUID, sha256: str, *, verified: bool, text: str | None, actor: Actor
+    ) -> dict[str, Any]:
+        establishment = self.get(establishment_id)
+        if verified:
+            establishment.verify_document(sha256, note=text, actor=actor.name, correlation_id=actor.correlation_id)
+        else:
+            establishment.reject_document(
+                sha256, reason=text or "", actor=actor.name, correlation_id=actor.correlation_id
+            )
+        self._save_existing(establishment)
+        return establishment.documents[sha256]
+
+    def document_bytes(self, establishment_id: UUID, sha256: str) -> tuple[dict[str, Any], bytes]:
+        establishment = self.get(establishment_id)
+        meta = establishment.documents.get(sha256)
+        if meta is None:
+            self.documents.get("")  # raises the not-found error
+        assert meta is not None
+        return meta, self.documents.get(sha256)
+
+    # -- recognitions ----------------------------------------------------------------------------
+    def record_recognition(
+        self,
+        establishment_id: UUID,
+        *,
+        scheme: Scheme,
+        product_name: str,
+        level: Level | None,
+        stars: int | None,
+        decision_number: str,
+        decision_date: date,
+        issuer: str,
+        actor: Actor,
+    ) -> Recognition:
+        establishment = self.get(establishment_id)
+        recognition = establishment.record_recognition(
+            rules=self.recognition_rules,
+            recognition_id=str(uuid.uuid4()),
+            scheme=scheme,
+            product_name=product_name,
+            level=level,
+            stars=stars,
+            decision_number=decision_number,
+            decision_date=decision_date,
+            issuer=issuer,
+            actor=actor.name,
+            correlation_id=actor.correlation_id,
+        )
+        self._save_existing(establishment)
+        return recognition
+
+    def revoke_recognition(
+        self,
+        establishment_id: UUID,
+        recognition_id: str,
+        *,
+        revoked_on: date,
+        reason: str,
+        decision_number: str | None,
+        actor: Actor,
+    ) -> Recognition:
+        establishment = self.get(establishment_id)
+        establishment.revoke_recognition(
+            recognition_id,
+            revoked_on=revoked_on,
+            reason=reason,
+            decision_number=decision_number,
+            actor=actor.name,
+            correlation_id=actor.correlation_id,
+        )
+        self._save_existing(establishment)
+        return establishment.recognitions[recognition_id]
+
+    # -- support history -------------------------------------------------------------------------
+    def record_support(
+        self,
+        establishment_id: UUID,
+        *,
+        cost_item: str,
+        amount_vnd: int,
+        funding_source: str,
+        year: int,
+        reference: str,
+        actor: Actor,
+    ) -> Establishment:
+        establishment = self.get(establishment_id)
+        establishment.record_support(
+            cost_item=cost_item,
+            amount_vnd=amount_vnd,
+            funding_source=funding_source,
+            year=year,
+            reference=reference,
+            actor=actor.name,
+            correlation_id=actor.correlation_id,
+        )
+        self._save_existing(establishment)
+        return establishment
+
+    # -- bulk import -----------------------------------------------------------------------------
+    def import_rows(
+        self, rows: list[tuple[int, dict[str, Any], list[RowProblem]]], actor: Actor, *, apply: bool
+    ) -> ImportReport:
+        """All or nothing: with any row in error nothing is written. Rows whose establishment
+        already exists (same tax / registration number) are skipped, so re-importing a file
+        creates no duplicates."""
+        report = ImportReport(rows=len(rows), new=0, existing=0)
+        fresh: list[Establishment] = []
+        seen: dict[UUID, int] = {}
+        for row_number, details, parse_problems in rows:
+            report.problems += parse_problems
+            if parse_problems:
+                continue
+            try:
+                self.check_sectors(details)
+                clean = Establishment.check_details(details, units=self.units, instance_province=self.instance_province)
+                key = identity_key(clean.get("tax_code"), clean.get("registration_number"), clean["province_code"])
+            except RegistryError as exc:
+                vi, _, en = str(exc).partition(" / ")
+                report.problems.append(RowProblem(row_number, exc.field or "(dòng)", vi, en or vi))
+                continue
+            eid = establishment_id(key)
+            if eid in seen:
+                report.problems.append(
+                    RowProblem(
+                        row_number,
+                        "tax_code",
+                        f"Trùng với dòng {seen[eid]} trong tệp",
+                        f"duplicates row {seen[eid]} of the file",
+                    )
+                )
+                continue
+            seen[eid] = row_number
+            if eid in self.repository:
+                report.existing += 1
+                continue
+            fresh.append(
+                Establishment(identity=key, details=clean, actor=actor.name, correlation_id=actor.correlation_id)
+            )
+        report.new = len(fresh)
+        if apply and not report.problems and fresh:
+            self._save_new(*fresh)  # one transaction: every row or none
+            report.applied = True
+            report.establishment_ids = [str(e.id) for e in fresh]
+        return report

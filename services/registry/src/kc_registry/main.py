@@ -2,38 +2,75 @@
 
 from __future__ import annotations
 
-from eventsourcing.application import AggregateNotFoundError
 from fastapi import FastAPI
+from kc_contracts.dated import NoRuleInForceError
+from kc_runtime.adminunits import load_catalogue
 from kc_runtime.eventstore import persistence_env
-from kc_runtime.http import install_health, install_problem_handlers
+from kc_runtime.http import install_health, install_problem_handlers, install_request_guards
+from kc_runtime.localprojection import LocalProjection
 from kc_runtime.process import serve
 from kc_runtime.service import ServiceRuntime
 from kc_runtime.settings import Settings
+from kc_runtime.views import ViewStore
 
-from kc_registry import api, translators
-from kc_registry.application import RegistryApplication
-from kc_registry.domain.establishment import EstablishmentError
+from kc_registry import api, rulebook, translators
+from kc_registry.application import EstablishmentNotFoundError, RegistryApplication
+from kc_registry.documents import MAX_DOCUMENT_BYTES, DocumentStore
+from kc_registry.domain.errors import DuplicateEstablishmentError, RegistryError, StaleVersionError
+from kc_registry.projections import establishments
 
 SERVICE = "registry"
 
 
+def instance_province(instance: str) -> str | None:
+    """A province instance registers establishments of its own province only; the ministry any."""
+    return instance.removeprefix("tinh-") if instance.startswith("tinh-") else None
+
+
 def create_app(settings: Settings) -> FastAPI:
-    application = RegistryApplication(env=persistence_env(settings))
+    env = persistence_env(settings)
+    application = RegistryApplication(
+        env,
+        units=load_catalogue(),
+        instance_province=instance_province(settings.instance),
+        eligibility=rulebook.eligibility_rules(),
+        recognitions=rulebook.recognition_rules(),
+        documents=DocumentStore(settings.var_dir / settings.instance / "documents"),
+    )
+    views = ViewStore(env, name="registry_views", ddl=establishments.DDL)
+    projection = LocalProjection(application, views, establishments.apply, name="registry-establishments")
+    projection.catch_up()
+
     runtime = ServiceRuntime(settings)
     runtime.publish_from(application, translators.to_contract)
+    runtime.run_in_background(projection.follow, "projection")
+    runtime.close_on_stop(views.close)
     runtime.close_on_stop(application.close)
 
     app = FastAPI(
         title="khuyencong registry",
         description=(
-            "Cơ sở công nghiệp nông thôn, hồ sơ pháp lý, công nhận / establishments, dossiers, recognitions"
+            "Cơ sở công nghiệp nông thôn, hồ sơ pháp lý, công nhận / establishments, legal dossiers, "
+            "recognitions. Errors: application/problem+json, Vietnamese first."
         ),
         lifespan=runtime.lifespan,
     )
     app.state.application = application
+    app.state.establishments = establishments.EstablishmentsView(views)
+    app.state.projection = projection
     app.state.runtime = runtime
     app.include_router(api.router())
-    install_problem_handlers(app, {EstablishmentError: 422, AggregateNotFoundError: 404})
+    install_problem_handlers(
+        app,
+        {
+            EstablishmentNotFoundError: 404,
+            DuplicateEstablishmentError: 409,
+            StaleVersionError: 409,
+            RegistryError: 422,
+            NoRuleInForceError: 422,
+        },
+    )
+    install_request_guards(app, upload_bytes=MAX_DOCUMENT_BYTES + 64 * 1024)
     install_health(app, runtime.readiness)
     return app
 

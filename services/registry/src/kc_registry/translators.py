@@ -5,19 +5,105 @@ from __future__ import annotations
 from typing import Any
 
 from kc_contracts import ContractEvent
-from kc_contracts.registry_events import EstablishmentRegisteredV1
+from kc_contracts.registry_events import (
+    DocumentAttachedV1,
+    DocumentRejectedV1,
+    DocumentVerifiedV1,
+    EstablishmentRegisteredV1,
+    EstablishmentUpdatedV1,
+    RecognitionRecordedV1,
+    RecognitionRevokedV1,
+    SupportRecordedV1,
+)
 
 from kc_registry.domain.establishment import Establishment
 
 
-def to_contract(domain_event: Any) -> ContractEvent | None:
-    if isinstance(domain_event, Establishment.Registered):
+def facts(details: dict[str, Any]) -> dict[str, Any]:
+    tax_code = details.get("tax_code")
+    return {
+        # a 12-digit tax code is a person's identification number: it stays in the province
+        "tax_code": tax_code if tax_code and len(tax_code) != 12 else None,
+        "unit_system": details.get("unit_system"),
+        "current_commune_code": details.get("current_commune_code"),
+        "current_province_code": details.get("current_province_code"),
+        "district_code": details.get("district_code"),
+        "sectors": details.get("sectors") or [],
+        "women_owned": bool(details.get("women_owned")),
+        "ethnic_minority_owned": bool(details.get("ethnic_minority_owned")),
+        "craft_village": details.get("craft_village"),
+        "cleaner_production": bool(details.get("cleaner_production")),
+    }
+
+
+def to_contract(e: Any) -> ContractEvent | None:
+    if isinstance(e, Establishment.Registered):
+        d = e.details
         return EstablishmentRegisteredV1(
-            establishment_id=domain_event.originator_id,
-            name=domain_event.name,
-            province_code=domain_event.province_code,
-            commune_code=domain_event.commune_code,
-            legal_form=domain_event.legal_form,
-            registered_at=domain_event.timestamp,
+            establishment_id=e.originator_id,
+            name=d["name"],
+            province_code=d["province_code"],
+            commune_code=d["commune_code"],
+            legal_form=d["legal_form"],
+            registered_at=e.timestamp,
+            **facts(d),
         )
+    if isinstance(e, Establishment.Updated):
+        d = e.details
+        return EstablishmentUpdatedV1(
+            establishment_id=e.originator_id,
+            establishment_version=e.originator_version,
+            changed_fields=sorted(e.changes),
+            name=d["name"],
+            province_code=d["province_code"],
+            commune_code=d["commune_code"],
+            legal_form=d["legal_form"],
+            updated_at=e.timestamp,
+            **facts(d),
+        )
+    if isinstance(e, Establishment.DocumentAttached):
+        return DocumentAttachedV1(
+            establishment_id=e.originator_id,
+            document_kind=e.kind,
+            sha256=e.sha256,
+            size_bytes=e.size_bytes,
+            at=e.timestamp,
+        )
+    if isinstance(e, Establishment.DocumentVerified | Establishment.DocumentRejected):
+        common = {
+            "establishment_id": e.originator_id,
+            "document_kind": e.kind,
+            "sha256": e.sha256,
+            "size_bytes": e.size_bytes,
+            "at": e.timestamp,
+        }
+        if isinstance(e, Establishment.DocumentVerified):
+            return DocumentVerifiedV1(**common, verified_by=e.actor)
+        return DocumentRejectedV1(**common, rejected_by=e.actor, reason=e.reason)
+    if isinstance(e, Establishment.RecognitionRecorded):
+        r = e.recognition
+        return RecognitionRecordedV1(
+            establishment_id=e.originator_id,
+            recognition_id=r["id"],
+            scheme=r["scheme"],
+            level=r["level"],
+            stars=r["stars"],
+            product_name=r["product_name"],
+            decision_number=r["decision_number"],
+            decision_date=r["decision_date"],
+            issuer=r["issuer"],
+            valid_from=r["valid_from"],
+            valid_to=r["valid_to"],
+            rule_version=r["rule_version"],
+        )
+    if isinstance(e, Establishment.RecognitionRevoked):
+        return RecognitionRevokedV1(
+            establishment_id=e.originator_id,
+            recognition_id=e.recognition_id,
+            revoked_on=e.revoked_on,
+            reason=e.reason,
+            decision_number=e.decision_number,
+        )
+    if isinstance(e, Establishment.SupportRecorded):
+        return SupportRecordedV1(establishment_id=e.originator_id, **e.support)
     return None

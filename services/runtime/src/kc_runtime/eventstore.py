@@ -8,13 +8,14 @@ transaction; the outbox relay keeps its position in the same tracking table.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import ProcessRecorder, Recording
+from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Recording, Transcoding
 
 from kc_runtime.settings import Settings
 
@@ -68,8 +69,25 @@ def ensure_postgres_schema(dsn: str, schema: str) -> None:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 
+class DateAsISO(Transcoding):
+    """Business dates (deadlines, decision dates) are local dates: stored as ``YYYY-MM-DD``."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
 class ServiceApplication(Application[UUID]):
     """An eventsourcing application whose saves wake whoever listens (the outbox relay)."""
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
 
     def __init__(self, env: dict[str, str] | None = None, **kwargs: Any) -> None:
         self._save_listeners: list[Callable[[], None]] = []

@@ -7,6 +7,8 @@ class; anything unexpected is logged with its traceback and answered with a plai
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -14,25 +16,27 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM = "application/problem+json"
 log = structlog.get_logger("kc.http")
 
-# Vietnamese wording for pydantic's error types; the English message is kept beside it.
+# Vietnamese wording for pydantic's error types ({…} filled from the error's context); the English
+# message is kept beside it.
 _VI: dict[str, str] = {
     "missing": "Thiếu trường bắt buộc",
     "string_type": "Phải là chuỗi ký tự",
-    "string_too_short": "Quá ngắn",
-    "string_too_long": "Quá dài",
-    "string_pattern_mismatch": "Sai định dạng",
+    "string_too_short": "Quá ngắn (tối thiểu {min_length} ký tự)",
+    "string_too_long": "Quá dài (tối đa {max_length} ký tự)",
+    "string_pattern_mismatch": "Sai định dạng (mẫu {pattern})",
     "int_type": "Phải là số nguyên",
     "int_parsing": "Phải là số nguyên",
     "int_from_float": "Phải là số nguyên (không có phần thập phân)",
-    "greater_than_equal": "Giá trị quá nhỏ",
-    "less_than_equal": "Giá trị quá lớn",
-    "greater_than": "Giá trị quá nhỏ",
-    "less_than": "Giá trị quá lớn",
+    "greater_than_equal": "Phải lớn hơn hoặc bằng {ge}",
+    "less_than_equal": "Phải nhỏ hơn hoặc bằng {le}",
+    "greater_than": "Phải lớn hơn {gt}",
+    "less_than": "Phải nhỏ hơn {lt}",
     "uuid_parsing": "Không phải mã UUID hợp lệ",
     "uuid_type": "Không phải mã UUID hợp lệ",
     "date_parsing": "Ngày không hợp lệ (YYYY-MM-DD)",
@@ -40,15 +44,52 @@ _VI: dict[str, str] = {
     "datetime_parsing": "Thời điểm không hợp lệ (ISO 8601)",
     "datetime_from_date_parsing": "Thời điểm không hợp lệ (ISO 8601)",
     "bool_parsing": "Phải là true hoặc false",
-    "literal_error": "Giá trị không nằm trong danh sách cho phép",
-    "enum": "Giá trị không nằm trong danh sách cho phép",
+    "literal_error": "Giá trị không nằm trong danh sách cho phép: {expected}",
+    "enum": "Giá trị không nằm trong danh sách cho phép: {expected}",
     "json_invalid": "JSON không hợp lệ",
+    "too_long": "Quá nhiều phần tử (tối đa {max_length})",
     "model_attributes_type": "Phải là một đối tượng JSON",
     "dict_type": "Phải là một đối tượng JSON",
     "list_type": "Phải là một danh sách",
     "extra_forbidden": "Trường không được phép",
     "value_error": "Giá trị không hợp lệ",
 }
+
+_TITLES = {
+    400: "Yêu cầu không hợp lệ / Bad request",
+    401: "Chưa xác thực / Unauthenticated",
+    403: "Không có quyền / Forbidden",
+    404: "Không tìm thấy / Not found",
+    405: "Phương thức không được hỗ trợ / Method not allowed",
+    409: "Xung đột dữ liệu / Conflict",
+    413: "Dữ liệu quá lớn / Payload too large",
+    415: "Định dạng không được hỗ trợ / Unsupported media type",
+    422: "Dữ liệu không hợp lệ / Invalid input",
+}
+
+
+def split_message(message: str) -> tuple[str, str]:
+    """Domain messages read ``"<tiếng Việt> / <English>"``."""
+    vi, sep, en = message.partition(" / ")
+    return (vi, en) if sep else (message, message)
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of every service is answered."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` documenting problem+json answers."""
+    return {
+        status: {"model": Problem, "description": _TITLES.get(status, ""), "content": {PROBLEM: {}}}
+        for status in statuses
+    }
 
 
 def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
@@ -62,12 +103,26 @@ def problem(status: int, title: str, detail: str | None = None, **extra: Any) ->
 def field_errors(errors: Any) -> list[dict[str, str]]:
     out = []
     for err in errors:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
         kind = err.get("type", "value_error")
+        ctx = err.get("ctx") or {}
         message_en = str(err.get("msg", ""))
-        message_vi = _VI.get(kind, "Giá trị không hợp lệ")
-        if kind == "value_error" and "ctx" in err and "error" in err["ctx"]:
-            message_vi = message_en = str(err["ctx"]["error"])
+        if kind == "json_invalid":
+            position = err.get("loc", (None, None))[-1]
+            out.append(
+                {
+                    "field": "(body)",
+                    "message": f"JSON không hợp lệ (vị trí {position}): {ctx.get('error', '')}".strip(),
+                    "message_en": f"{message_en} at position {position}",
+                }
+            )
+            continue
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        try:
+            message_vi = _VI.get(kind, "Giá trị không hợp lệ").format(**ctx)
+        except (KeyError, IndexError):
+            message_vi = _VI.get(kind, "Giá trị không hợp lệ").split(" (")[0]
+        if kind == "value_error" and "error" in ctx:
+            message_vi, message_en = split_message(str(ctx["error"]))
         out.append({"field": ".".join(loc) or "(body)", "message": message_vi, "message_en": message_en})
     return out
 
@@ -77,25 +132,26 @@ def install_problem_handlers(app: FastAPI, status_by_error: Mapping[type[Excepti
 
     async def validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return problem(
-            422,
-            "Dữ liệu không hợp lệ / Invalid input",
-            errors=field_errors(exc.errors()),
-        )
+        return problem(422, _TITLES[422], errors=field_errors(exc.errors()))
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        titles = {
-            404: "Không tìm thấy / Not found",
-            405: "Phương thức không được hỗ trợ / Method not allowed",
-        }
-        return problem(exc.status_code, titles.get(exc.status_code, str(exc.detail)), str(exc.detail))
+        response = problem(exc.status_code, _TITLES.get(exc.status_code, str(exc.detail)), str(exc.detail))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value  # e.g. Allow on 405
+        return response
 
-    async def domain_error(_: Request, exc: Exception) -> JSONResponse:
+    async def domain_error(request: Request, exc: Exception) -> JSONResponse:
         for cls in type(exc).__mro__:
             if cls in status_by_error:
-                return problem(status_by_error[cls], type(exc).__name__, str(exc))
-        return await unexpected(_, exc)
+                status = status_by_error[cls]
+                vi, en = split_message(str(exc))
+                field = getattr(exc, "field", None)
+                if status == 404 and not field:
+                    return problem(404, _TITLES[404], str(exc))
+                errors = [{"field": field, "message": vi, "message_en": en}] if field else None
+                return problem(status, _TITLES.get(status, type(exc).__name__), str(exc), errors=errors)
+        return await unexpected(request, exc)
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error", path=request.url.path, exc_info=exc)
@@ -106,6 +162,36 @@ def install_problem_handlers(app: FastAPI, status_by_error: Mapping[type[Excepti
     for cls in status_by_error:
         app.add_exception_handler(cls, domain_error)
     app.add_exception_handler(Exception, unexpected)
+
+
+def install_request_guards(app: FastAPI, max_body_bytes: int = 1 << 20, upload_bytes: int = 0) -> None:
+    """Refuse oversize bodies up front (413) and log every request with its correlation id.
+
+    ``upload_bytes`` is the larger limit for multipart uploads (documents); 0 means no uploads.
+    """
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        correlation = request.headers.get("x-correlation-id") or uuid.uuid4().hex
+        began = time.perf_counter()
+        request.state.correlation_id = correlation
+        with structlog.contextvars.bound_contextvars(correlation_id=correlation):
+            length = request.headers.get("content-length")
+            multipart = request.headers.get("content-type", "").startswith("multipart/")
+            limit = upload_bytes if multipart and upload_bytes else max_body_bytes
+            if length is not None and length.isdigit() and int(length) > limit:
+                response = problem(413, _TITLES[413], f"Tối đa {limit} byte / at most {limit} bytes per request")
+            else:
+                response = await call_next(request)
+            response.headers["X-Correlation-Id"] = correlation
+            log.info(
+                "http",
+                method=request.method,
+                path=request.url.path,
+                status=response.status_code,
+                ms=round((time.perf_counter() - began) * 1000, 1),
+            )
+            return response
 
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]

@@ -72,9 +72,7 @@ class Inbox:
         try:
             envelope = Envelope.from_json(data)
         except ValidationError as exc:
-            raise UndeliverableMessageError(
-                f"not a khuyencong CloudEvents envelope: {_first_error(exc)}"
-            ) from exc
+            raise UndeliverableMessageError(f"not a khuyencong CloudEvents envelope: {_first_error(exc)}") from exc
         if self.verify is not None:
             self.verify(envelope, data)
         try:
@@ -82,9 +80,7 @@ class Inbox:
         except UnknownContractError as exc:
             raise UndeliverableMessageError(f"unknown contract version: {exc}") from exc
         except (ValidationError, ValueError) as exc:
-            raise UndeliverableMessageError(
-                f"data does not match its contract {envelope.type}: {exc}"
-            ) from exc
+            raise UndeliverableMessageError(f"data does not match its contract {envelope.type}: {exc}") from exc
 
     async def receive(self, msg: NatsMessage) -> None:
         raw = msg.raw_message
@@ -92,18 +88,14 @@ class Inbox:
         sequence = int(meta.sequence.stream)
         stream = str(meta.stream)
         tracking = Tracking(f"{self.name}@{stream}", sequence)
-        bound = structlog.contextvars.bound_contextvars(
-            consumer=self.name, subject=raw.subject, sequence=sequence
-        )
+        bound = structlog.contextvars.bound_contextvars(consumer=self.name, subject=raw.subject, sequence=sequence)
         with bound:
             try:
                 envelope, event = self.decode(raw.data)
             except UndeliverableMessageError as exc:
                 await self._dead_letter(msg, stream, sequence, str(exc))
                 return
-            with structlog.contextvars.bound_contextvars(
-                event_id=envelope.id, correlation_id=envelope.correlationid
-            ):
+            with structlog.contextvars.bound_contextvars(event_id=envelope.id, correlation_id=envelope.correlationid):
                 await self._apply(msg, envelope, event, tracking, int(meta.num_delivered))
 
     async def _apply(
@@ -123,9 +115,7 @@ class Inbox:
         except Exception as exc:
             if delivered >= self.max_deliver:
                 reason = f"gave up after {delivered} deliveries: {exc!r}"
-                await self._dead_letter(
-                    msg, tracking.application_name.split("@")[1], tracking.notification_id, reason
-                )
+                await self._dead_letter(msg, tracking.application_name.split("@")[1], tracking.notification_id, reason)
                 return
             self.stats.retried += 1
             log.warning("effect failed; will retry", error=repr(exc), delivered=delivered)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+
+def die_with_parent() -> None:
+    """Runs in a child process: Linux sends it SIGTERM when its parent dies (PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
 
 
 def nats_server_binary() -> Path:
@@ -31,6 +39,8 @@ def free_port(preferred: int | None = None) -> int:
 
 def port_is_free(port: int) -> bool:
     with socket.socket() as s:
+        # like a server would: connections of a previous run in TIME-WAIT do not hold the port
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -64,7 +74,16 @@ class NatsServer:
             str(self.port),
         ]
         with self.log_file.open("ab") as log:
-            self.process = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+            self.process = subprocess.Popen(
+                args,
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                # a terminal's Ctrl-C must not reach NATS before the services have stopped, and NATS
+                # must not outlive whoever started it
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -77,6 +96,10 @@ class NatsServer:
             time.sleep(0.05)
         self.stop()
         raise TimeoutError(f"nats-server did not listen on {self.port} within {timeout_s}s")
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
         if self.process is None:

@@ -57,7 +57,12 @@ class ServiceRuntime:
         self.subscriptions: list[Subscription] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self._closers: list[Callable[[], None]] = []
+        self._background: list[tuple[Callable[[], Coroutine[Any, Any, None]], str]] = []
         self.bus_started = False
+
+    def run_in_background(self, work: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+        """Start ``work()`` with the lifespan (e.g. a projection's follower) and cancel it on stop."""
+        self._background.append((work, name))
 
     def close_on_stop(self, closer: Callable[[], None]) -> None:
         """Close a store when the service stops (after the bus, so no handler is mid-transaction)."""
@@ -108,6 +113,8 @@ class ServiceRuntime:
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Any = None) -> AsyncIterator[None]:
         self._tasks.append(self._spawn(self._start_bus(), "bus"))
+        for work, name in self._background:
+            self._tasks.append(self._spawn(work(), name))
         try:
             yield
         finally:

@@ -22,9 +22,7 @@ class Settings(BaseSettings):
         None,
         description="PostgreSQL DSN (postgresql://user@host:port/db); empty: SQLite under var/",
     )
-    database_schema: str | None = Field(
-        None, description="PostgreSQL schema; default kc_<instance>_<service>"
-    )
+    database_schema: str | None = Field(None, description="PostgreSQL schema; default kc_<instance>_<service>")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     log_level: str = "INFO"

@@ -87,8 +87,7 @@ async def ensure_streams(js: JetStreamContext, plan: StreamPlan) -> list[str]:
         changed = [
             f"{field}: {getattr(current, field)} -> {getattr(wanted, field)}"
             for field in _COMPARED
-            if getattr(wanted, field) is not None
-            and _norm(getattr(current, field)) != _norm(getattr(wanted, field))
+            if getattr(wanted, field) is not None and _norm(getattr(current, field)) != _norm(getattr(wanted, field))
         ]
         if changed:
             await js.update_stream(wanted)

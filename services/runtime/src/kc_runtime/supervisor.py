@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import ctypes
+import fcntl
 import json
 import os
 import signal
@@ -27,7 +26,7 @@ from typing import Any
 
 import nats
 
-from kc_runtime.natsserver import NatsServer, free_port
+from kc_runtime.natsserver import NatsServer, die_with_parent, free_port
 from kc_runtime.streams import StreamPlan, ensure_streams
 
 READY_TIMEOUT_S = 60.0
@@ -45,18 +44,16 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
 
-def _die_with_parent() -> None:
-    """Runs in the child: ask Linux to SIGTERM it when the supervisor dies."""
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def _ready(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/readyz", timeout=1) as response:
             return bool(json.load(response).get("ready"))
     except OSError:
         return False
+
+
+class AlreadyRunningError(RuntimeError):
+    """Another ``make run`` holds the data directory."""
 
 
 class Supervisor:
@@ -74,6 +71,23 @@ class Supervisor:
             for s in config["service"]
         ]
         self._stopping = False
+
+    def lock(self) -> None:
+        """One ``make run`` per data directory: two would share one JetStream store and SQLite files."""
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file = (self.var_dir / "run.lock").open("a+")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.seek(0)
+            holder = self._lock_file.read().strip() or "?"
+            raise AlreadyRunningError(
+                f"đang chạy / already running on {self.var_dir} (pid {holder}); stop it first"
+            ) from None
+        self._lock_file.seek(0)
+        self._lock_file.truncate()
+        self._lock_file.write(str(os.getpid()))
+        self._lock_file.flush()
 
     def start(self) -> None:
         (self.var_dir / "logs").mkdir(parents=True, exist_ok=True)
@@ -97,7 +111,7 @@ class Supervisor:
                 stderr=log,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops the rest
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
 
     async def _ensure_streams(self) -> list[str]:
@@ -140,6 +154,11 @@ class Supervisor:
                     service.process.wait()
         self.nats.stop()
 
+    def failed(self) -> list[str]:
+        """What has died on its own (anything here ends the run)."""
+        dead = [s.name for s in self.services if s.process and s.process.poll() is not None]
+        return dead + ([] if self.nats.running else ["nats-server"])
+
     def banner(self, started_in: float) -> str:
         lines = [
             f"khuyencong — instance {self.instance} ready in {started_in:.1f}s (data: {self.var_dir}/)",
@@ -148,6 +167,7 @@ class Supervisor:
         for s in self.services:
             pid = s.process.pid if s.process else "-"
             lines.append(f"  {s.name:<14} {s.url}  (docs {s.url}/docs, pid {pid})")
+        lines.append(f"Logs: {self.var_dir}/logs/   Reset: make clean")
         lines.append("Ctrl-C to stop.")
         return "\n".join(lines)
 
@@ -170,24 +190,32 @@ def main(argv: list[str] | None = None) -> int:
     def on_signal(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Installed explicitly: a background job starts with SIGINT ignored, and Python then never
+    # turns it into KeyboardInterrupt.
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
+        supervisor.lock()
         supervisor.start()
         supervisor.wait_ready()
         print(supervisor.banner(time.monotonic() - began), flush=True)
-        while all(s.process and s.process.poll() is None for s in supervisor.services):
+        while not supervisor.failed():
             time.sleep(0.5)
-        failed = [s.name for s in supervisor.services if s.process and s.process.poll() is not None]
-        print(f"lỗi / error: service stopped unexpectedly: {', '.join(failed)}", file=sys.stderr)
+        print(f"lỗi / error: stopped unexpectedly: {', '.join(supervisor.failed())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\nstopping…", flush=True)
         return 0
+    except AlreadyRunningError as exc:
+        print(f"lỗi / error: {exc}", file=sys.stderr)
+        return 1
     except (RuntimeError, TimeoutError, OSError) as exc:
         print(f"lỗi / error: {exc}", file=sys.stderr)
         return 1
     finally:
+        # a second Ctrl-C must not interrupt the shutdown half-way
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("\nstopping…", flush=True)
         supervisor.stop()
         print("stopped.", flush=True)
 

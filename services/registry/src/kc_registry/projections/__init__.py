@@ -1,0 +1,1 @@
+"""Read models of the registry, kept from its own event log (rebuildable at any time)."""
