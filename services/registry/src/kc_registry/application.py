@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -16,6 +17,7 @@ from kc_runtime.eventstore import ServiceApplication
 from kc_registry.documents import DocumentStore
 from kc_registry.domain.eligibility import EligibilityRules, Verdict, evaluate
 from kc_registry.domain.errors import (
+    DocumentError,
     DuplicateEstablishmentError,
     RegistryError,
     StaleVersionError,
@@ -28,6 +30,8 @@ from kc_registry.domain.establishment import (
 )
 from kc_registry.domain.recognition import Level, Recognition, RecognitionRules, Scheme
 
+T = TypeVar("T")
+
 
 class EstablishmentNotFoundError(RegistryError):
     """No establishment with this id in this instance."""
@@ -39,6 +43,11 @@ class Actor:
 
     name: str
     correlation_id: str | None = None
+
+    @property
+    def by(self) -> dict[str, Any]:
+        """The keyword arguments every domain command takes to say who acts."""
+        return {"actor": self.name, "correlation_id": self.correlation_id}
 
 
 @dataclass
@@ -91,11 +100,7 @@ class RegistryApplication(ServiceApplication):
     def register(self, details: dict[str, Any], actor: Actor) -> Establishment:
         self.check_sectors(details)
         establishment = Establishment.register(
-            details,
-            units=self.units,
-            instance_province=self.instance_province,
-            actor=actor.name,
-            correlation_id=actor.correlation_id,
+            details, units=self.units, instance_province=self.instance_province, **actor.by
         )
         self._save_new(establishment)
         return establishment
@@ -135,20 +140,24 @@ class RegistryApplication(ServiceApplication):
                 field="version",
             ) from None
 
+    def _change(
+        self, establishment_id: UUID, command: Callable[[Establishment], T], expected_version: int | None = None
+    ) -> tuple[Establishment, T]:
+        """Load (at the expected version, if given), run one domain command, save."""
+        establishment = self._load_at(establishment_id, expected_version)
+        result = command(establishment)
+        self._save_existing(establishment)
+        return establishment, result
+
     def update(
         self, establishment_id: UUID, changes: dict[str, Any], expected_version: int, actor: Actor
     ) -> tuple[Establishment, dict[str, Any]]:
         self.check_sectors(changes)
-        establishment = self._load_at(establishment_id, expected_version)
-        diff = establishment.update(
-            changes,
-            units=self.units,
-            instance_province=self.instance_province,
-            actor=actor.name,
-            correlation_id=actor.correlation_id,
+        return self._change(
+            establishment_id,
+            lambda e: e.update(changes, units=self.units, instance_province=self.instance_province, **actor.by),
+            expected_version,
         )
-        self._save_existing(establishment)
-        return establishment, diff
 
     def eligibility(self, establishment_id: UUID, on: date) -> Verdict:
         return evaluate(self.get(establishment_id).details, on, self.eligibility_rules, self.units)
@@ -157,38 +166,32 @@ class RegistryApplication(ServiceApplication):
     def attach_document(
         self, establishment_id: UUID, kind: DocumentKind, data: bytes, media_type: str, actor: Actor
     ) -> dict[str, Any]:
-        establishment = self.get(establishment_id)
-        digest = self.documents.put(data)  # idempotent; the event below is what makes it part of the dossier
-        establishment.attach_document(
-            kind=kind,
-            sha256=digest,
-            size_bytes=len(data),
-            media_type=media_type,
-            actor=actor.name,
-            correlation_id=actor.correlation_id,
+        self.get(establishment_id)  # unknown establishment: refuse before storing anything
+        digest = self.documents.put(data)  # idempotent; the event is what makes it part of the dossier
+        e, _ = self._change(
+            establishment_id,
+            lambda e: e.attach_document(
+                kind=kind, sha256=digest, size_bytes=len(data), media_type=media_type, **actor.by
+            ),
         )
-        self._save_existing(establishment)
-        return establishment.documents[digest]
+        return e.documents[digest]
 
     def decide_document(
         self, establishment_id: UUID, sha256: str, *, verified: bool, text: str | None, actor: Actor
     ) -> dict[str, Any]:
-        establishment = self.get(establishment_id)
-        if verified:
-            establishment.verify_document(sha256, note=text, actor=actor.name, correlation_id=actor.correlation_id)
-        else:
-            establishment.reject_document(
-                sha256, reason=text or "", actor=actor.name, correlation_id=actor.correlation_id
-            )
-        self._save_existing(establishment)
-        return establishment.documents[sha256]
+        def decide(e: Establishment) -> None:
+            if verified:
+                e.verify_document(sha256, note=text, **actor.by)
+            else:
+                e.reject_document(sha256, reason=text or "", **actor.by)
+
+        e, _ = self._change(establishment_id, decide)
+        return e.documents[sha256]
 
     def document_bytes(self, establishment_id: UUID, sha256: str) -> tuple[dict[str, Any], bytes]:
-        establishment = self.get(establishment_id)
-        meta = establishment.documents.get(sha256)
+        meta = self.get(establishment_id).documents.get(sha256)
         if meta is None:
-            self.documents.get("")  # raises the not-found error
-        assert meta is not None
+            raise DocumentError("Không có tài liệu này trong hồ sơ / no such document", field="sha256")
         return meta, self.documents.get(sha256)
 
     # -- recognitions ----------------------------------------------------------------------------
@@ -205,21 +208,21 @@ class RegistryApplication(ServiceApplication):
         issuer: str,
         actor: Actor,
     ) -> Recognition:
-        establishment = self.get(establishment_id)
-        recognition = establishment.record_recognition(
-            rules=self.recognition_rules,
-            recognition_id=str(uuid.uuid4()),
-            scheme=scheme,
-            product_name=product_name,
-            level=level,
-            stars=stars,
-            decision_number=decision_number,
-            decision_date=decision_date,
-            issuer=issuer,
-            actor=actor.name,
-            correlation_id=actor.correlation_id,
+        _, recognition = self._change(
+            establishment_id,
+            lambda e: e.record_recognition(
+                rules=self.recognition_rules,
+                recognition_id=str(uuid.uuid4()),
+                scheme=scheme,
+                product_name=product_name,
+                level=level,
+                stars=stars,
+                decision_number=decision_number,
+                decision_date=decision_date,
+                issuer=issuer,
+                **actor.by,
+            ),
         )
-        self._save_existing(establishment)
         return recognition
 
     def revoke_recognition(
@@ -232,17 +235,13 @@ class RegistryApplication(ServiceApplication):
         decision_number: str | None,
         actor: Actor,
     ) -> Recognition:
-        establishment = self.get(establishment_id)
-        establishment.revoke_recognition(
-            recognition_id,
-            revoked_on=revoked_on,
-            reason=reason,
-            decision_number=decision_number,
-            actor=actor.name,
-            correlation_id=actor.correlation_id,
+        e, _ = self._change(
+            establishment_id,
+            lambda e: e.revoke_recognition(
+                recognition_id, revoked_on=revoked_on, reason=reason, decision_number=decision_number, **actor.by
+            ),
         )
-        self._save_existing(establishment)
-        return establishment.recognitions[recognition_id]
+        return e.recognitions[recognition_id]
 
     # -- support history -------------------------------------------------------------------------
     def record_support(
@@ -256,18 +255,18 @@ class RegistryApplication(ServiceApplication):
         reference: str,
         actor: Actor,
     ) -> Establishment:
-        establishment = self.get(establishment_id)
-        establishment.record_support(
-            cost_item=cost_item,
-            amount_vnd=amount_vnd,
-            funding_source=funding_source,
-            year=year,
-            reference=reference,
-            actor=actor.name,
-            correlation_id=actor.correlation_id,
+        e, _ = self._change(
+            establishment_id,
+            lambda e: e.record_support(
+                cost_item=cost_item,
+                amount_vnd=amount_vnd,
+                funding_source=funding_source,
+                year=year,
+                reference=reference,
+                **actor.by,
+            ),
         )
-        self._save_existing(establishment)
-        return establishment
+        return e
 
     # -- bulk import -----------------------------------------------------------------------------
     def import_rows(

@@ -77,6 +77,8 @@ LEGAL_FORMS = {
         ("liên hiệp hợp tác xã", LegalForm.lien_hiep_hop_tac_xa),
         ("tổ hợp tác", LegalForm.to_hop_tac),
         ("hộ kinh doanh", LegalForm.ho_kinh_doanh),
+        ("nghệ nhân", LegalForm.nghe_nhan),
+        ("doanh nghiệp hạ tầng cụm công nghiệp", LegalForm.doanh_nghiep_ha_tang_ccn),
         *((f.value, f) for f in LegalForm),
     ]
 }

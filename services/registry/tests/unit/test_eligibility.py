@@ -169,3 +169,17 @@ def test_the_overall_verdict_is_the_worst_reason_and_each_reason_names_its_legal
     assert all(r.legal_basis for r in ok.reasons)
     assert verdict(FIRST_ND235, **current(PHUONG_HAI_PHONG_NOW)).outcome is Outcome.fails
     assert verdict(BEFORE_MERGER, **current(XA_NGHE_AN_NOW)).outcome is Outcome.undetermined
+
+
+def test_artisans_become_beneficiaries_on_15_10_2025() -> None:
+    def form(on: date) -> Outcome:
+        v = verdict(on, legal_form="nghe_nhan", **current(XA_NGHE_AN_NOW))
+        return next(r for r in v.reasons if r.check == "legal_form").outcome
+
+    assert (form(LAST_ND45), form(FIRST_ND235)) == (Outcome.fails, Outcome.passes)
+
+
+def test_cluster_infrastructure_investors_are_not_bound_to_a_location() -> None:
+    investor = {"legal_form": "doanh_nghiep_ha_tang_ccn"} | legacy(PHUONG_OF_QUAN)
+    assert location(date(2024, 6, 1), **investor)[0] is Outcome.passes
+    assert location(FIRST_ND235, **investor)[0] is Outcome.passes

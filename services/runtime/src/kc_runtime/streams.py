@@ -40,26 +40,28 @@ class StreamPlan:
         for instance in self.instances:
             check_instance(instance)
             out.append(
-                StreamConfig(
-                    name=stream_name(instance),
-                    description=f"khuyencong events of instance {instance}",
-                    subjects=[instance_subjects(instance)],
-                    storage=StorageType.FILE,
-                    num_replicas=self.replicas,
-                    duplicate_window=DUPLICATE_WINDOW_S,
+                self._stream(
+                    stream_name(instance), instance_subjects(instance), f"khuyencong events of instance {instance}"
                 )
             )
             out.append(
-                StreamConfig(
-                    name=dead_letter_stream(instance),
-                    description=f"dead letters of instance {instance}: original bytes + reason",
-                    subjects=[dead_letter_subjects(instance)],
-                    storage=StorageType.FILE,
-                    num_replicas=self.replicas,
-                    duplicate_window=DUPLICATE_WINDOW_S,
+                self._stream(
+                    dead_letter_stream(instance),
+                    dead_letter_subjects(instance),
+                    f"dead letters of instance {instance}: original bytes + reason",
                 )
             )
         return out
+
+    def _stream(self, name: str, subjects: str, description: str) -> StreamConfig:
+        return StreamConfig(
+            name=name,
+            description=description,
+            subjects=[subjects],
+            storage=StorageType.FILE,  # no max_age: the bus log is kept for audit replay
+            num_replicas=self.replicas,
+            duplicate_window=DUPLICATE_WINDOW_S,
+        )
 
 
 _COMPARED = (

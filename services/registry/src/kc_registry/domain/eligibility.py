@@ -39,6 +39,7 @@ class LocationRule(BaseModel):
     in_central_city: list[str] = []
     craft_village_anywhere: bool = False
     cleaner_production_anywhere: bool = False
+    no_location_limit_forms: list[str] = []
 
 
 class LegalFormRule(BaseModel):
@@ -247,6 +248,12 @@ def _location(details: dict[str, Any], on: date, rules: EligibilityRules, units:
             Outcome.passes,
             "Áp dụng sản xuất sạch hơn: không giới hạn địa bàn",
             "cleaner production: no location limit",
+        )
+    if details.get("legal_form") in rule.no_location_limit_forms:
+        return say(
+            Outcome.passes,
+            "Đầu tư hạ tầng cụm công nghiệp: không giới hạn địa bàn",
+            "cluster-infrastructure investor: no location limit",
         )
     system = UnitSystem(details.get("unit_system", UnitSystem.current))
     code = str(details.get("commune_code", ""))

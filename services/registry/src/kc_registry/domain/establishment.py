@@ -37,6 +37,9 @@ class LegalForm(StrEnum):
     lien_hiep_hop_tac_xa = "lien_hiep_hop_tac_xa"
     to_hop_tac = "to_hop_tac"
     ho_kinh_doanh = "ho_kinh_doanh"
+    # beneficiaries that are not cơ sở CNNT in the narrow sense (DOMAIN §3)
+    doanh_nghiep_ha_tang_ccn = "doanh_nghiep_ha_tang_ccn"  # invests in industrial-cluster infrastructure
+    nghe_nhan = "nghe_nhan"  # Nghệ nhân nhân dân / ưu tú (ND 235/2025)
 
 
 class DocumentKind(StrEnum):
