@@ -10,9 +10,20 @@ from __future__ import annotations
 from datetime import date, datetime
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from kc_contracts.base import ContractEvent, contract
+
+
+class EligibilityPeriod(BaseModel):
+    """From ``start`` to ``end`` (inclusive; null = open) the verdict is ``outcome``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: date
+    end: date | None = None
+    outcome: str = Field(description="dat | khong_dat | chua_xac_dinh")
+    rules: list[str] = Field(description="rule versions applied, e.g. eligibility.location@ND235/2025")
 
 
 class _EstablishmentFacts(ContractEvent):
@@ -28,6 +39,9 @@ class _EstablishmentFacts(ContractEvent):
     ethnic_minority_owned: bool | None = None
     craft_village: str | None = Field(None, description="Làng nghề the establishment belongs to")
     cleaner_production: bool | None = None
+    eligibility: list[EligibilityPeriod] | None = Field(
+        None, description="Điều kiện thụ hưởng theo thời gian: the verdict per period, split at every rule change"
+    )
 
 
 @contract

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from kc_contracts import ContractEvent
@@ -15,8 +16,21 @@ from kc_contracts.registry_events import (
     RecognitionRevokedV1,
     SupportRecordedV1,
 )
+from kc_runtime.adminunits import load_catalogue
 
+from kc_registry.domain.eligibility import timeline
 from kc_registry.domain.establishment import Establishment
+from kc_registry.rulebook import eligibility_rules
+
+# Eligibility is judged from the day ND 45/2012 came into force; periods are published with the facts.
+ELIGIBILITY_SINCE = date(2012, 7, 5)
+
+
+def eligibility_periods(details: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"start": p.start, "end": p.end, "outcome": p.outcome.value, "rules": list(p.rules)}
+        for p in timeline(details, eligibility_rules(), load_catalogue(), ELIGIBILITY_SINCE)
+    ]
 
 
 def facts(details: dict[str, Any]) -> dict[str, Any]:
@@ -33,6 +47,7 @@ def facts(details: dict[str, Any]) -> dict[str, Any]:
         "ethnic_minority_owned": bool(details.get("ethnic_minority_owned")),
         "craft_village": details.get("craft_village"),
         "cleaner_production": bool(details.get("cleaner_production")),
+        "eligibility": eligibility_periods(details),
     }
 
 

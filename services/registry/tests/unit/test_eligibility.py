@@ -183,3 +183,22 @@ def test_cluster_infrastructure_investors_are_not_bound_to_a_location() -> None:
     investor = {"legal_form": "doanh_nghiep_ha_tang_ccn"} | legacy(PHUONG_OF_QUAN)
     assert location(date(2024, 6, 1), **investor)[0] is Outcome.passes
     assert location(FIRST_ND235, **investor)[0] is Outcome.passes
+
+
+def test_the_eligibility_timeline_splits_at_every_rule_change_and_conversion_horizon() -> None:
+    from kc_registry.domain.eligibility import timeline
+
+    details = {
+        "legal_form": "ho_kinh_doanh",
+        "sectors": ["co_khi_che_tao"],
+        **legacy(PHUONG_OF_VINH),
+        "phuong_converted_on": "2019-01-01",
+    }
+    periods = [(p.start, p.end, p.outcome) for p in timeline(details, RULES, UNITS, date(2012, 7, 5))]
+    assert periods == [
+        (date(2012, 7, 5), date(2024, 12, 31), Outcome.passes),  # a xã, then a phường converted < 5 years
+        (date(2025, 1, 1), LAST_ND45, Outcome.fails),  # 31/12/2023 − 1/1/2019 > 5 years
+        (FIRST_ND235, None, Outcome.passes),  # a phường of a tỉnh under ND 235/2025
+    ]
+    for start, _, outcome in periods:
+        assert evaluate(details, start, RULES, UNITS).outcome is outcome

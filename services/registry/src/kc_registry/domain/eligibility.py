@@ -355,7 +355,13 @@ def _nd45_legacy(
         plan_year_end = date(on.year - 1, 12, 31)  # NĐ 45 hướng dẫn: tính đến 31/12 năm trước năm lập kế hoạch
         converted_on = date.fromisoformat(str(converted))
         years = (plan_year_end - converted_on).days / 365.25
-        if 0 <= years <= rule.converted_phuong_max_years:
+        if years < 0:
+            return say(
+                Outcome.passes,
+                f"{place}: trước ngày chuyển đổi ({converted_on:%d/%m/%Y}) còn là xã",
+                "still a xã before its conversion",
+            )
+        if years <= rule.converted_phuong_max_years:
             return say(
                 Outcome.passes,
                 f"{place}: chuyển đổi từ xã ngày {converted_on:%d/%m/%Y}, chưa quá "
@@ -372,3 +378,45 @@ def _nd45_legacy(
         f"{place}: chưa có dữ liệu loại đô thị của {ward.district_name} — Sở cần xác nhận",
         "the city's class is not on record; the Sở must confirm it",
     )
+
+
+@dataclass(frozen=True)
+class Period:
+    """The verdict is the same on every day from ``start`` to ``end`` (inclusive; None: open)."""
+
+    start: date
+    end: date | None
+    outcome: Outcome
+    rules: tuple[str, ...]
+
+
+def breakpoints(details: dict[str, Any], rules: EligibilityRules, since: date) -> list[date]:
+    """Every day on which a verdict may change: rule versions, the reorganisation, city classes,
+    and the yearly horizon of a phường's conversion from xã."""
+    days = {since, REORGANISED}
+    for rule_set in (rules.location, rules.legal_form, rules.sector, rules.sme):
+        for version in rule_set.versions:
+            days.add(version.effective_from)
+            if version.effective_to is not None:
+                days.add(date.fromordinal(version.effective_to.toordinal() + 1))
+    days |= {c.since for c in rules.city_classes}
+    converted = details.get("phuong_converted_on")
+    if converted:
+        year = date.fromisoformat(str(converted)).year
+        days |= {date(y, 1, 1) for y in range(year, year + 8)}
+    return sorted(d for d in days if d >= since)
+
+
+def timeline(details: dict[str, Any], rules: EligibilityRules, units: AdminUnits, since: date) -> list[Period]:
+    """The verdict as periods from ``since`` on: what other services need to judge any date."""
+    periods: list[Period] = []
+    points = breakpoints(details, rules, since)
+    for i, day in enumerate(points):
+        verdict = evaluate(details, day, rules, units)
+        refs = tuple(sorted({r.rule for r in verdict.reasons}))
+        end = date.fromordinal(points[i + 1].toordinal() - 1) if i + 1 < len(points) else None
+        if periods and periods[-1].outcome is verdict.outcome and periods[-1].rules == refs:
+            periods[-1] = Period(periods[-1].start, end, verdict.outcome, refs)
+        else:
+            periods.append(Period(day, end, verdict.outcome, refs))
+    return periods
