@@ -5,7 +5,7 @@ models (one frozen pydantic model per (type, version)), the subject naming rule 
 """
 
 # Importing the modules registers their contracts.
-from kc_contracts import registry_events  # noqa: F401  (registration side effect)
+from kc_contracts import appraisal_events, planning_events, registry_events  # noqa: F401  (registration)
 from kc_contracts.base import ContractEvent, contract, registry
 from kc_contracts.envelope import Envelope
 from kc_contracts.subjects import Instance, subject_for

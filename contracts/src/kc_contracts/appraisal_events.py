@@ -1,0 +1,190 @@
+"""Public events of the appraisal service: the milestones of a đề án khuyến công.
+
+Every milestone carries the đề án's identity and headline figures, so a consumer (planning's views,
+the ministry, an integrator) needs no history to use it, and the rule versions the decision applied.
+Money is integer VND.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kc_contracts.base import ContractEvent, contract
+
+
+class BudgetTotals(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    total_cost_vnd: int = Field(ge=0)
+    support_requested_vnd: int = Field(ge=0)
+    counterpart_vnd: int = Field(ge=0)
+    other_vnd: int = Field(ge=0)
+
+
+class _Milestone(ContractEvent):
+    de_an_id: UUID
+    code: str = Field(description="Mã đề án, e.g. KCĐP-40-2024-0007")
+    title: str
+    level: str = Field(description="quoc_gia | dia_phuong")
+    de_an_type: str = Field(description="kcqg_diem | kcqg_nhom | kcqg_thu_huong | kcdp | nhiem_vu")
+    plan_year: int
+    province_code: str = Field(description="Tỉnh of the implementing province / location")
+    status: str
+    at: datetime
+    actor: str
+    rule_versions: list[str] = Field(default_factory=list, description="Rules the decision applied")
+
+
+class _Proposal(_Milestone):
+    """What planning and the ministry need to place the đề án in a plan or a view."""
+
+    activity_contents: list[str]
+    commune_code: str | None = None
+    beneficiary_ids: list[UUID] = Field(default_factory=list)
+    budget: BudgetTotals
+    implementing_unit: str
+
+
+@contract
+class DeAnSubmittedV1(_Proposal):
+    """Nộp hồ sơ đề án (to the Sở), with the deadline that applied."""
+
+    type = "appraisal.de-an.submitted"
+    version = 1
+    deadline: date
+    extension_decision: str | None = None
+
+
+@contract
+class DeAnReturnedV1(_Milestone):
+    """Trả lại để bổ sung (returned for supplement)."""
+
+    type = "appraisal.de-an.returned"
+    version = 1
+    reason: str
+
+
+@contract
+class BaseAppraisalRecordedV1(_Milestone):
+    """Thẩm định cấp cơ sở (Sở Công Thương)."""
+
+    type = "appraisal.de-an.base-appraised"
+    version = 1
+    conclusion: str = Field(description="dong_y | dong_y_co_chinh_sua | khong_dong_y")
+    recommended_support_vnd: int = Field(ge=0)
+    mode: str = Field(description="hoi_dong | can_bo")
+    appraised_on: date
+
+
+@contract
+class DeAnForwardedV1(_Proposal):
+    """Gửi Bộ (Cục) để thẩm định cấp Bộ (national đề án)."""
+
+    type = "appraisal.de-an.forwarded"
+    version = 1
+    recommended_support_vnd: int = Field(ge=0)
+
+
+@contract
+class MinistryAppraisalRecordedV1(_Milestone):
+    """Thẩm định cấp Bộ."""
+
+    type = "appraisal.de-an.ministry-appraised"
+    version = 1
+    conclusion: str
+    recommended_support_vnd: int = Field(ge=0)
+    appraised_on: date
+
+
+@contract
+class DeAnProposedV1(_Proposal):
+    """Đề xuất đưa vào kế hoạch: the line planning puts in a plan."""
+
+    type = "appraisal.de-an.proposed"
+    version = 1
+    recommended_support_vnd: int = Field(ge=0)
+    priority_rank: list[int] = Field(description="(flagship, area, sector, capability): lower ranks first")
+
+
+@contract
+class DeAnApprovedV1(_Milestone):
+    """Được phê duyệt trong kế hoạch (quyết định giao kế hoạch, đợt)."""
+
+    type = "appraisal.de-an.approved"
+    version = 1
+    plan_decision: str
+    batch: int
+    approved_support_vnd: int = Field(ge=0)
+
+
+@contract
+class DeAnNotFundedV1(_Milestone):
+    type = "appraisal.de-an.not-funded"
+    version = 1
+    reason: str
+
+
+@contract
+class DeAnContractedV1(_Milestone):
+    type = "appraisal.de-an.contracted"
+    version = 1
+    contract_number: str
+    signed_on: date
+    contracted_support_vnd: int = Field(ge=0)
+
+
+@contract
+class AdvanceRecordedV1(_Milestone):
+    """Tạm ứng."""
+
+    type = "appraisal.de-an.advance-recorded"
+    version = 1
+    amount_vnd: int = Field(gt=0)
+    advanced_total_vnd: int = Field(ge=0)
+    paid_on: date
+
+
+@contract
+class AdjustmentDecidedV1(_Milestone):
+    """Điều chỉnh, gia hạn, ngừng: decided by the authority the change required."""
+
+    type = "appraisal.de-an.adjustment-decided"
+    version = 1
+    change_type: str
+    authority: str = Field(description="bo_truong | cuc | so_cong_thuong | ubnd_tinh")
+    approved: bool
+    decision_number: str
+    decided_on: date
+
+
+@contract
+class DeAnAcceptedV1(_Milestone):
+    """Nghiệm thu, with the outputs achieved (programme indicators)."""
+
+    type = "appraisal.de-an.accepted"
+    version = 1
+    accepted_on: date
+    outputs: dict[str, int] = Field(
+        default_factory=dict,
+        description="hoc_vien, hoc_vien_co_viec_lam, may_moc, mo_hinh, luot_hoi_cho, san_pham_ton_vinh …",
+    )
+    activity_contents: list[str] = Field(default_factory=list)
+
+
+@contract
+class DeAnSettledV1(_Milestone):
+    """Quyết toán."""
+
+    type = "appraisal.de-an.settled"
+    version = 1
+    settled_support_vnd: int = Field(ge=0)
+    settled_on: date
+
+
+@contract
+class DeAnClosedV1(_Milestone):
+    type = "appraisal.de-an.closed"
+    version = 1

@@ -1,0 +1,45 @@
+"""Public events of the planning service. ``plan.approved.v1`` is the one integrators subscribe to."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kc_contracts.base import ContractEvent, contract
+
+
+class ApprovedLine(BaseModel):
+    """One đề án in an approved plan."""
+
+    model_config = ConfigDict(frozen=True)
+
+    de_an_id: UUID
+    instance: str = Field(description="The instance that owns the đề án (tinh-40, bo …)")
+    code: str
+    title: str
+    beneficiary: str | None = None
+    province_code: str
+    commune_code: str | None = None
+    activity_contents: list[str]
+    approved_support_vnd: int = Field(ge=0, description="Integer VND")
+
+
+@contract
+class PlanApprovedV1(ContractEvent):
+    """Quyết định giao kế hoạch khuyến công (a batch, đợt) was signed."""
+
+    type = "planning.plan.approved"
+    version = 1
+
+    plan_id: UUID
+    level: str = Field(description="quoc_gia | dia_phuong")
+    owner: str = Field(description="bo | tinh-<code>")
+    year: int
+    batch: int = Field(ge=1, description="Đợt")
+    decision_number: str
+    decision_date: date
+    signer: str
+    lines: list[ApprovedLine]
+    total_support_vnd: int = Field(ge=0)

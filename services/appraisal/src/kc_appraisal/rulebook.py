@@ -1,0 +1,44 @@
+"""The one module that loads the appraisal service's dated rules from ``rules/*.toml``."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from kc_contracts.dated import rules_from_records
+
+from kc_appraisal.domain.rules import (
+    AdvanceRule,
+    AuthorityMatrix,
+    Calendar,
+    CeilingTable,
+    ContentCatalogue,
+    PriorityRule,
+    Rulebook,
+    SettlementRule,
+)
+
+
+def _read(name: str) -> dict[str, Any]:
+    return tomllib.loads(files("kc_appraisal").joinpath("rules", name).read_text("utf-8"))
+
+
+@cache
+def rulebook() -> Rulebook:
+    ceilings = _read("ceilings.toml")
+    finance = _read("finance.toml")
+    return Rulebook(
+        calendars=tuple(Calendar(**c) for c in _read("calendars.toml")["calendar"]),
+        national_ceilings=rules_from_records("ceiling.quoc_gia", CeilingTable, ceilings["national"]),
+        local_ceilings={
+            province: rules_from_records(f"ceiling.tinh-{province}", CeilingTable, versions)
+            for province, versions in ceilings.get("local", {}).items()
+        },
+        advances=rules_from_records("advance", AdvanceRule, finance["advance"]),
+        priority=rules_from_records("priority", PriorityRule, finance["priority"]),
+        settlement=rules_from_records("settlement", SettlementRule, finance["settlement"]),
+        authority=rules_from_records("adjustment.authority", AuthorityMatrix, _read("adjustments.toml")["authority"]),
+        contents=rules_from_records("contents", ContentCatalogue, _read("contents.toml")["contents"]),
+    )

@@ -1,0 +1,504 @@
+"""The đề án aggregate: every transition allowed and refused; deadline, ceiling, advance, authority,
+settlement rules with the rule versions they record."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from kc_appraisal.domain.de_an import LIFECYCLE, Conclusion, DeAn, Status
+from kc_appraisal.domain.errors import (
+    AuthorityError,
+    BeneficiaryError,
+    BudgetError,
+    DeadlineMissedError,
+    NotAllowedInStateError,
+    OverCeilingError,
+)
+from kc_appraisal.rulebook import rulebook
+
+RULES = rulebook()
+BENEFICIARY = uuid4()
+ELIGIBLE = [{"start": "2012-07-05", "end": None, "outcome": "dat", "rules": ["eligibility.location@ND45/2012"]}]
+
+
+def facts(**extra: Any) -> dict[str, Any]:
+    return {
+        "name": "Công ty TNHH Cơ khí Đúc Thành Phương",
+        "eligibility": ELIGIBLE,
+        "sectors": ["co_khi_che_tao"],
+        "recognitions": [],
+        "support": [],
+    } | extra
+
+
+def lookup(known: dict[UUID, dict[str, Any]] | None = None) -> Any:
+    table = {BENEFICIARY: facts()} if known is None else known
+    return table.get
+
+
+def model_line(support: int = 800_000_000, total: int = 3_000_000_000) -> dict[str, Any]:
+    return {
+        "cost_item": "Dây chuyền đúc áp lực",
+        "support_item": "mo_hinh_trinh_dien",
+        "content": "3",
+        "total_cost_vnd": total,
+        "support_requested_vnd": support,
+        "counterpart_vnd": total - support,
+        "other_vnd": 0,
+    }
+
+
+def details(**overrides: Any) -> dict[str, Any]:
+    return {
+        "code": "KCĐP-31-2023-01",
+        "title": "Mô hình trình diễn kỹ thuật sản xuất đúc kim loại",
+        "level": "dia_phuong",
+        "de_an_type": "kcdp",
+        "plan_year": 2023,
+        "province_code": "31",
+        "implementing_unit": "Trung tâm Khuyến công Hải Phòng",
+        "activity_contents": ["3"],
+        "beneficiary_ids": [str(BENEFICIARY)],
+        "budget_lines": [model_line()],
+    } | overrides
+
+
+def drafted(**overrides: Any) -> DeAn:
+    return DeAn.draft(details(**overrides), rules=RULES, on=date(2022, 9, 1), actor="trung-tam")
+
+
+def submitted(**overrides: Any) -> DeAn:
+    d = drafted(**overrides)
+    d.submit(submitted_on=date(2022, 9, 20), rules=RULES, beneficiaries=lookup(), actor="trung-tam")
+    return d
+
+
+COUNCIL = [
+    {"name": n, "role": "ủy viên", "opinion": "dong_y", "declaration_signed": True} for n in ("Ông A", "Bà B", "Ông C")
+]
+
+
+def base_passed(**overrides: Any) -> DeAn:
+    d = submitted(**overrides)
+    d.appraise(
+        stage="co_so",
+        mode="hoi_dong",
+        members=COUNCIL,
+        conclusion=Conclusion.agree,
+        recommended_support_vnd=800_000_000,
+        appraised_on=date(2022, 11, 10),
+        rules=RULES,
+        actor="so-31",
+    )
+    return d
+
+
+def contracted(progress: int = 0) -> DeAn:
+    d = base_passed()
+    d.propose(proposed_on=date(2022, 11, 20), actor="so-31")
+    d.approve_in_plan(
+        plan_id="p",
+        plan_decision="123/QĐ-UBND",
+        batch=1,
+        decided_on=date(2022, 12, 20),
+        approved_support_vnd=800_000_000,
+        actor="ubnd-31",
+    )
+    d.sign_contract(
+        contract_number="05/2023/HĐ-KC",
+        signed_on=date(2023, 2, 1),
+        contracted_support_vnd=800_000_000,
+        actor="trung-tam",
+    )
+    if progress:
+        d.report_progress(month="2023-05", percent=progress, actor="trung-tam")
+    return d
+
+
+# -- the lifecycle table ---------------------------------------------------------------------------
+
+
+def test_a_draft_allows_only_editing_extension_and_submission() -> None:
+    assert drafted().allowed_actions() == ["sua_du_thao", "gia_han_nop", "nop"]
+
+
+@pytest.mark.parametrize("action", ["tham_dinh_co_so", "phe_duyet", "ky_hop_dong", "tam_ung", "quyet_toan", "dong"])
+def test_actions_outside_their_states_are_refused_with_the_allowed_list(action: str) -> None:
+    d = drafted()
+    calls = {
+        "tham_dinh_co_so": lambda: d.appraise(
+            stage="co_so",
+            mode="can_bo",
+            members=[],
+            conclusion=Conclusion.agree,
+            recommended_support_vnd=1,
+            appraised_on=date(2022, 11, 1),
+            rules=RULES,
+            actor="x",
+        ),
+        "phe_duyet": lambda: d.approve_in_plan(
+            plan_id="p", plan_decision="1", batch=1, decided_on=date(2023, 1, 1), approved_support_vnd=1, actor="x"
+        ),
+        "ky_hop_dong": lambda: d.sign_contract(
+            contract_number="1", signed_on=date(2023, 1, 1), contracted_support_vnd=1, actor="x"
+        ),
+        "tam_ung": lambda: d.record_advance(amount_vnd=1, paid_on=date(2023, 1, 1), rules=RULES, actor="x"),
+        "quyet_toan": lambda: d.settle(
+            settled_on=date(2023, 1, 1), dossier_on=date(2023, 1, 1), settled_support_vnd=1, rules=RULES, actor="x"
+        ),
+        "dong": lambda: d.close(closed_on=date(2023, 1, 1), actor="x"),
+    }
+    with pytest.raises(NotAllowedInStateError) as refused:
+        calls[action]()
+    assert refused.value.action == action
+    assert refused.value.allowed == ["sua_du_thao", "gia_han_nop", "nop"]
+    assert "được phép: sua_du_thao, gia_han_nop, nop" in str(refused.value)
+
+
+def test_every_action_of_the_table_is_reachable_in_some_state() -> None:
+    assert all(states for states, _ in LIFECYCLE.values())
+
+
+def test_local_de_an_goes_from_base_appraisal_straight_to_the_plan() -> None:
+    d = base_passed()
+    assert "gui_bo" not in d.allowed_actions()
+    with pytest.raises(NotAllowedInStateError):
+        d.forward_to_ministry(forwarded_on=date(2022, 11, 12), actor="so-31")
+    d.propose(proposed_on=date(2022, 11, 20), actor="so-31")
+    assert d.status is Status.proposed
+
+
+def test_national_de_an_passes_both_appraisals() -> None:
+    d = base_passed(level="quoc_gia", de_an_type="kcqg_thu_huong", code="KCQG-2023-31-01")
+    with pytest.raises(NotAllowedInStateError):
+        d.propose(proposed_on=date(2022, 11, 20), actor="so-31")
+    d.forward_to_ministry(forwarded_on=date(2022, 11, 12), actor="so-31")
+    d.appraise(
+        stage="cap_bo",
+        mode="can_bo",
+        members=[],
+        conclusion=Conclusion.agree_with_changes,
+        recommended_support_vnd=700_000_000,
+        appraised_on=date(2022, 12, 1),
+        rules=RULES,
+        actor="cuc",
+    )
+    d.propose(proposed_on=date(2022, 12, 5), actor="cuc")
+    assert (d.status, d.recommended_support_vnd) == (Status.proposed, 700_000_000)
+
+
+def test_return_for_supplement_goes_back_to_draft_and_rejection_is_terminal() -> None:
+    d = submitted()
+    d.return_for_supplement(reason="Thiếu báo giá thiết bị", actor="so-31")
+    assert d.status is Status.draft and d.returns == ["Thiếu báo giá thiết bị"]
+    d.submit(submitted_on=date(2022, 10, 25), rules=RULES, beneficiaries=lookup(), actor="trung-tam")
+    d.appraise(
+        stage="co_so",
+        mode="can_bo",
+        members=[],
+        conclusion=Conclusion.reject,
+        recommended_support_vnd=0,
+        appraised_on=date(2022, 11, 10),
+        rules=RULES,
+        actor="so-31",
+    )
+    assert d.status is Status.base_rejected and d.allowed_actions() == []
+
+
+def test_not_funded_is_terminal() -> None:
+    d = base_passed()
+    d.propose(proposed_on=date(2022, 11, 20), actor="so-31")
+    d.mark_not_funded(reason="Hết nguồn kinh phí", actor="ubnd-31")
+    assert d.status is Status.not_funded and d.allowed_actions() == []
+
+
+# -- deadline --------------------------------------------------------------------------------------
+
+
+def test_submission_after_the_deadline_is_refused_unless_extended() -> None:
+    d = drafted()
+    with pytest.raises(DeadlineMissedError, match="30/10/2022"):
+        d.submit(submitted_on=date(2022, 11, 2), rules=RULES, beneficiaries=lookup(), actor="x")
+    d.extend_submission(
+        decision_number="88/QĐ-SCT", decided_on=date(2022, 10, 28), new_deadline=date(2022, 11, 15), actor="so-31"
+    )
+    d.submit(submitted_on=date(2022, 11, 2), rules=RULES, beneficiaries=lookup(), actor="x")
+    assert d.submission is not None
+    assert d.submission["deadline"] == date(2022, 11, 15)
+    assert "calendar@KCĐP-31-2023" in d.submission["rule_versions"]
+
+
+def test_submission_without_a_calendar_for_the_year_is_refused() -> None:
+    with pytest.raises(DeadlineMissedError, match="Chưa có lịch kế hoạch"):
+        drafted(plan_year=2031).submit(submitted_on=date(2030, 1, 1), rules=RULES, beneficiaries=lookup(), actor="x")
+
+
+# -- ceilings --------------------------------------------------------------------------------------
+
+
+def test_requested_support_is_capped_by_share_and_cap_with_the_rule_version() -> None:
+    d = submitted()
+    assert d.submission is not None
+    assert d.submission["ceilings"] == [
+        {
+            "line": 0,
+            "item": "mo_hinh_trinh_dien",
+            "allowed_vnd": 900_000_000,
+            "rule": "ceiling.quoc_gia@TT28/2018+TT64/2024 (chưa có bảng mức hỗ trợ của "
+            "tỉnh: áp dụng mức hướng dẫn quốc gia)",
+        }
+    ]
+    with pytest.raises(OverCeilingError, match=r"vượt mức tối đa 900\.000\.000"):
+        submitted(budget_lines=[model_line(support=950_000_000)])
+
+
+def test_the_2014_table_applies_to_2014_era_submissions() -> None:
+    d = drafted(plan_year=2017, budget_lines=[model_line(support=600_000_000)])
+    rules2017 = rulebook()
+    with pytest.raises(OverCeilingError, match=r"ceiling\.quoc_gia@TTLT26/2014"):
+        cal = type(rules2017.calendars[0])("T", "dia_phuong", "31", 2017, date(2016, 7, 1), date(2016, 10, 30), "t")
+        rules_with = type(rules2017)(**(rules2017.__dict__ | {"calendars": (*rules2017.calendars, cal)}))
+        d.submit(submitted_on=date(2016, 10, 1), rules=rules_with, beneficiaries=lookup(), actor="x")
+
+
+def test_an_area_priority_raises_the_cap_by_the_multiplier() -> None:
+    line = model_line(support=1_100_000_000, total=4_000_000_000)  # 30 % = 1.2 bn; cap 1 bn × 1.5 = 1.5 bn
+    with pytest.raises(OverCeilingError):
+        submitted(budget_lines=[line])
+    d = submitted(budget_lines=[line], priority_areas=["vung_dbkk"])
+    assert d.submission is not None
+    assert d.submission["priority"]["multiplier_pct"] == 150
+    assert d.submission["ceilings"][0]["allowed_vnd"] == 1_200_000_000
+
+
+def test_budget_lines_must_add_up_and_must_exist() -> None:
+    bad = model_line() | {"counterpart_vnd": 1}
+    with pytest.raises(BudgetError, match="phải bằng tổng chi phí"):
+        drafted(budget_lines=[bad])
+    with pytest.raises(BudgetError, match="số nguyên VND không âm"):
+        drafted(budget_lines=[model_line() | {"support_requested_vnd": -5}])
+    with pytest.raises(BudgetError, match="chưa có dòng dự toán"):
+        drafted(budget_lines=[]).submit(submitted_on=date(2022, 10, 1), rules=RULES, beneficiaries=lookup(), actor="x")
+
+
+# -- beneficiaries -----------------------------------------------------------------------------------
+
+
+def test_unknown_ineligible_and_double_funded_beneficiaries_are_refused() -> None:
+    with pytest.raises(BeneficiaryError, match="chưa có trong sổ đăng ký"):
+        drafted().submit(submitted_on=date(2022, 10, 1), rules=RULES, beneficiaries=lookup({}), actor="x")
+    late = [
+        {"start": "2025-10-15", "end": None, "outcome": "dat", "rules": []},
+        {"start": "2012-07-05", "end": "2025-10-14", "outcome": "khong_dat", "rules": ["r@ND45"]},
+    ]
+    with pytest.raises(BeneficiaryError, match="không đủ điều kiện thụ hưởng ngày 01/10/2022"):
+        drafted().submit(
+            submitted_on=date(2022, 10, 1),
+            rules=RULES,
+            beneficiaries=lookup({BENEFICIARY: facts(eligibility=late)}),
+            actor="x",
+        )
+    funded = facts(support=[{"cost_item": "dây chuyền đúc áp lực", "amount_vnd": 1, "year": 2020}])
+    with pytest.raises(BeneficiaryError, match="đã được hỗ trợ hạng mục"):
+        drafted().submit(
+            submitted_on=date(2022, 10, 1), rules=RULES, beneficiaries=lookup({BENEFICIARY: funded}), actor="x"
+        )
+
+
+# -- council ---------------------------------------------------------------------------------------
+
+
+def test_council_members_sign_declarations_and_conflicted_members_do_not_vote() -> None:
+    d = submitted()
+    unsigned = [*COUNCIL[:2], COUNCIL[2] | {"declaration_signed": False}]
+    with pytest.raises(Exception, match="chưa ký cam kết"):
+        d.appraise(
+            stage="co_so",
+            mode="hoi_dong",
+            members=unsigned,
+            conclusion=Conclusion.agree,
+            recommended_support_vnd=1,
+            appraised_on=date(2022, 11, 1),
+            rules=RULES,
+            actor="x",
+        )
+    voting_conflict = [*COUNCIL[:2], COUNCIL[2] | {"conflict_declared": True}]
+    with pytest.raises(Exception, match="xung đột lợi ích nên không cho ý kiến"):
+        d.appraise(
+            stage="co_so",
+            mode="hoi_dong",
+            members=voting_conflict,
+            conclusion=Conclusion.agree,
+            recommended_support_vnd=1,
+            appraised_on=date(2022, 11, 1),
+            rules=RULES,
+            actor="x",
+        )
+    abstaining = [*COUNCIL[:2], {"name": "Ông C", "conflict_declared": True, "declaration_signed": True}]
+    d.appraise(
+        stage="co_so",
+        mode="hoi_dong",
+        members=abstaining,
+        conclusion=Conclusion.agree,
+        recommended_support_vnd=800_000_000,
+        appraised_on=date(2022, 11, 1),
+        rules=RULES,
+        actor="x",
+    )
+    assert d.appraisals[0]["members"][2] == {
+        "name": "Ông C",
+        "role": "",
+        "opinion": None,
+        "conflict_declared": True,
+        "declaration_signed": True,
+    }
+
+
+def test_recommended_and_approved_amounts_cannot_exceed_what_came_before() -> None:
+    d = submitted()
+    with pytest.raises(OverCeilingError):
+        d.appraise(
+            stage="co_so",
+            mode="can_bo",
+            members=[],
+            conclusion=Conclusion.agree,
+            recommended_support_vnd=900_000_000,
+            appraised_on=date(2022, 11, 1),
+            rules=RULES,
+            actor="x",
+        )
+    d = base_passed()
+    d.propose(proposed_on=date(2022, 11, 20), actor="x")
+    with pytest.raises(OverCeilingError, match="vượt kinh phí thẩm định"):
+        d.approve_in_plan(
+            plan_id="p",
+            plan_decision="1",
+            batch=1,
+            decided_on=date(2022, 12, 1),
+            approved_support_vnd=800_000_001,
+            actor="x",
+        )
+
+
+# -- advances --------------------------------------------------------------------------------------
+
+
+def test_machinery_and_models_advance_70_percent_only_after_70_percent_progress() -> None:
+    d = contracted(progress=60)
+    with pytest.raises(OverCeilingError, match="tiến độ 60%"):
+        d.record_advance(amount_vnd=100_000_000, paid_on=date(2023, 6, 1), rules=RULES, actor="cuc")
+    d.report_progress(month="2023-07", percent=75, actor="trung-tam")
+    d.record_advance(amount_vnd=500_000_000, paid_on=date(2023, 7, 10), rules=RULES, actor="cuc")
+    with pytest.raises(OverCeilingError, match=r"tối đa 560\.000\.000"):
+        d.record_advance(amount_vnd=60_000_001, paid_on=date(2023, 7, 20), rules=RULES, actor="cuc")
+    d.record_advance(amount_vnd=60_000_000, paid_on=date(2023, 7, 20), rules=RULES, actor="cuc")
+    assert d.advanced_vnd == 560_000_000
+    assert d.advances[-1]["rule_versions"] == ["advance@TT36/2013"]
+
+
+def test_progress_cannot_go_back() -> None:
+    d = contracted(progress=50)
+    with pytest.raises(Exception, match="từ 50 đến 100"):
+        d.report_progress(month="2023-06", percent=40, actor="x")
+
+
+# -- adjustments -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("level", "kind", "change", "authority"),
+    [
+        ("quoc_gia", "kcqg_thu_huong", "tang_kinh_phi", "bo_truong"),
+        ("quoc_gia", "kcqg_thu_huong", "gia_han_sang_nam_sau", "bo_truong"),
+        ("quoc_gia", "kcqg_thu_huong", "thay_doi_dia_diem", "cuc"),
+        ("quoc_gia", "kcqg_nhom", "thay_doi_don_vi_thu_huong", "so_cong_thuong"),
+        ("dia_phuong", "kcdp", "ngung_thuc_hien", "ubnd_tinh"),
+    ],
+)
+def test_the_authority_matrix_decides_who_may_approve_a_change(
+    level: str, kind: str, change: str, authority: str
+) -> None:
+    d = base_passed(level=level, de_an_type=kind)
+    if level == "quoc_gia":
+        d.forward_to_ministry(forwarded_on=date(2022, 11, 12), actor="so")
+        d.appraise(
+            stage="cap_bo",
+            mode="can_bo",
+            members=[],
+            conclusion=Conclusion.agree,
+            recommended_support_vnd=800_000_000,
+            appraised_on=date(2022, 12, 1),
+            rules=RULES,
+            actor="cuc",
+        )
+    d.propose(proposed_on=date(2022, 12, 5), actor="x")
+    d.approve_in_plan(
+        plan_id="p",
+        plan_decision="1",
+        batch=1,
+        decided_on=date(2022, 12, 20),
+        approved_support_vnd=800_000_000,
+        actor="x",
+    )
+    changes = {"support_vnd": 900_000_000} if change == "tang_kinh_phi" else {}
+    assert (
+        d.request_adjustment(
+            change_type=change,
+            description="Lý do",
+            changes=changes,
+            requested_on=date(2023, 3, 1),
+            rules=RULES,
+            actor="x",
+        )
+        == authority
+    )
+    wrong = "cuc" if authority != "cuc" else "bo_truong"
+    with pytest.raises(AuthorityError, match=f"thuộc thẩm quyền {authority}"):
+        d.decide_adjustment(
+            approved=True, authority=wrong, decision_number="9", decided_on=date(2023, 3, 10), actor="x"
+        )
+    d.decide_adjustment(
+        approved=True, authority=authority, decision_number="9", decided_on=date(2023, 3, 10), actor="x"
+    )
+    assert d.adjustments[0]["rule_versions"] == ["adjustment.authority@TT36/2013-Dieu11"]
+    if change == "tang_kinh_phi":
+        assert d.approved_support_vnd == 900_000_000
+    if change == "ngung_thuc_hien":
+        assert d.status is Status.stopped and d.allowed_actions() == ["nghiem_thu"]
+
+
+# -- settlement ------------------------------------------------------------------------------------
+
+
+def test_settlement_dossier_within_15_days_of_acceptance_and_by_22_january() -> None:
+    d = contracted(progress=100)
+    d.complete(completed_on=date(2023, 11, 20), actor="x")
+    d.accept(accepted_on=date(2023, 12, 1), outputs={"mo_hinh": 1}, actor="so-31")
+    with pytest.raises(Exception, match="trước 16/12/2023"):
+        d.settle(
+            settled_on=date(2024, 1, 10),
+            dossier_on=date(2023, 12, 17),
+            settled_support_vnd=800_000_000,
+            rules=RULES,
+            actor="x",
+        )
+    with pytest.raises(Exception, match="trước 22/01/2024"):
+        d.settle(
+            settled_on=date(2024, 1, 23),
+            dossier_on=date(2023, 12, 10),
+            settled_support_vnd=800_000_000,
+            rules=RULES,
+            actor="x",
+        )
+    d.settle(
+        settled_on=date(2024, 1, 15),
+        dossier_on=date(2023, 12, 10),
+        settled_support_vnd=790_000_000,
+        rules=RULES,
+        actor="x",
+    )
+    d.close(closed_on=date(2024, 1, 20), actor="x")
+    assert d.status is Status.closed
