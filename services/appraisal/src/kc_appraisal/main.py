@@ -1,21 +1,66 @@
-"""The appraisal service's composition root (its features land with their own issues)."""
+"""The appraisal service's composition root."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
-from kc_runtime.http import install_health, install_problem_handlers
+from kc_contracts.dated import NoRuleInForceError
+from kc_runtime.eventstore import persistence_env
+from kc_runtime.http import install_health, install_problem_handlers, install_request_guards
+from kc_runtime.localprojection import LocalProjection
 from kc_runtime.process import serve
 from kc_runtime.service import ServiceRuntime
 from kc_runtime.settings import Settings
+from kc_runtime.views import ViewStore
+
+from kc_appraisal import api, messaging, rulebook, translators
+from kc_appraisal.application import AppraisalApplication, DeAnNotFoundError
+from kc_appraisal.domain.errors import AppraisalError, NotAllowedInStateError, StaleVersionError
+from kc_appraisal.projections import beneficiaries, de_an_list
 
 SERVICE = "appraisal"
 
 
 def create_app(settings: Settings) -> FastAPI:
+    env = persistence_env(settings)
+    views = ViewStore(env, name="appraisal_views", ddl=beneficiaries.DDL + de_an_list.DDL)
+    beneficiary_view = beneficiaries.BeneficiariesView(views)
+    application = AppraisalApplication(
+        env, rules=rulebook.rulebook(), beneficiaries=beneficiary_view.facts, instance=settings.instance
+    )
+    listing = LocalProjection(application, views, de_an_list.apply, name="appraisal-de-an-list")
+    listing.catch_up()
+
     runtime = ServiceRuntime(settings)
-    app = FastAPI(title="khuyencong appraisal", lifespan=runtime.lifespan)
+    runtime.publish_from(
+        application, translators.translator(lambda e: application.get(e.originator_id, version=e.originator_version))
+    )
+    messaging.subscribe(runtime, application, beneficiary_view, settings.instance, settings.peers)
+    runtime.run_in_background(listing.follow, "projection")
+    runtime.close_on_stop(views.close)
+    runtime.close_on_stop(application.close)
+
+    app = FastAPI(
+        title="khuyencong appraisal",
+        description="Đề án khuyến công: nộp, thẩm định, phê duyệt, thực hiện, nghiệm thu, quyết toán. "
+        "Errors: application/problem+json, Vietnamese first.",
+        lifespan=runtime.lifespan,
+    )
+    app.state.application = application
+    app.state.beneficiaries = beneficiary_view
+    app.state.de_an_list = de_an_list.DeAnList(views)
     app.state.runtime = runtime
-    install_problem_handlers(app, {})
+    app.include_router(api.router())
+    install_problem_handlers(
+        app,
+        {
+            DeAnNotFoundError: 404,
+            NotAllowedInStateError: 409,
+            StaleVersionError: 409,
+            AppraisalError: 422,
+            NoRuleInForceError: 422,
+        },
+    )
+    install_request_guards(app)
     install_health(app, runtime.readiness)
     return app
 

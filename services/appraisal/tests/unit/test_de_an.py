@@ -98,7 +98,7 @@ def base_passed(**overrides: Any) -> DeAn:
 
 def contracted(progress: int = 0) -> DeAn:
     d = base_passed()
-    d.propose(proposed_on=date(2022, 11, 20), actor="so-31")
+    d.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(), actor="so-31")
     d.approve_in_plan(
         plan_id="p",
         plan_decision="123/QĐ-UBND",
@@ -167,14 +167,14 @@ def test_local_de_an_goes_from_base_appraisal_straight_to_the_plan() -> None:
     assert "gui_bo" not in d.allowed_actions()
     with pytest.raises(NotAllowedInStateError):
         d.forward_to_ministry(forwarded_on=date(2022, 11, 12), actor="so-31")
-    d.propose(proposed_on=date(2022, 11, 20), actor="so-31")
+    d.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(), actor="so-31")
     assert d.status is Status.proposed
 
 
 def test_national_de_an_passes_both_appraisals() -> None:
     d = base_passed(level="quoc_gia", de_an_type="kcqg_thu_huong", code="KCQG-2023-31-01")
     with pytest.raises(NotAllowedInStateError):
-        d.propose(proposed_on=date(2022, 11, 20), actor="so-31")
+        d.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(), actor="so-31")
     d.forward_to_ministry(forwarded_on=date(2022, 11, 12), actor="so-31")
     d.appraise(
         stage="cap_bo",
@@ -186,7 +186,7 @@ def test_national_de_an_passes_both_appraisals() -> None:
         rules=RULES,
         actor="cuc",
     )
-    d.propose(proposed_on=date(2022, 12, 5), actor="cuc")
+    d.propose(proposed_on=date(2022, 12, 5), rules=RULES, beneficiaries=lookup(), actor="cuc")
     assert (d.status, d.recommended_support_vnd) == (Status.proposed, 700_000_000)
 
 
@@ -210,7 +210,7 @@ def test_return_for_supplement_goes_back_to_draft_and_rejection_is_terminal() ->
 
 def test_not_funded_is_terminal() -> None:
     d = base_passed()
-    d.propose(proposed_on=date(2022, 11, 20), actor="so-31")
+    d.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(), actor="so-31")
     d.mark_not_funded(reason="Hết nguồn kinh phí", actor="ubnd-31")
     assert d.status is Status.not_funded and d.allowed_actions() == []
 
@@ -371,7 +371,7 @@ def test_recommended_and_approved_amounts_cannot_exceed_what_came_before() -> No
             actor="x",
         )
     d = base_passed()
-    d.propose(proposed_on=date(2022, 11, 20), actor="x")
+    d.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(), actor="x")
     with pytest.raises(OverCeilingError, match="vượt kinh phí thẩm định"):
         d.approve_in_plan(
             plan_id="p",
@@ -434,7 +434,7 @@ def test_the_authority_matrix_decides_who_may_approve_a_change(
             rules=RULES,
             actor="cuc",
         )
-    d.propose(proposed_on=date(2022, 12, 5), actor="x")
+    d.propose(proposed_on=date(2022, 12, 5), rules=RULES, beneficiaries=lookup(), actor="x")
     d.approve_in_plan(
         plan_id="p",
         plan_decision="1",
@@ -502,3 +502,17 @@ def test_settlement_dossier_within_15_days_of_acceptance_and_by_22_january() -> 
     )
     d.close(closed_on=date(2024, 1, 20), actor="x")
     assert d.status is Status.closed
+
+
+def test_priority_is_judged_again_on_the_proposal_date_with_certificates_valid_then() -> None:
+    ocop = {"recognition_id": "r", "scheme": "ocop", "valid_from": "2021-01-01", "valid_to": "2022-11-30"}
+    known = {BENEFICIARY: facts(recognitions=[ocop])}
+    d = base_passed()
+    d.propose(proposed_on=date(2022, 12, 5), rules=RULES, beneficiaries=lookup(known), actor="so")
+    assert d.proposal_priority is not None
+    recognition = next(i for i in d.proposal_priority["items"] if i["criterion"] == "cong_nhan")
+    assert recognition["met"] is False  # expired on 30/11/2022
+    assert d.proposal_priority["rule"] == "priority@ND45/2012-Dieu6"
+    valid = base_passed()
+    valid.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(known), actor="so")
+    assert valid.rank == [1, 1, 0]  # not flagship, no area priority, sector-level priority (valid OCOP)

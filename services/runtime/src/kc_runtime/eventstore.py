@@ -14,8 +14,8 @@ from typing import Any, cast
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
-from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Recording, Transcoding
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Recording, Tracking, Transcoding
 
 from kc_runtime.settings import Settings
 
@@ -95,6 +95,17 @@ class ServiceApplication(Application[UUID]):
 
     def construct_recorder(self) -> Any:
         return self.factory.process_recorder()
+
+    def save_tracked(self, tracking: Tracking, *aggregates: Any) -> None:
+        """Save the aggregates' new events *and* the tracking of the message that caused them, in one
+        transaction (the inbox's exactly-once effect); a repeated tracking raises IntegrityError."""
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
+        processing_event.collect_events(*aggregates)
+        recordings = self._record(processing_event)
+        self._notify(recordings)
+
+    def is_tracked(self, tracking: Tracking) -> bool:
+        return bool(self.process_recorder.has_tracking_id(tracking.application_name, tracking.notification_id))
 
     def on_saved(self, listener: Callable[[], None]) -> None:
         self._save_listeners.append(listener)

@@ -184,7 +184,8 @@ def install_request_guards(app: FastAPI, max_body_bytes: int = 1 << 20, upload_b
             else:
                 response = await call_next(request)
             response.headers["X-Correlation-Id"] = correlation
-            log.info(
+            probe = request.url.path in ("/healthz", "/readyz")
+            (log.debug if probe else log.info)(
                 "http",
                 method=request.method,
                 path=request.url.path,

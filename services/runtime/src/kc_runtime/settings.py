@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     database_schema: str | None = Field(None, description="PostgreSQL schema; default kc_<instance>_<service>")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    peers: list[str] = Field(
+        default_factory=list,
+        description="Other instances whose streams this one reads (the ministry: the provinces; a province: bo)",
+    )
     log_level: str = "INFO"
     log_json: bool | None = Field(None, description="JSON logs; default: JSON unless stderr is a TTY")
     nak_delay_seconds: float = 2.0

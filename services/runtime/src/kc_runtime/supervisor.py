@@ -59,6 +59,8 @@ class AlreadyRunningError(RuntimeError):
 class Supervisor:
     def __init__(self, config: dict[str, Any], var_dir: Path, auto_ports: bool) -> None:
         self.instance: str = config["instance"]
+        # a province reads the ministry's stream (national plans); both exist from the start
+        self.stream_instances = tuple(dict.fromkeys([self.instance, "bo", *config.get("peers", [])]))
         self.var_dir = var_dir
         nats_cfg = config.get("nats", {})
         self.nats = NatsServer(
@@ -117,7 +119,7 @@ class Supervisor:
     async def _ensure_streams(self) -> list[str]:
         nc = await nats.connect(self.nats.url, connect_timeout=5)
         try:
-            return await ensure_streams(nc.jetstream(), StreamPlan((self.instance,)))
+            return await ensure_streams(nc.jetstream(), StreamPlan(self.stream_instances))
         finally:
             await nc.close()
 

@@ -200,6 +200,8 @@ class DeAn(Aggregate):
     class Proposed(Aggregate.Event):
         proposed_on: date
         rank: list[int]
+        priority: dict[str, Any]
+        rule_versions: list[str]
         actor: str
         correlation_id: str | None
 
@@ -352,6 +354,7 @@ class DeAn(Aggregate):
         self.submission: dict[str, Any] | None = None
         self.appraisals: list[dict[str, Any]] = []
         self.rank: list[int] | None = None
+        self.proposal_priority: dict[str, Any] | None = None
         self.approval: dict[str, Any] | None = None
         self.contract: dict[str, Any] | None = None
         self.progress: list[dict[str, Any]] = []
@@ -680,15 +683,48 @@ class DeAn(Aggregate):
     def _forwarded(self, forwarded_on: date, actor: str, correlation_id: str | None) -> None:
         self.status = Status.forwarded
 
-    def propose(self, *, proposed_on: date, actor: str, correlation_id: str | None = None) -> None:
+    def propose(
+        self,
+        *,
+        proposed_on: date,
+        rules: Rulebook,
+        beneficiaries: BeneficiaryLookup,
+        actor: str,
+        correlation_id: str | None = None,
+    ) -> None:
+        """Đề xuất vào kế hoạch: priority is judged again on this decision's date (a certificate must
+        still be valid then)."""
         self._require("de_xuat_ke_hoach" if self.level is Level.national else "de_xuat_ke_hoach_dia_phuong")
-        rank = list((self.submission or {}).get("priority", {}).get("rank", [1, 1, 1]))
-        self._proposed(proposed_on=proposed_on, rank=rank, actor=actor, correlation_id=correlation_id)
+        first = next((beneficiaries(UUID(b)) for b in self.details["beneficiary_ids"]), None)
+        priority = evaluate_priority(rules, on=proposed_on, areas=self.details["priority_areas"], beneficiary=first)
+        rank = priority.rank(self.details["de_an_type"] == DeAnType.flagship)
+        self._proposed(
+            proposed_on=proposed_on,
+            rank=rank,
+            priority={
+                "items": [i.__dict__ for i in priority.items],
+                "area": priority.area,
+                "sector": priority.sector,
+                "rule": priority.rule,
+            },
+            rule_versions=[priority.rule],
+            actor=actor,
+            correlation_id=correlation_id,
+        )
 
     @event(Proposed)
-    def _proposed(self, proposed_on: date, rank: list[int], actor: str, correlation_id: str | None) -> None:
+    def _proposed(
+        self,
+        proposed_on: date,
+        rank: list[int],
+        priority: dict[str, Any],
+        rule_versions: list[str],
+        actor: str,
+        correlation_id: str | None,
+    ) -> None:
         self.status = Status.proposed
         self.rank = rank
+        self.proposal_priority = priority
 
     # -- the plan ---------------------------------------------------------------------------------
     def approve_in_plan(
@@ -1112,6 +1148,7 @@ class DeAn(Aggregate):
             "submission": self.submission,
             "appraisals": self.appraisals,
             "rank": self.rank,
+            "proposal_priority": self.proposal_priority,
             "approval": self.approval,
             "contract": self.contract,
             "progress": self.progress,

@@ -1,0 +1,50 @@
+"""What the appraisal service consumes from the bus.
+
+- ``registry.establishment.*`` from its own instance and its peers → the beneficiaries view;
+- ``planning.plan.approved.v1`` from its own instance (local plan) and the ministry (national plan)
+  → the đề án in the plan are approved, with the tracking, in one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from kc_contracts import ContractEvent, Envelope
+from kc_contracts.planning_events import PlanApprovedV1
+from kc_runtime.service import ServiceRuntime
+
+from kc_appraisal.application import AppraisalApplication
+from kc_appraisal.projections.beneficiaries import BeneficiariesView
+
+
+def subscribe(
+    runtime: ServiceRuntime,
+    app: AppraisalApplication,
+    beneficiaries: BeneficiariesView,
+    instance: str,
+    peers: list[str],
+) -> None:
+    for source in [instance, *peers]:
+        runtime.consume(
+            f"appraisal-beneficiaries-{source}",
+            source_instance=source,
+            subjects=[f"kc.{source}.registry.establishment.>"],
+            effect=beneficiaries.apply,
+            is_tracked=beneficiaries.store.has_tracked,
+        )
+
+    def apply_plan(envelope: Envelope, event: ContractEvent, tracking: Tracking) -> Any:
+        if isinstance(event, PlanApprovedV1):
+            app.apply_plan(event, tracking)
+        else:
+            app.save_tracked(tracking)
+
+    for owner in sorted({instance, "bo"}):
+        runtime.consume(
+            f"appraisal-plans-{owner}",
+            source_instance=owner,
+            subjects=[f"kc.{owner}.planning.plan.approved.v1"],
+            effect=apply_plan,
+            is_tracked=app.is_tracked,
+        )

@@ -1,0 +1,81 @@
+"""Beneficiary facts from the registry's contract events: no calls to the registry.
+
+Appraisal needs, for each establishment: its name, eligibility timeline, sectors, owner attributes,
+recognitions (for priority) and state support received (against double funding).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+from kc_contracts import ContractEvent, Envelope
+from kc_contracts.registry_events import (
+    EstablishmentRegisteredV1,
+    EstablishmentUpdatedV1,
+    RecognitionRecordedV1,
+    RecognitionRevokedV1,
+    SupportRecordedV1,
+)
+from kc_runtime.views import ViewStore
+
+DDL = [
+    """CREATE TABLE IF NOT EXISTS beneficiaries (
+        establishment_id TEXT PRIMARY KEY,
+        instance TEXT NOT NULL,
+        facts TEXT NOT NULL
+    )""",
+]
+
+
+class BeneficiariesView:
+    def __init__(self, store: ViewStore) -> None:
+        self.store = store
+
+    def apply(self, envelope: Envelope, event: ContractEvent, tracking: Tracking) -> None:
+        with self.store.transaction() as cur:
+            eid = str(getattr(event, "establishment_id", ""))
+            row = cur.execute("SELECT facts FROM beneficiaries WHERE establishment_id = ?", (eid,)).fetchone()
+            facts: dict[str, Any] = json.loads(row["facts"]) if row else {"recognitions": [], "support": []}
+            if isinstance(event, EstablishmentRegisteredV1 | EstablishmentUpdatedV1):
+                data = event.model_dump(mode="json")
+                facts |= {
+                    k: data[k]
+                    for k in (
+                        "name",
+                        "legal_form",
+                        "province_code",
+                        "commune_code",
+                        "current_province_code",
+                        "current_commune_code",
+                        "sectors",
+                        "women_owned",
+                        "ethnic_minority_owned",
+                        "craft_village",
+                        "eligibility",
+                    )
+                }
+            elif isinstance(event, RecognitionRecordedV1):
+                facts["recognitions"].append(event.model_dump(mode="json", exclude={"establishment_id"}))
+            elif isinstance(event, RecognitionRevokedV1):
+                for r in facts["recognitions"]:
+                    if r["recognition_id"] == event.recognition_id:
+                        r["revoked_on"] = event.revoked_on.isoformat()
+            elif isinstance(event, SupportRecordedV1):
+                facts["support"].append(event.model_dump(mode="json", exclude={"establishment_id"}))
+            if eid and (row or "name" in facts):
+                cur.execute(
+                    "INSERT INTO beneficiaries VALUES (?, ?, ?) ON CONFLICT (establishment_id) DO UPDATE"
+                    " SET facts = excluded.facts, instance = excluded.instance",
+                    (eid, envelope.kcinstance, json.dumps(facts, ensure_ascii=False)),
+                )
+            self.store.track(cur, tracking)
+
+    def facts(self, establishment_id: UUID) -> dict[str, Any] | None:
+        with self.store.transaction(commit=False) as cur:
+            row = cur.execute(
+                "SELECT facts FROM beneficiaries WHERE establishment_id = ?", (str(establishment_id),)
+            ).fetchone()
+        return json.loads(row["facts"]) if row else None
