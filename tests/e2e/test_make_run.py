@@ -95,6 +95,8 @@ def test_make_run_serves_all_services_carries_a_command_across_and_stops_cleanly
         with httpx.Client(timeout=10) as http:
             for name in ("registry", "appraisal", "planning", "notifications"):
                 assert http.get(f"{found[name]}/healthz").json() == {"status": "ok"}
+                spec = http.get(f"{found[name]}/openapi.json")
+                assert spec.status_code == 200 and spec.json()["info"]["title"] == f"khuyencong {name}"
                 ready = http.get(f"{found[name]}/readyz")
                 assert ready.status_code == 200 and ready.json()["ready"] is True
 
