@@ -43,3 +43,57 @@ class PlanApprovedV1(ContractEvent):
     signer: str
     lines: list[ApprovedLine]
     total_support_vnd: int = Field(ge=0)
+
+
+@contract
+class PlanAmendedV1(ContractEvent):
+    """Điều chỉnh kế hoạch: approved amounts changed or lines withdrawn (0 VND), by decision."""
+
+    type = "planning.plan.amended"
+    version = 1
+
+    plan_id: UUID
+    level: str
+    owner: str
+    year: int
+    decision_number: str
+    decision_date: date
+    signer: str
+    reason: str
+    changes: list[ApprovedLine] = Field(description="The lines as they now stand (0 VND = withdrawn)")
+    total_support_vnd: int = Field(ge=0, description="The plan's approved total after the amendment")
+
+
+@contract
+class CalendarChangedV1(ContractEvent):
+    """A plan calendar was set or changed by its owner (deadlines for registration and dossiers)."""
+
+    type = "planning.calendar.changed"
+    version = 1
+
+    level: str
+    owner: str
+    year: int
+    registration_deadline: date
+    dossier_deadline: date
+    legal_basis: str
+    reason: str
+
+
+@contract
+class RegistrationFiledV1(ContractEvent):
+    """Đăng ký kế hoạch filed with a plan's owner (on time or under an extension)."""
+
+    type = "planning.registration.filed"
+    version = 1
+
+    registration_id: UUID
+    level: str
+    owner: str
+    year: int
+    registrant: str
+    filed_on: date
+    on_time: bool
+    extension: str | None = None
+    items: int
+    support_vnd: int = Field(ge=0)
