@@ -1,11 +1,26 @@
-"""HTTP API of the planning service: views (more come with plans and calendars)."""
+"""HTTP API of the planning service: plans, calendars, registrations, views, exports, rebuild."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
+from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
+from kc_runtime.fields import Text100, Text200, Text300, Text500
+from kc_runtime.http import problem, problem_responses
+from kc_runtime.rebuild import live_digest, rebuild
+from pydantic import BaseModel, ConfigDict, Field
+
+from kc_planning import exports
+from kc_planning.application import Actor, PlanningApplication
+from kc_planning.domain.plan import PlanError
+from kc_planning.messaging import programme_sources
 from kc_planning.projections.establishments import EstablishmentsView
+from kc_planning.projections.programme import ProgrammeQueries, ProgrammeView
+
+Level = Annotated[str, Field(pattern=r"^(quoc_gia|dia_phuong)$")]
+ActorHeader = Annotated[str | None, Header(description="Người thực hiện (until signed tokens)")]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class CommuneCount(BaseModel):
@@ -14,10 +29,71 @@ class CommuneCount(BaseModel):
     establishments: int
 
 
-def router() -> APIRouter:
-    api = APIRouter(tags=["views"])
+class BudgetEnvelope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    envelope: dict[str, Annotated[int, Field(ge=0)]] = Field(description="VND by source: quoc_gia, dia_phuong …")
+    decision_number: Text100
 
-    @api.get("/views/establishments", response_model=list[CommuneCount])
+
+class Approve(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision_number: Text100
+    decision_date: date
+    signer: Text200
+    amounts: dict[str, Annotated[int, Field(gt=0)]] | None = Field(
+        None, description="đề án id → VND; bỏ trống: mọi đề án chờ duyệt theo thứ tự ưu tiên"
+    )
+
+
+class Amend(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision_number: Text100
+    decision_date: date
+    signer: Text200
+    changes: dict[str, Annotated[int, Field(ge=0)]] = Field(description="đề án id → VND (0 = rút khỏi kế hoạch)")
+    reason: Text500
+
+
+class CalendarBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    registration_deadline: date
+    dossier_deadline: date
+    legal_basis: Text300
+    reason: Text300 = "lập lịch"
+
+
+class RegistrationItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Text300
+    content: str | None = Field(None, pattern=r"^[1-9]$")
+    support_vnd: int = Field(0, ge=0)
+    commune_code: str | None = Field(None, pattern=r"^\d{5}$")
+
+
+class RegistrationBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    level: Level
+    year: int = Field(ge=2010, le=2100)
+    registrant: Text200
+    registrant_kind: str = Field("xa", pattern=r"^(xa|to_chuc_dich_vu|so_cong_thuong|don_vi_khac)$")
+    items: list[RegistrationItem] = Field(min_length=1)
+    filed_on: date
+    extension: Text100 | None = Field(None, description="Số quyết định gia hạn (khi nộp muộn)")
+
+
+def router() -> APIRouter:
+    api = APIRouter()
+    errors = problem_responses(404, 409, 422)
+
+    def app_of(request: Request) -> PlanningApplication:
+        app: PlanningApplication = request.app.state.application
+        return app
+
+    def actor(request: Request, x_actor: str | None) -> Actor:
+        return Actor(x_actor or "anonymous", getattr(request.state, "correlation_id", None))
+
+    # -- walking skeleton view -----------------------------------------------------------------------
+    @api.get("/views/establishments", response_model=list[CommuneCount], tags=["views"])
     def establishments_by_commune(
         request: Request,
         province_code: str | None = Query(None, pattern=r"^\d{2}$", description="Mã tỉnh"),
@@ -25,4 +101,250 @@ def router() -> APIRouter:
         view: EstablishmentsView = request.app.state.establishments
         return [CommuneCount(**row) for row in view.by_commune(province_code)]
 
+    # -- plans ------------------------------------------------------------------------------------------
+    @api.get("/plans/{level}/{year}", tags=["kế hoạch"], responses=errors)
+    def plan(level: str, year: int, request: Request) -> dict[str, Any]:
+        return app_of(request).plan(level, year).state()
+
+    @api.put("/plans/{level}/{year}/envelope", tags=["kế hoạch"], responses=errors, summary="Dự toán theo nguồn")
+    def envelope(level: str, year: int, body: BudgetEnvelope, request: Request, x_actor: ActorHeader = None) -> Any:
+        return (
+            app_of(request)
+            .set_envelope(level, year, body.envelope, body.decision_number, actor(request, x_actor))
+            .state()
+        )
+
+    @api.post(
+        "/plans/{level}/{year}/approvals",
+        tags=["kế hoạch"],
+        responses=errors,
+        summary="Phê duyệt kế hoạch (một đợt) → plan.approved.v1",
+    )
+    def approve(level: str, year: int, body: Approve, request: Request, x_actor: ActorHeader = None) -> Any:
+        return (
+            app_of(request)
+            .approve(
+                level,
+                year,
+                decision_number=body.decision_number,
+                decision_date=body.decision_date,
+                signer=body.signer,
+                amounts=body.amounts,
+                actor=actor(request, x_actor),
+            )
+            .state()
+        )
+
+    @api.post(
+        "/plans/{level}/{year}/amendments",
+        tags=["kế hoạch"],
+        responses=errors,
+        summary="Điều chỉnh kế hoạch → plan.amended.v1",
+    )
+    def amend(level: str, year: int, body: Amend, request: Request, x_actor: ActorHeader = None) -> Any:
+        return (
+            app_of(request)
+            .amend(
+                level,
+                year,
+                decision_number=body.decision_number,
+                decision_date=body.decision_date,
+                signer=body.signer,
+                changes=body.changes,
+                reason=body.reason,
+                actor=actor(request, x_actor),
+            )
+            .state()
+        )
+
+    @api.get(
+        "/plans/{level}/{year}/export.xlsx",
+        tags=["kế hoạch"],
+        response_class=Response,
+        responses=errors,
+        summary="Xuất kế hoạch ra .xlsx (mẫu tổng hợp)",
+    )
+    def export_plan(level: str, year: int, request: Request) -> Response:
+        state = app_of(request).plan(level, year).state()
+        title = f"KẾ HOẠCH KHUYẾN CÔNG {'QUỐC GIA' if level == 'quoc_gia' else 'ĐỊA PHƯƠNG'} NĂM {year}"
+        return _xlsx(exports.summary_sheet(title, exports.plan_rows(state)), f"ke-hoach-{level}-{year}.xlsx")
+
+    # -- calendars and registrations ----------------------------------------------------------------------
+    @api.put(
+        "/calendars/{level}/{year}",
+        tags=["lịch kế hoạch"],
+        responses=errors,
+        summary="Lập hoặc sửa lịch kế hoạch (mỗi thay đổi là một sự kiện)",
+    )
+    def set_calendar(level: str, year: int, body: CalendarBody, request: Request, x_actor: ActorHeader = None) -> Any:
+        cal = app_of(request).set_calendar(
+            level,
+            year,
+            {"registration_deadline": body.registration_deadline, "dossier_deadline": body.dossier_deadline},
+            legal_basis=body.legal_basis,
+            reason=body.reason,
+            actor=actor(request, x_actor),
+        )
+        return {
+            "reference": cal.reference,
+            "milestones": cal.milestones,
+            "history": cal.history,
+            "legal_basis": cal.legal_basis,
+        }
+
+    @api.get("/calendars/{level}/{year}", tags=["lịch kế hoạch"], responses=errors)
+    def get_calendar(level: str, year: int, request: Request, owner: str | None = None) -> Any:
+        cal = app_of(request).calendar(level, year, owner=owner)
+        return {
+            "reference": cal.reference,
+            "milestones": cal.milestones,
+            "history": cal.history,
+            "legal_basis": cal.legal_basis,
+        }
+
+    @api.post(
+        "/registrations",
+        status_code=201,
+        tags=["đăng ký kế hoạch"],
+        responses=errors,
+        summary="Đăng ký kế hoạch (muộn hạn: cần quyết định gia hạn)",
+    )
+    def register(body: RegistrationBody, request: Request, x_actor: ActorHeader = None) -> Any:
+        details = body.model_dump(mode="json", exclude={"filed_on", "extension"})
+        reg = app_of(request).file_registration(
+            details, filed_on=body.filed_on, extension=body.extension, actor=actor(request, x_actor)
+        )
+        return {
+            "id": str(reg.id),
+            "on_time": reg.on_time,
+            "deadline": reg.deadline,
+            "calendar": reg.calendar,
+            "details": reg.details,
+        }
+
+    @api.post(
+        "/registrations/import",
+        tags=["đăng ký kế hoạch"],
+        responses=problem_responses(422),
+        summary="Nhập bản đăng ký từ .xlsx (Đơn vị đăng ký, Tên đề án, Nội dung, Kinh phí đề nghị, Mã xã)",
+    )
+    async def import_registrations(
+        request: Request,
+        file: Annotated[UploadFile, File()],
+        level: Level,
+        year: int,
+        filed_on: date,
+        x_actor: ActorHeader = None,
+    ) -> Any:
+        grouped, problems = exports.read_registrations(await file.read())
+        if problems:
+            return problem(
+                422,
+                "Dữ liệu không hợp lệ / Invalid input",
+                f"{len(problems)} dòng lỗi; không bản đăng ký nào được ghi / nothing was written",
+                errors=problems,
+            )
+        app = app_of(request)
+        cal = app.calendar(level, year)
+        if filed_on > cal.milestones["registration_deadline"]:
+            raise PlanError(
+                f"Quá hạn đăng ký ({cal.milestones['registration_deadline']:%d/%m/%Y}) / too late", field="filed_on"
+            )
+        ids = []
+        for registrant, items in grouped.items():
+            reg = app.file_registration(
+                {
+                    "level": level,
+                    "year": year,
+                    "registrant": registrant,
+                    "registrant_kind": "xa",
+                    "items": [{k: v for k, v in i.items() if k != "row"} for i in items],
+                },
+                filed_on=filed_on,
+                extension=None,
+                actor=actor(request, x_actor),
+            )
+            ids.append(str(reg.id))
+        return {"registrations": ids}
+
+    # -- views ------------------------------------------------------------------------------------------
+    def view_rows(
+        request: Request, year: int | None, province: str | None, level: str | None, as_of: datetime | None
+    ) -> list[dict[str, Any]]:
+        queries: ProgrammeQueries = request.app.state.programme
+        if as_of is None:
+            return queries.rows(year=year, province=province, level=level)
+        raise PlanError("as_of: dùng GET /views/as-of / use the as-of endpoint", field="as_of")
+
+    @api.get("/views/province", tags=["views"], summary="Báo cáo tỉnh: theo xã, huyện cũ, nội dung, nguồn, trạng thái")
+    def provincial(request: Request, year: int | None = None, province_code: str | None = None) -> dict[str, Any]:
+        queries: ProgrammeQueries = request.app.state.programme
+        return queries.provincial(queries.rows(year=year, province=province_code))
+
+    @api.get(
+        "/views/national",
+        tags=["views"],
+        summary="Báo cáo toàn quốc: theo tỉnh (cũ và sau sáp nhập), vùng, nội dung; chỉ tiêu chương trình",
+    )
+    def national(request: Request, year: int | None = None, level: str | None = None) -> dict[str, Any]:
+        queries: ProgrammeQueries = request.app.state.programme
+        return queries.national(queries.rows(year=year, level=level))
+
+    @api.get("/views/as-of", tags=["views"], summary="Báo cáo tại một thời điểm trong quá khứ (dựng lại từ nhật ký)")
+    async def as_of(request: Request, at: datetime, year: int | None = None) -> dict[str, Any]:
+        runtime = request.app.state.runtime
+        store = request.app.state.views
+        moment = at if at.tzinfo else at.replace(tzinfo=UTC)
+        report = await rebuild(
+            ProgrammeView(),
+            store,
+            runtime.settings.nats_url,
+            programme_sources(runtime.settings.instance, runtime.settings.peers),
+            until=moment,
+            swap=False,
+        )
+        queries: ProgrammeQueries = request.app.state.programme
+        try:
+            rows = queries.rows(year=year, table=report.tables["programme"])
+        finally:
+            with store.transaction() as cur:
+                for table in report.tables.values():
+                    cur.execute(f"DROP TABLE IF EXISTS {table}")
+        return {"as_of": moment.isoformat(), "events": report.events, "digest": report.digest, **queries.national(rows)}
+
+    @api.get("/views/export.xlsx", tags=["views"], response_class=Response, summary="Xuất báo cáo ra .xlsx")
+    def export_view(request: Request, year: int | None = None, province_code: str | None = None) -> Response:
+        queries: ProgrammeQueries = request.app.state.programme
+        rows = queries.rows(year=year, province=province_code)
+        title = f"TỔNG HỢP ĐỀ ÁN KHUYẾN CÔNG{f' NĂM {year}' if year else ''}" + (
+            f" — TỈNH {province_code}" if province_code else ""
+        )
+        return _xlsx(exports.summary_sheet(title, rows), "bao-cao-khuyen-cong.xlsx")
+
+    @api.get("/views/digest", tags=["views"], summary="Mã băm của báo cáo đang dùng (so với bản dựng lại)")
+    def digest(request: Request) -> dict[str, str]:
+        return {"digest": live_digest(request.app.state.views, ProgrammeView())}
+
+    @api.post("/views/rebuild", tags=["views"], summary="Dựng lại báo cáo từ nhật ký sự kiện, thay thế nguyên tử")
+    async def rebuild_views(request: Request) -> dict[str, Any]:
+        runtime = request.app.state.runtime
+        report = await rebuild(
+            ProgrammeView(),
+            request.app.state.views,
+            runtime.settings.nats_url,
+            programme_sources(runtime.settings.instance, runtime.settings.peers),
+        )
+        return {
+            "events": report.events,
+            "skipped": report.skipped,
+            "seconds": round(report.seconds, 3),
+            "events_per_second": round(report.events_per_second),
+            "digest": report.digest,
+            "live_digest": live_digest(request.app.state.views, ProgrammeView()),
+        }
+
     return api
+
+
+def _xlsx(data: bytes, filename: str) -> Response:
+    return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -4,34 +4,53 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from kc_runtime.eventstore import persistence_env
-from kc_runtime.http import install_health, install_problem_handlers
+from kc_runtime.http import install_health, install_problem_handlers, install_request_guards
 from kc_runtime.process import serve
+from kc_runtime.rebuild import ensure_tables
 from kc_runtime.service import ServiceRuntime
 from kc_runtime.settings import Settings
 from kc_runtime.views import ViewStore
 
-from kc_planning import api, messaging
+from kc_planning import api, messaging, translators
+from kc_planning.application import NotFoundError, NotOwnerError, PlanningApplication
+from kc_planning.domain.plan import PlanError
 from kc_planning.projections.establishments import DDL, EstablishmentsView
+from kc_planning.projections.programme import ProgrammeQueries, ProgrammeView
 
 SERVICE = "planning"
 
 
 def create_app(settings: Settings) -> FastAPI:
-    views = ViewStore(persistence_env(settings), name="planning_views", ddl=DDL)
+    env = persistence_env(settings)
+    views = ViewStore(env, name="planning_views", ddl=DDL)
+    programme = ProgrammeView()
+    ensure_tables(views, programme)
     establishments = EstablishmentsView(views)
+    application = PlanningApplication(env, instance=settings.instance)
+
     runtime = ServiceRuntime(settings)
-    messaging.subscribe(runtime, establishments, [settings.instance])
+    runtime.publish_from(
+        application,
+        translators.translator(lambda e: application.repository.get(e.originator_id, version=e.originator_version)),
+    )
+    messaging.subscribe(runtime, application, establishments, programme, views, settings.instance, settings.peers)
     runtime.close_on_stop(views.close)
+    runtime.close_on_stop(application.close)
 
     app = FastAPI(
         title="khuyencong planning",
-        description="Lịch kế hoạch, đăng ký, kế hoạch năm, báo cáo tỉnh và quốc gia / plans and views",
+        description="Lịch kế hoạch, đăng ký, kế hoạch năm, báo cáo tỉnh và quốc gia / calendars, registrations, "
+        "annual plans, provincial and national views. Errors: application/problem+json, Vietnamese first.",
         lifespan=runtime.lifespan,
     )
+    app.state.application = application
     app.state.establishments = establishments
+    app.state.programme = ProgrammeQueries(views)
+    app.state.views = views
     app.state.runtime = runtime
     app.include_router(api.router())
-    install_problem_handlers(app, {})
+    install_problem_handlers(app, {NotFoundError: 404, NotOwnerError: 403, PlanError: 422})
+    install_request_guards(app, upload_bytes=5 * 1024 * 1024)
     install_health(app, runtime.readiness)
     return app
 

@@ -1,20 +1,74 @@
-"""What the planning service consumes from the bus."""
+"""What the planning service consumes from the bus.
+
+- ``registry.establishment.registered.v1`` (own instance) → the establishments view;
+- ``appraisal.de-an.*`` (own instance and peers) → the programme view (provincial/national);
+- ``appraisal.de-an.proposed.v1`` (own instance and peers) → lines of the plans this instance owns.
+"""
 
 from __future__ import annotations
 
+from eventsourcing.persistence import Tracking
+from kc_contracts import ContractEvent, Envelope
+from kc_contracts.appraisal_events import DeAnProposedV1
 from kc_contracts.registry_events import EstablishmentRegisteredV1
-from kc_contracts.subjects import subject_for
+from kc_contracts.subjects import stream_name, subject_for
+from kc_runtime.rebuild import Source, live_effect
 from kc_runtime.service import ServiceRuntime
+from kc_runtime.views import ViewStore
 
+from kc_planning.application import PlanningApplication
 from kc_planning.projections.establishments import EstablishmentsView
+from kc_planning.projections.programme import ProgrammeView
 
 
-def subscribe(runtime: ServiceRuntime, establishments: EstablishmentsView, source_instances: list[str]) -> None:
-    for source in source_instances:
+def programme_sources(instance: str, peers: list[str]) -> list[Source]:
+    """Where the programme view comes from: the same list feeds the live consumers and the rebuild."""
+    return [
+        Source(
+            stream=stream_name(s),
+            subjects=[f"kc.{s}.appraisal.de-an.>"],
+            tracking_name=f"planning-programme-{s}@{stream_name(s)}",
+        )
+        for s in [instance, *peers]
+    ]
+
+
+def subscribe(
+    runtime: ServiceRuntime,
+    app: PlanningApplication,
+    establishments: EstablishmentsView,
+    programme: ProgrammeView,
+    views: ViewStore,
+    instance: str,
+    peers: list[str],
+) -> None:
+    runtime.consume(
+        f"planning-establishments-{instance}",
+        source_instance=instance,
+        subjects=[subject_for(instance, EstablishmentRegisteredV1)],
+        effect=establishments.apply,
+        is_tracked=establishments.store.has_tracked,
+    )
+    effect = live_effect(programme, views)
+    for source in [instance, *peers]:
         runtime.consume(
-            f"planning-establishments-{source}",
+            f"planning-programme-{source}",
             source_instance=source,
-            subjects=[subject_for(source, EstablishmentRegisteredV1)],
-            effect=establishments.apply,
-            is_tracked=establishments.store.has_tracked,
+            subjects=[f"kc.{source}.appraisal.de-an.>"],
+            effect=effect,
+            is_tracked=views.has_tracked,
+        )
+
+        def add(envelope: Envelope, event: ContractEvent, tracking: Tracking) -> None:
+            if isinstance(event, DeAnProposedV1):
+                app.add_proposal(envelope.kcinstance, event, tracking)
+            else:
+                app.save_tracked(tracking)
+
+        runtime.consume(
+            f"planning-proposals-{source}",
+            source_instance=source,
+            subjects=[subject_for(source, DeAnProposedV1)],
+            effect=add,
+            is_tracked=app.is_tracked,
         )

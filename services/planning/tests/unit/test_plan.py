@@ -7,7 +7,6 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-
 from kc_planning.domain.calendar import PlanCalendar, Registration
 from kc_planning.domain.plan import AnnualPlan, PlanError, plan_id
 

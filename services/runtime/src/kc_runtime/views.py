@@ -70,6 +70,11 @@ class ViewStore:
         """Record, in the caller's transaction, that ``tracking`` was consumed."""
         self.recorder._insert_tracking(cursor.raw, tracking)
 
+    @property
+    def tracking_table(self) -> str:
+        """The tracking table's name in SQL (SQLite fixes it; PostgreSQL names it after the store)."""
+        return f'"{self.recorder.tracking_table_name}"' if self.postgres else "tracking"
+
     def has_tracked(self, tracking: Tracking) -> bool:
         return bool(self.recorder.has_tracking_id(tracking.application_name, tracking.notification_id))
 

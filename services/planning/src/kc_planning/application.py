@@ -1,0 +1,204 @@
+"""The planning service's use cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError, Tracking
+from kc_contracts.appraisal_events import DeAnProposedV1
+from kc_runtime.eventstore import ServiceApplication
+
+from kc_planning.domain.calendar import PlanCalendar, Registration, calendar_id
+from kc_planning.domain.plan import AnnualPlan, PlanError, plan_id
+
+T = TypeVar("T")
+
+
+class NotFoundError(PlanError):
+    """No such plan, calendar or registration in this instance."""
+
+
+class NotOwnerError(PlanError):
+    """This instance does not own that plan (the ministry owns national plans, a province its local one)."""
+
+
+@dataclass
+class Actor:
+    name: str
+    correlation_id: str | None = None
+
+
+def plan_owner(level: str, instance: str) -> str:
+    return "bo" if level == "quoc_gia" else instance
+
+
+class PlanningApplication(ServiceApplication):
+    name = "planning"
+
+    def __init__(self, env: dict[str, str], *, instance: str) -> None:
+        self.instance = instance
+        super().__init__(env=env)
+
+    def _owned(self, level: str) -> str:
+        owner = plan_owner(level, self.instance)
+        if owner != self.instance:
+            raise NotOwnerError(
+                f"Kế hoạch {level} do {owner} lập, không phải {self.instance} / this instance does not own that plan",
+                field="level",
+            )
+        return owner
+
+    # -- plans --------------------------------------------------------------------------------------
+    def plan(self, level: str, year: int, owner: str | None = None) -> AnnualPlan:
+        try:
+            plan: AnnualPlan = self.repository.get(plan_id(level, owner or plan_owner(level, self.instance), year))
+        except AggregateNotFoundError:
+            raise NotFoundError(f"Chưa có kế hoạch {level} năm {year} / no such plan yet") from None
+        return plan
+
+    def _plan_or_open(self, level: str, owner: str, year: int, actor: str) -> AnnualPlan:
+        pid = plan_id(level, owner, year)
+        if pid in self.repository:
+            found: AnnualPlan = self.repository.get(pid)
+            return found
+        return AnnualPlan.open(level=level, owner=owner, year=year, actor=actor)
+
+    def _save(self, *aggregates: Any) -> None:
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            raise PlanError(
+                "Kế hoạch vừa thay đổi đồng thời; thử lại / changed concurrently: retry", field="version"
+            ) from None
+
+    def set_envelope(
+        self, level: str, year: int, envelope: dict[str, int], decision_number: str, actor: Actor
+    ) -> AnnualPlan:
+        plan = self._plan_or_open(level, self._owned(level), year, actor.name)
+        plan.set_envelope(envelope, decision_number=decision_number, actor=actor.name)
+        self._save(plan)
+        return plan
+
+    def approve(
+        self,
+        level: str,
+        year: int,
+        *,
+        decision_number: str,
+        decision_date: date,
+        signer: str,
+        amounts: dict[str, int] | None,
+        actor: Actor,
+    ) -> AnnualPlan:
+        self._owned(level)
+        plan = self.plan(level, year)
+        plan.approve_batch(
+            decision_number=decision_number,
+            decision_date=decision_date,
+            signer=signer,
+            amounts=amounts,
+            actor=actor.name,
+        )
+        self._save(plan)
+        return plan
+
+    def amend(
+        self,
+        level: str,
+        year: int,
+        *,
+        decision_number: str,
+        decision_date: date,
+        signer: str,
+        changes: dict[str, int],
+        reason: str,
+        actor: Actor,
+    ) -> AnnualPlan:
+        self._owned(level)
+        plan = self.plan(level, year)
+        plan.amend(
+            decision_number=decision_number,
+            decision_date=decision_date,
+            signer=signer,
+            changes=changes,
+            reason=reason,
+            actor=actor.name,
+        )
+        self._save(plan)
+        return plan
+
+    def add_proposal(self, instance: str, event: DeAnProposedV1, tracking: Tracking) -> None:
+        """Appraisal proposed a đề án for a plan this instance owns: it becomes a plan line."""
+        owner = plan_owner(event.level, instance)
+        if owner != self.instance:
+            self.save_tracked(tracking)  # someone else's plan
+            return
+        plan = self._plan_or_open(event.level, owner, event.plan_year, "he-thong")
+        plan.propose_line(
+            {
+                "de_an_id": str(event.de_an_id),
+                "instance": instance,
+                "code": event.code,
+                "title": event.title,
+                "province_code": event.province_code,
+                "commune_code": event.commune_code,
+                "activity_contents": list(event.activity_contents),
+                "beneficiary_ids": [str(b) for b in event.beneficiary_ids],
+                "implementing_unit": event.implementing_unit,
+                "budget": event.budget.model_dump(),
+                "recommended_support_vnd": event.recommended_support_vnd,
+                "priority_rank": list(event.priority_rank),
+            },
+            actor="he-thong",
+        )
+        self.save_tracked(tracking, plan)
+
+    # -- calendars and registrations ------------------------------------------------------------------
+    def calendar(self, level: str, year: int, owner: str | None = None) -> PlanCalendar:
+        try:
+            cal: PlanCalendar = self.repository.get(calendar_id(level, owner or plan_owner(level, self.instance), year))
+        except AggregateNotFoundError:
+            raise NotFoundError(f"Chưa có lịch kế hoạch {level} năm {year} / no calendar yet") from None
+        return cal
+
+    def set_calendar(
+        self, level: str, year: int, milestones: dict[str, date], *, legal_basis: str, reason: str, actor: Actor
+    ) -> PlanCalendar:
+        owner = self._owned(level)
+        cid = calendar_id(level, owner, year)
+        if cid in self.repository:
+            cal: PlanCalendar = self.repository.get(cid)
+            cal.change(milestones, legal_basis=legal_basis, reason=reason, actor=actor.name)
+        else:
+            cal = PlanCalendar(
+                level=level,
+                owner=owner,
+                year=year,
+                milestones=PlanCalendar.check(milestones, year),
+                legal_basis=legal_basis,
+                actor=actor.name,
+            )
+        self._save(cal)
+        return cal
+
+    def file_registration(
+        self, details: dict[str, Any], *, filed_on: date, extension: str | None, actor: Actor
+    ) -> Registration:
+        level, year = details["level"], details["year"]
+        cal = self.calendar(level, year, owner=plan_owner(level, self.instance))
+        registration = Registration.file(
+            details | {"owner": cal.owner}, calendar=cal, filed_on=filed_on, extension=extension, actor=actor.name
+        )
+        self._save(registration)
+        return registration
+
+    def registration(self, registration_id: UUID) -> Registration:
+        try:
+            found: Registration = self.repository.get(registration_id)
+        except AggregateNotFoundError:
+            raise NotFoundError("Không tìm thấy bản đăng ký / no such registration") from None
+        return found

@@ -1,0 +1,186 @@
+"""Spreadsheets in the layout officers use: one row per đề án, grouped by activity content, totals
+by funding source, Vietnamese headers, VND as whole numbers with thousands separators. And the
+import of plan registrations from .xlsx, row by row."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from kc_runtime.text import fold
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font
+
+from kc_planning.domain.plan import PlanError
+from kc_planning.projections.programme import funding
+
+VND = "#,##0"
+CONTENTS = {
+    "1": "Đào tạo nghề, truyền nghề",
+    "2": "Nâng cao năng lực quản lý, sản xuất sạch hơn",
+    "3": "Mô hình trình diễn, ứng dụng máy móc tiên tiến",
+    "4": "Sản phẩm CNNT tiêu biểu, hội chợ, thương hiệu",
+    "5": "Tư vấn, trợ giúp",
+    "6": "Cung cấp thông tin",
+    "7": "Liên doanh liên kết, cụm công nghiệp",
+    "8": "Hợp tác quốc tế",
+    "9": "Nâng cao năng lực hệ thống khuyến công",
+}
+HEADERS = [
+    "STT",
+    "Mã đề án",
+    "Tên đề án",
+    "Địa điểm (tỉnh, xã)",
+    "Trạng thái",
+    "KP khuyến công quốc gia",
+    "KP khuyến công địa phương",
+    "Vốn đối ứng",
+    "Nguồn khác",
+    "Tổng cộng",
+]
+MONEY = ("quoc_gia", "dia_phuong", "doi_ung", "khac")
+
+
+def summary_sheet(title: str, rows: Iterable[dict[str, Any]]) -> bytes:
+    """``rows``: programme rows (or plan lines shaped like them)."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Tổng hợp"
+    sheet.append([title])
+    sheet["A1"].font = Font(bold=True, size=13)
+    sheet.append(["Đơn vị tính: đồng"])
+    sheet.append(HEADERS)
+    for cell in sheet[3]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, horizontal="center")
+    by_activity: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_activity.setdefault(str(row.get("activity") or ""), []).append(row)
+    grand = dict.fromkeys(MONEY, 0)
+    for group, (activity, items) in enumerate(sorted(by_activity.items()), start=1):
+        subtotal = dict.fromkeys(MONEY, 0)
+        sheet.append([_roman(group), None, f"Nội dung {activity}: {CONTENTS.get(activity, '')}"])
+        sheet.cell(sheet.max_row, 3).font = Font(bold=True)
+        for n, row in enumerate(items, start=1):
+            money = funding(row)
+            for k in MONEY:
+                subtotal[k] += money[k]
+            place = ", ".join(x for x in (row.get("province_code"), row.get("commune_code")) if x)
+            sheet.append(
+                [
+                    n,
+                    row["code"],
+                    row["title"],
+                    place,
+                    row.get("status"),
+                    *(money[k] for k in MONEY),
+                    sum(money.values()),
+                ]
+            )
+        sheet.append([None, None, "Cộng nội dung", None, None, *(subtotal[k] for k in MONEY), sum(subtotal.values())])
+        sheet.cell(sheet.max_row, 3).font = Font(bold=True)
+        for k in MONEY:
+            grand[k] += subtotal[k]
+    sheet.append([None, None, "TỔNG CỘNG", None, None, *(grand[k] for k in MONEY), sum(grand.values())])
+    for cell in sheet[sheet.max_row]:
+        cell.font = Font(bold=True)
+    for row in sheet.iter_rows(min_row=4, min_col=6, max_col=10):
+        for cell in row:
+            cell.number_format = VND
+    for column, width in zip("ABCDEFGHIJ", (6, 18, 50, 14, 16, 18, 18, 16, 14, 18), strict=True):
+        sheet.column_dimensions[column].width = width
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def plan_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """An annual plan's lines shaped like programme rows (state share = approved, else recommended)."""
+    out = []
+    for key, line in state["lines"].items():
+        p = line["proposal"]
+        approved = line["approved_support_vnd"]
+        out.append(
+            {
+                "code": p["code"],
+                "title": p["title"],
+                "province_code": p["province_code"],
+                "commune_code": p.get("commune_code"),
+                "activity": (p["activity_contents"] or [""])[0],
+                "status": f"đợt {line['batch']}" if approved is not None else "đề xuất",
+                "level": state["level"],
+                "approved_vnd": approved or 0,
+                "support_requested_vnd": p["recommended_support_vnd"],
+                "counterpart_vnd": p["budget"]["counterpart_vnd"],
+                "other_vnd": p["budget"]["other_vnd"],
+                "de_an_id": key,
+            }
+        )
+    return out
+
+
+def _roman(n: int) -> str:
+    return ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"][n - 1] if n <= 10 else str(n)
+
+
+REGISTRATION_HEADERS = {
+    "don vi dang ky": "registrant",
+    "ten de an": "title",
+    "noi dung": "content",
+    "kinh phi de nghi": "support_vnd",
+    "ma xa": "commune_code",
+}
+
+
+def read_registrations(data: bytes) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+    """Group the rows of an .xlsx by registrant; return (items by registrant, row problems)."""
+    try:
+        sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
+    except Exception as exc:
+        raise PlanError(f"Không đọc được tệp .xlsx / not a readable .xlsx file: {exc}", field="file") from None
+    rows = [
+        (i, list(r))
+        for i, r in enumerate(sheet.iter_rows(values_only=True), start=1)
+        if any(c not in (None, "") for c in r)
+    ]
+    if not rows:
+        raise PlanError("Tệp không có dữ liệu / the file is empty", field="file")
+    header = {i: REGISTRATION_HEADERS.get(fold(str(h or "")).split(" (")[0]) for i, h in enumerate(rows[0][1])}
+    if not {"registrant", "title"} <= set(header.values()):
+        raise PlanError("Thiếu cột 'Đơn vị đăng ký' hoặc 'Tên đề án' / required columns missing", field="file")
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    problems: list[dict[str, Any]] = []
+    for number, cells in rows[1:]:
+        item: dict[str, Any] = {}
+        for i, cell in enumerate(cells):
+            key = header.get(i)
+            if key and cell not in (None, ""):
+                item[key] = cell
+        registrant = " ".join(str(item.pop("registrant", "")).split())
+        if not registrant:
+            problems.append({"row": number, "field": "registrant", "message": "Thiếu đơn vị đăng ký"})
+            continue
+        if not str(item.get("title", "")).strip():
+            problems.append({"row": number, "field": "title", "message": "Thiếu tên đề án"})
+            continue
+        amount = item.get("support_vnd", 0)
+        if isinstance(amount, str):
+            amount = amount.replace(".", "").replace(",", "").strip() or "0"
+        try:
+            value = int(amount) if not isinstance(amount, float) or amount.is_integer() else -1
+        except ValueError:
+            value = -1
+        if value < 0:
+            problems.append({"row": number, "field": "support_vnd", "message": f"Kinh phí không hợp lệ: {amount!r}"})
+            continue
+        item["support_vnd"] = value
+        item["title"] = " ".join(str(item["title"]).split())
+        grouped.setdefault(registrant, []).append(item | {"row": number})
+    return grouped, problems
+
+
+def today_label(day: date) -> str:
+    return f"ngày {day.day:02d} tháng {day.month:02d} năm {day.year}"

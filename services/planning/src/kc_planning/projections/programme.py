@@ -1,0 +1,243 @@
+"""The programme view: every đề án this instance hears of, from appraisal's milestones on the bus.
+
+One row per đề án with where it is (province as recorded and as it is after the 2025 merger,
+commune, former district, region), what it does (activity contents), its money by funding source
+and its status and outputs. The provincial and national views are aggregates of these rows.
+Rebuildable from the bus log (``kc_runtime.rebuild``).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from functools import cache
+from importlib.resources import files
+from typing import Any, ClassVar
+
+from kc_contracts import ContractEvent, Envelope
+from kc_contracts.appraisal_events import (
+    AdjustmentDecidedV1,
+    BaseAppraisalRecordedV1,
+    DeAnAcceptedV1,
+    DeAnApprovedV1,
+    DeAnClosedV1,
+    DeAnContractedV1,
+    DeAnForwardedV1,
+    DeAnNotFundedV1,
+    DeAnProposedV1,
+    DeAnReturnedV1,
+    DeAnSettledV1,
+    DeAnSubmittedV1,
+    MinistryAppraisalRecordedV1,
+)
+from kc_runtime.adminunits import load_catalogue
+from kc_runtime.views import ViewCursor, ViewStore
+
+COLUMNS = (
+    "de_an_id",
+    "instance",
+    "code",
+    "title",
+    "level",
+    "de_an_type",
+    "plan_year",
+    "province_code",
+    "province_now",
+    "region",
+    "commune_code",
+    "district_code",
+    "activity",
+    "activity_contents",
+    "status",
+    "support_requested_vnd",
+    "counterpart_vnd",
+    "other_vnd",
+    "recommended_vnd",
+    "approved_vnd",
+    "contracted_vnd",
+    "settled_vnd",
+    "outputs",
+    "event_time",
+)
+
+
+@cache
+def regions() -> dict[str, str]:
+    data = tomllib.loads(files("kc_planning").joinpath("rules", "regions.toml").read_text("utf-8"))
+    return {code: region for region, codes in data["regions"].items() for code in codes}
+
+
+def province_now(code: str) -> str:
+    cat = load_catalogue()
+    if code in cat.provinces_now:
+        return code
+    successor = cat.current_province_of_legacy(code)
+    return successor.code if successor else code
+
+
+def district_of(commune: str | None, plan_year: int) -> str | None:
+    """Former district of a commune recorded before the reorganisation (None after it)."""
+    if not commune:
+        return None
+    ward = load_catalogue().legacy_ward(commune)
+    return ward.district_code if ward and plan_year <= 2025 else None
+
+
+class ProgrammeView:
+    tables: ClassVar[dict[str, str]] = {
+        "programme": "CREATE TABLE IF NOT EXISTS {t} ("
+        + ", ".join(
+            f"{c} {'BIGINT' if c.endswith('_vnd') or c == 'plan_year' else 'TEXT'}"
+            + (" PRIMARY KEY" if c == "de_an_id" else "")
+            for c in COLUMNS
+        )
+        + ")",
+    }
+    keys: ClassVar[dict[str, str]] = {"programme": "de_an_id"}
+
+    def apply_row(self, cur: ViewCursor, names: dict[str, str], envelope: Envelope, event: ContractEvent) -> None:
+        table = names["programme"]
+        e: Any = event
+        key = str(e.de_an_id)
+        row = cur.execute(f"SELECT * FROM {table} WHERE de_an_id = ?", (key,)).fetchone()
+        if row is None:
+            row = self._new_row(envelope, e)
+        row["status"], row["event_time"] = e.status, envelope.time.isoformat()
+        if isinstance(e, DeAnSubmittedV1 | DeAnForwardedV1 | DeAnProposedV1):
+            row["activity_contents"] = json.dumps(e.activity_contents)
+            row["activity"] = e.activity_contents[0]
+            row["commune_code"] = e.commune_code
+            row["district_code"] = district_of(e.commune_code, e.plan_year)
+            row["support_requested_vnd"] = e.budget.support_requested_vnd
+            row["counterpart_vnd"] = e.budget.counterpart_vnd
+            row["other_vnd"] = e.budget.other_vnd
+            if isinstance(e, DeAnForwardedV1 | DeAnProposedV1):
+                row["recommended_vnd"] = e.recommended_support_vnd
+        elif isinstance(e, BaseAppraisalRecordedV1 | MinistryAppraisalRecordedV1):
+            row["recommended_vnd"] = e.recommended_support_vnd
+        elif isinstance(e, DeAnApprovedV1):
+            row["approved_vnd"] = e.approved_support_vnd
+        elif isinstance(e, DeAnContractedV1):
+            row["contracted_vnd"] = e.contracted_support_vnd
+        elif isinstance(e, DeAnAcceptedV1):
+            row["outputs"] = json.dumps(e.outputs, sort_keys=True)
+        elif isinstance(e, DeAnSettledV1):
+            row["settled_vnd"] = e.settled_support_vnd
+        elif not isinstance(e, DeAnReturnedV1 | DeAnNotFundedV1 | DeAnClosedV1 | AdjustmentDecidedV1):
+            return  # a milestone this view does not follow (advances)
+        cur.execute(f"DELETE FROM {table} WHERE de_an_id = ?", (key,))
+        cur.execute(
+            f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+            [row[c] for c in COLUMNS],
+        )
+
+    @staticmethod
+    def _new_row(envelope: Envelope, e: Any) -> dict[str, Any]:
+        now = province_now(e.province_code)
+        return {c: None for c in COLUMNS} | {
+            "de_an_id": str(e.de_an_id),
+            "instance": envelope.kcinstance,
+            "code": e.code,
+            "title": e.title,
+            "level": e.level,
+            "de_an_type": e.de_an_type,
+            "plan_year": e.plan_year,
+            "province_code": e.province_code,
+            "province_now": now,
+            "region": regions().get(now, "khac"),
+            "activity_contents": "[]",
+            "activity": "",
+            "support_requested_vnd": 0,
+            "counterpart_vnd": 0,
+            "other_vnd": 0,
+            "recommended_vnd": 0,
+            "approved_vnd": 0,
+            "contracted_vnd": 0,
+            "settled_vnd": 0,
+            "outputs": "{}",
+        }
+
+
+def funding(row: dict[str, Any]) -> dict[str, int]:
+    """VND by funding source: the state share is the approved support once approved, else requested."""
+    state = int(row["approved_vnd"] or 0) or int(row["support_requested_vnd"] or 0)
+    return {
+        "quoc_gia": state if row["level"] == "quoc_gia" else 0,
+        "dia_phuong": state if row["level"] == "dia_phuong" else 0,
+        "doi_ung": int(row["counterpart_vnd"] or 0),
+        "khac": int(row["other_vnd"] or 0),
+    }
+
+
+INDICATORS = {
+    "hoc_vien": "Lao động được đào tạo",
+    "hoc_vien_co_viec_lam": "Lao động có việc làm sau đào tạo",
+    "luot_hoi_cho": "Lượt cơ sở tham gia hội chợ triển lãm",
+    "may_moc": "Cơ sở được hỗ trợ máy móc thiết bị",
+    "mo_hinh": "Mô hình trình diễn kỹ thuật",
+    "san_pham_ton_vinh": "Sản phẩm CNNT tiêu biểu được tôn vinh",
+}
+
+
+def aggregate(rows: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
+    groups: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        g = groups.setdefault(
+            row[by], {by: row[by], "de_an": 0, "quoc_gia": 0, "dia_phuong": 0, "doi_ung": 0, "khac": 0}
+        )
+        g["de_an"] += 1
+        for source, amount in funding(row).items():
+            g[source] += amount
+    return [groups[k] for k in sorted(groups, key=lambda k: (k is None, str(k)))]
+
+
+def indicators(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    totals = dict.fromkeys(INDICATORS, 0)
+    for row in rows:
+        for key, value in json.loads(row["outputs"] or "{}").items():
+            if key in totals:
+                totals[key] += int(value)
+    share = round(100 * totals["hoc_vien_co_viec_lam"] / totals["hoc_vien"], 1) if totals["hoc_vien"] else None
+    return {"values": totals, "labels": INDICATORS, "ty_le_co_viec_lam_pct": share}
+
+
+class ProgrammeQueries:
+    def __init__(self, store: ViewStore) -> None:
+        self.store = store
+
+    def rows(
+        self,
+        *,
+        year: int | None = None,
+        province: str | None = None,
+        level: str | None = None,
+        table: str = "programme",
+    ) -> list[dict[str, Any]]:
+        where, params = ["1 = 1"], []
+        for column, value in (("plan_year", year), ("province_now", province), ("level", level)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        with self.store.transaction(commit=False) as cur:
+            return cur.execute(
+                f"SELECT * FROM {table} WHERE {' AND '.join(where)} ORDER BY activity, code", params
+            ).fetchall()
+
+    def provincial(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "by_commune": aggregate(rows, "commune_code"),
+            "by_former_district": aggregate(rows, "district_code"),
+            "by_activity": aggregate(rows, "activity"),
+            "by_status": aggregate(rows, "status"),
+            "totals": aggregate([r | {"all": "tong"} for r in rows], "all"),
+        }
+
+    def national(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "by_province_as_recorded": aggregate(rows, "province_code"),
+            "by_province_now": aggregate(rows, "province_now"),
+            "by_region": aggregate(rows, "region"),
+            "by_activity": aggregate(rows, "activity"),
+            "indicators": indicators(rows),
+            "totals": aggregate([r | {"all": "tong"} for r in rows], "all"),
+        }
