@@ -171,7 +171,9 @@ class ServiceRuntime:
         subscriber = self.broker.subscriber(
             sub.subjects[0] if len(sub.subjects) == 1 else "",
             stream=JStream(stream_name(sub.source_instance), declare=False),
-            durable=sub.inbox.name,
+            # several instances read one stream (the ministry reads every province): the durable
+            # consumer belongs to the reading instance, or they would share — and split — its messages
+            durable=f"{settings.instance}--{sub.inbox.name}",
             pull_sub=PullSub(batch_size=1, timeout=5.0),
             config=ConsumerConfig(
                 filter_subjects=sub.subjects if len(sub.subjects) > 1 else None,

@@ -64,6 +64,10 @@ class ViewStore:
         with datastore.transaction(commit=commit) as raw:
             if self.postgres:
                 raw.execute(f'SET LOCAL search_path TO "{self._schema}"')
+            elif commit:
+                # Take SQLite's write lock now (waiting under the busy timeout). A deferred transaction
+                # that reads first and then writes fails at once if another connection wrote meanwhile.
+                raw.execute("UPDATE tracking SET notification_id = notification_id WHERE 1 = 0")
             yield ViewCursor(raw, self.postgres)
 
     def track(self, cursor: ViewCursor, tracking: Tracking) -> None:
