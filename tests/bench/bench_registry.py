@@ -130,7 +130,7 @@ def run() -> dict[str, Any]:
             results[f"{label} over 10,000: p50 ms"] = statistics.median(samples)
             results[f"{label} over 10,000: p95 ms"] = sorted(samples)[int(len(samples) * 0.95) - 1]
             results[f"{label}: hits"] = response.json()["total"]
-        app.state.application.close()
+        app.state.runtime.close()
     return results
 
 

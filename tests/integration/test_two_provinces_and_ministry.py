@@ -196,7 +196,7 @@ async def test_national_plan_from_two_provinces_to_plan_approved(make_settings: 
             sheet = load_workbook(
                 io.BytesIO((await boh.get("/plans/quoc_gia/2024/export.xlsx")).content), read_only=True
             ).worksheets[0]
-            total_row = [r for r in sheet.iter_rows(values_only=True) if r[2] == "TỔNG CỘNG"][0]
+            total_row = next(r for r in sheet.iter_rows(values_only=True) if r[2] == "TỔNG CỘNG")
             assert total_row[5] == plan["approved_total_vnd"] == 700_000_000
             assert total_row[7] == sum(line["proposal"]["budget"]["counterpart_vnd"] for line in plan["lines"].values())
             await boh.aclose()

@@ -73,7 +73,7 @@ def service(make_settings: SettingsFactory) -> Iterator[Any]:
 
     yield make
     for app in made:
-        app.state.application.close()
+        app.state.runtime.close()
 
 
 def model_line(support: int, total: int, item: str = "mo_hinh_trinh_dien") -> dict[str, Any]:
@@ -152,11 +152,11 @@ def test_hai_phong_metal_casting_demonstration_model_through_to_settlement(servi
     assert "calendar@KCĐP-31-2023" in timeline[1]["rule_versions"]
 
     # replaying the stream in a fresh application rebuilds exactly the same state
-    fresh = create_app(hp.app.state.runtime.settings).state.application
-    replayed = fresh.get(UUID(d["id"])).state()
+    fresh_app = create_app(hp.app.state.runtime.settings)
+    replayed = fresh_app.state.application.get(UUID(d["id"])).state()
+    fresh_app.state.runtime.close()
     assert replayed == hp.app.state.application.get(UUID(d["id"])).state()
     assert replayed["status"] == state["status"] and replayed["version"] == state["version"]
-    fresh.close()
 
     # and it can be asked how it stood in the past
     contracted_at = next(t["at"] for t in timeline if t["event"] == "Contracted")

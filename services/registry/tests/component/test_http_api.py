@@ -22,7 +22,7 @@ def client(make_settings: SettingsFactory) -> Iterator[TestClient]:
     # no lifespan: the bus is not needed to accept commands (they land in the event store)
     app = create_app(make_settings("registry"))
     yield TestClient(app, raise_server_exceptions=False)
-    app.state.application.close()
+    app.state.runtime.close()
 
 
 def body(**overrides: Any) -> dict[str, Any]:

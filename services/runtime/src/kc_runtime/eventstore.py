@@ -54,7 +54,7 @@ def postgres_env(dsn: str, schema: str) -> dict[str, str]:
         "POSTGRES_USER": unquote(url.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(url.password or ""),
         "POSTGRES_SCHEMA": schema,
-        "POSTGRES_POOL_SIZE": "2",
+        "POSTGRES_POOL_SIZE": "1",
         "POSTGRES_MAX_OVERFLOW": "8",
     }
     ensure_postgres_schema(dsn, schema)

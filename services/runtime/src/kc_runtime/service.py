@@ -64,6 +64,12 @@ class ServiceRuntime:
         """Start ``work()`` with the lifespan (e.g. a projection's follower) and cancel it on stop."""
         self._background.append((work, name))
 
+    def close(self) -> None:
+        """Close the stores without a lifespan (tests and tools that built the app but never ran it)."""
+        for closer in self._closers:
+            closer()
+        self._closers.clear()
+
     def close_on_stop(self, closer: Callable[[], None]) -> None:
         """Close a store when the service stops (after the bus, so no handler is mid-transaction)."""
         self._closers.append(closer)
