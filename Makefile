@@ -50,6 +50,7 @@ schemas:
 
 bench:
 	$(PY) tests/bench/bench_registry.py --json var/bench/registry.json
+	$(PY) tests/bench/bench_rebuild.py --events 100000 1000000 --json var/bench/rebuild.json
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .ci-test.log
