@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import nats
-
 from kc_contracts.appraisal_events import (
     BaseAppraisalRecordedV1,
     BudgetTotals,
@@ -47,26 +46,53 @@ def templates() -> list[tuple[str, bytes]]:
     from datetime import UTC, date, datetime
 
     de_an = uuid.UUID(int=1)
-    common = {"de_an_id": de_an, "code": "KCĐP-40-2024-XXXXXXX", "title": "Hỗ trợ máy móc thiết bị chế biến chè",
-              "level": "dia_phuong", "de_an_type": "kcdp", "plan_year": 2024, "province_code": "40",
-              "at": datetime(2024, 1, 1, tzinfo=UTC), "actor": "bench", "status": "x"}
-    proposal = {"activity_contents": ["3"], "commune_code": "17419", "implementing_unit": "Trung tâm",
-                "budget": BudgetTotals(total_cost_vnd=300_000_000, support_requested_vnd=100_000_000,
-                                       counterpart_vnd=200_000_000, other_vnd=0)}
+    common = {
+        "de_an_id": de_an,
+        "code": "KCĐP-40-2024-XXXXXXX",
+        "title": "Hỗ trợ máy móc thiết bị chế biến chè",
+        "level": "dia_phuong",
+        "de_an_type": "kcdp",
+        "plan_year": 2024,
+        "province_code": "40",
+        "at": datetime(2024, 1, 1, tzinfo=UTC),
+        "actor": "bench",
+        "status": "x",
+    }
+    proposal = {
+        "activity_contents": ["3"],
+        "commune_code": "17419",
+        "implementing_unit": "Trung tâm",
+        "budget": BudgetTotals(
+            total_cost_vnd=300_000_000, support_requested_vnd=100_000_000, counterpart_vnd=200_000_000, other_vnd=0
+        ),
+    }
     events = [
-        BaseAppraisalRecordedV1(**common, conclusion="dong_y", recommended_support_vnd=100_000_000, mode="can_bo",
-                                appraised_on=date(2023, 11, 1)),
+        BaseAppraisalRecordedV1(
+            **common,
+            conclusion="dong_y",
+            recommended_support_vnd=100_000_000,
+            mode="can_bo",
+            appraised_on=date(2023, 11, 1),
+        ),
         DeAnProposedV1(**common, **proposal, recommended_support_vnd=100_000_000, priority_rank=[1, 1, 1]),
         DeAnApprovedV1(**common, plan_decision="1/QĐ", batch=1, approved_support_vnd=100_000_000),
-        DeAnContractedV1(**common, contract_number="1/HĐ", signed_on=date(2024, 2, 1),
-                         contracted_support_vnd=100_000_000),
-        DeAnAcceptedV1(**common, accepted_on=date(2024, 10, 1), outputs={"may_moc": 1, "hoc_vien": 20,
-                                                                        "hoc_vien_co_viec_lam": 19}),
+        DeAnContractedV1(
+            **common, contract_number="1/HĐ", signed_on=date(2024, 2, 1), contracted_support_vnd=100_000_000
+        ),
+        DeAnAcceptedV1(
+            **common, accepted_on=date(2024, 10, 1), outputs={"may_moc": 1, "hoc_vien": 20, "hoc_vien_co_viec_lam": 19}
+        ),
     ]
     out = []
     for version, event in enumerate(events, start=2):
-        envelope = Envelope.wrap(event, instance="tinh-40", service="appraisal", stream_id=de_an,
-                                 stream_version=version, time=datetime(2024, 1, 1, tzinfo=UTC))
+        envelope = Envelope.wrap(
+            event,
+            instance="tinh-40",
+            service="appraisal",
+            stream_id=de_an,
+            stream_version=version,
+            time=datetime(2024, 1, 1, tzinfo=UTC),
+        )
         out.append((subject_for("tinh-40", event), envelope.to_json()))
     return out
 
@@ -119,12 +145,14 @@ def run_one(total: int) -> dict[str, Any]:
         finally:
             server.stop()
     return {
-        "events": report.events, "rebuild_s": round(report.seconds, 2),
+        "events": report.events,
+        "rebuild_s": round(report.seconds, 2),
         "rebuild_events_per_s": round(report.events_per_second),
-        "raw_replay_decode_events_per_s": round(raw_count / raw_s), "ratio_to_raw": round(
-            report.events_per_second / (raw_count / raw_s), 3),
+        "raw_replay_decode_events_per_s": round(raw_count / raw_s),
+        "ratio_to_raw": round(report.events_per_second / (raw_count / raw_s), 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "publish_s": round(published_s, 1), "digest": report.digest[:16],
+        "publish_s": round(published_s, 1),
+        "digest": report.digest[:16],
     }
 
 
@@ -142,11 +170,18 @@ def main() -> int:
         return 0
     results = []
     for total in args.events:
-        out = subprocess.run([sys.executable, __file__, "--one", str(total)], capture_output=True, text=True,
-                             check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", str(total)], capture_output=True, text=True, check=True
+        )
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    columns = ["events", "rebuild_s", "rebuild_events_per_s", "raw_replay_decode_events_per_s", "ratio_to_raw",
-               "peak_rss_mb"]
+    columns = [
+        "events",
+        "rebuild_s",
+        "rebuild_events_per_s",
+        "raw_replay_decode_events_per_s",
+        "ratio_to_raw",
+        "peak_rss_mb",
+    ]
     print("  ".join(f"{c:>30}" if i else f"{c:>10}" for i, c in enumerate(columns)))
     for r in results:
         print("  ".join(f"{r[c]:>30}" if i else f"{r[c]:>10}" for i, c in enumerate(columns)))

@@ -267,7 +267,11 @@ def router() -> APIRouter:
             body,
             x_actor,
             lambda d, by: d.submit(
-                submitted_on=body.submitted_on, rules=app.rules, beneficiaries=app.beneficiaries, **by
+                submitted_on=body.submitted_on,
+                rules=app.rules,
+                beneficiaries=app.beneficiaries,
+                calendars=app.calendars,
+                **by,
             ),
         )
 

@@ -17,7 +17,7 @@ from kc_runtime.eventstore import ServiceApplication
 
 from kc_appraisal.domain.de_an import BeneficiaryLookup, DeAn
 from kc_appraisal.domain.errors import AppraisalError, StaleVersionError
-from kc_appraisal.domain.rules import Rulebook
+from kc_appraisal.domain.rules import CalendarLookup, Rulebook
 
 T = TypeVar("T")
 log = structlog.get_logger("kc.appraisal")
@@ -41,9 +41,16 @@ class AppraisalApplication(ServiceApplication):
     name = "appraisal"
 
     def __init__(
-        self, env: dict[str, str], *, rules: Rulebook, beneficiaries: BeneficiaryLookup, instance: str
+        self,
+        env: dict[str, str],
+        *,
+        rules: Rulebook,
+        beneficiaries: BeneficiaryLookup,
+        instance: str,
+        calendars: CalendarLookup | None = None,
     ) -> None:
         self.rules = rules
+        self.calendars = calendars
         self.beneficiaries = beneficiaries
         self.instance = instance
         super().__init__(env=env)

@@ -15,17 +15,22 @@ from kc_runtime.views import ViewStore
 from kc_appraisal import api, messaging, rulebook, translators
 from kc_appraisal.application import AppraisalApplication, DeAnNotFoundError
 from kc_appraisal.domain.errors import AppraisalError, NotAllowedInStateError, StaleVersionError
-from kc_appraisal.projections import beneficiaries, de_an_list
+from kc_appraisal.projections import beneficiaries, calendars, de_an_list
 
 SERVICE = "appraisal"
 
 
 def create_app(settings: Settings) -> FastAPI:
     env = persistence_env(settings)
-    views = ViewStore(env, name="appraisal_views", ddl=beneficiaries.DDL + de_an_list.DDL)
+    views = ViewStore(env, name="appraisal_views", ddl=beneficiaries.DDL + de_an_list.DDL + calendars.DDL)
     beneficiary_view = beneficiaries.BeneficiariesView(views)
+    calendar_view = calendars.CalendarsView(views)
     application = AppraisalApplication(
-        env, rules=rulebook.rulebook(), beneficiaries=beneficiary_view.facts, instance=settings.instance
+        env,
+        rules=rulebook.rulebook(),
+        beneficiaries=beneficiary_view.facts,
+        instance=settings.instance,
+        calendars=calendar_view.lookup,
     )
     listing = LocalProjection(application, views, de_an_list.apply, name="appraisal-de-an-list")
     listing.catch_up()
@@ -34,7 +39,7 @@ def create_app(settings: Settings) -> FastAPI:
     runtime.publish_from(
         application, translators.translator(lambda e: application.get(e.originator_id, version=e.originator_version))
     )
-    messaging.subscribe(runtime, application, beneficiary_view, settings.instance, settings.peers)
+    messaging.subscribe(runtime, application, beneficiary_view, calendar_view, settings.instance, settings.peers)
     runtime.run_in_background(listing.follow, "projection")
     runtime.close_on_stop(views.close)
     runtime.close_on_stop(application.close)

@@ -1,6 +1,8 @@
 """What the appraisal service consumes from the bus.
 
 - ``registry.establishment.*`` from its own instance and its peers → the beneficiaries view;
+- ``planning.calendar.changed.v1`` from its own instance and the ministry → deadlines override the
+  packaged defaults;
 - ``planning.plan.approved.v1`` from its own instance (local plan) and the ministry (national plan)
   → the đề án in the plan are approved, with the tracking, in one transaction.
 """
@@ -16,12 +18,14 @@ from kc_runtime.service import ServiceRuntime
 
 from kc_appraisal.application import AppraisalApplication
 from kc_appraisal.projections.beneficiaries import BeneficiariesView
+from kc_appraisal.projections.calendars import CalendarsView
 
 
 def subscribe(
     runtime: ServiceRuntime,
     app: AppraisalApplication,
     beneficiaries: BeneficiariesView,
+    calendars: CalendarsView,
     instance: str,
     peers: list[str],
 ) -> None:
@@ -41,6 +45,13 @@ def subscribe(
             app.save_tracked(tracking)
 
     for owner in sorted({instance, "bo"}):
+        runtime.consume(
+            f"appraisal-calendars-{owner}",
+            source_instance=owner,
+            subjects=[f"kc.{owner}.planning.calendar.changed.v1"],
+            effect=calendars.apply,
+            is_tracked=calendars.store.has_tracked,
+        )
         runtime.consume(
             f"appraisal-plans-{owner}",
             source_instance=owner,

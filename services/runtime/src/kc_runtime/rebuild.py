@@ -77,8 +77,10 @@ def digest(cur: ViewCursor, view: BusView, names: dict[str, str] | None = None) 
     for logical in sorted(view.tables):
         table = (names or {}).get(logical, logical)
         h.update(logical.encode())
-        for row in cur.execute(f"SELECT * FROM {table} ORDER BY {view.keys[logical]}").fetchall():
-            h.update(json.dumps(row, sort_keys=True, default=str, ensure_ascii=False).encode())
+        cur.execute(f"SELECT * FROM {table} ORDER BY {view.keys[logical]}")
+        while chunk := cur.fetchmany(5000):  # streamed: memory stays flat however large the view
+            for row in chunk:
+                h.update(json.dumps(row, sort_keys=True, default=str, ensure_ascii=False).encode())
     return h.hexdigest()
 
 

@@ -35,6 +35,11 @@ class ViewCursor:
         row = self.raw.fetchone()
         return None if row is None else dict(row)
 
+    def fetchmany(self, size: int) -> list[dict[str, Any]]:
+        # eventsourcing's SQLite cursor wraps sqlite3's without fetchmany; reach the real one
+        cursor = getattr(self.raw, "sqlite_cursor", self.raw)
+        return [dict(r) for r in cursor.fetchmany(size)]
+
     def fetchall(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.raw.fetchall()]
 

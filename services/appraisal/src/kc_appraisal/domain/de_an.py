@@ -26,6 +26,7 @@ from kc_appraisal.domain.errors import (
     OverCeilingError,
 )
 from kc_appraisal.domain.rules import (
+    CalendarLookup,
     Rulebook,
     advance_limit,
     allowed_support,
@@ -421,6 +422,7 @@ class DeAn(Aggregate):
         beneficiaries: BeneficiaryLookup,
         actor: str,
         correlation_id: str | None = None,
+        calendars: CalendarLookup | None = None,
     ) -> None:
         self._require("nop")
         d = self.details
@@ -428,7 +430,7 @@ class DeAn(Aggregate):
             raise BudgetError(
                 "Đề án chưa có dòng dự toán kinh phí / the đề án has no budget lines", field="budget_lines"
             )
-        calendar = calendar_for(rules, d["level"], d["province_code"], d["plan_year"])
+        calendar = calendar_for(rules, d["level"], d["province_code"], d["plan_year"], calendars)
         extended = self.extension["new_deadline"] if self.extension else None
         versions = [check_deadline(calendar, submitted_on, extended)]
         facts = self._check_beneficiaries(beneficiaries, submitted_on)

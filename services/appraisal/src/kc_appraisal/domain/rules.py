@@ -6,6 +6,7 @@ every decision event can record it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -89,7 +90,17 @@ class Rulebook:
 
 
 # -- deadlines -------------------------------------------------------------------------------------
-def calendar_for(rules: Rulebook, level: str, province: str, plan_year: int) -> Calendar:
+CalendarLookup = Callable[[str, str, int], "Calendar | None"]
+
+
+def calendar_for(
+    rules: Rulebook, level: str, province: str, plan_year: int, published: CalendarLookup | None = None
+) -> Calendar:
+    """The calendar the owning authority published (planning), else the packaged default."""
+    if published is not None:
+        found = published(level, province, plan_year)
+        if found is not None:
+            return found
     for wanted in (province, "*"):
         for c in rules.calendars:
             if c.level == level and c.province == wanted and c.plan_year == plan_year:

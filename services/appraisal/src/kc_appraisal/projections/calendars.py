@@ -1,0 +1,72 @@
+"""Plan calendars as the planning service publishes them (``planning.calendar.changed.v1``).
+
+A published calendar overrides the packaged default of ``rules/calendars.toml`` for its level,
+owner and year: the owning authority edits deadlines in planning, and submissions here follow.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from eventsourcing.persistence import Tracking
+from kc_contracts import ContractEvent, Envelope
+from kc_contracts.planning_events import CalendarChangedV1
+from kc_runtime.views import ViewStore
+
+from kc_appraisal.domain.rules import Calendar
+
+DDL = [
+    """CREATE TABLE IF NOT EXISTS published_calendars (
+        level TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        registration_deadline TEXT NOT NULL,
+        dossier_deadline TEXT NOT NULL,
+        legal_basis TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        PRIMARY KEY (level, owner, year)
+    )""",
+]
+
+
+class CalendarsView:
+    def __init__(self, store: ViewStore) -> None:
+        self.store = store
+
+    def apply(self, envelope: Envelope, event: ContractEvent, tracking: Tracking) -> None:
+        with self.store.transaction() as cur:
+            if isinstance(event, CalendarChangedV1):
+                cur.execute(
+                    "INSERT INTO published_calendars VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (level, owner, year)"
+                    " DO UPDATE SET registration_deadline = excluded.registration_deadline,"
+                    " dossier_deadline = excluded.dossier_deadline, legal_basis = excluded.legal_basis,"
+                    " event_id = excluded.event_id",
+                    (
+                        event.level,
+                        event.owner,
+                        event.year,
+                        event.registration_deadline.isoformat(),
+                        event.dossier_deadline.isoformat(),
+                        event.legal_basis,
+                        envelope.id,
+                    ),
+                )
+            self.store.track(cur, tracking)
+
+    def lookup(self, level: str, province: str, year: int) -> Calendar | None:
+        owner = "bo" if level == "quoc_gia" else f"tinh-{province}"
+        with self.store.transaction(commit=False) as cur:
+            row = cur.execute(
+                "SELECT * FROM published_calendars WHERE level = ? AND owner = ? AND year = ?", (level, owner, year)
+            ).fetchone()
+        if row is None:
+            return None
+        return Calendar(
+            version=f"planning:{owner}:{year}@{row['event_id'].rsplit(':', 1)[-1]}",
+            level=level,
+            province=province,
+            plan_year=year,
+            registration_deadline=date.fromisoformat(row["registration_deadline"]),
+            dossier_deadline=date.fromisoformat(row["dossier_deadline"]),
+            legal_basis=row["legal_basis"],
+        )
