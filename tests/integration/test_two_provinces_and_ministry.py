@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -138,6 +139,7 @@ async def test_national_plan_from_two_provinces_to_plan_approved(make_settings: 
             assert {r["province_now"]: r["de_an"] for r in view["by_province_now"]} == {"31": 1, "40": 2}
             assert view["totals"][0]["quoc_gia"] == 700_000_000
 
+            before_approval = datetime.now(UTC)
             first = await boh.post(
                 "/plans/quoc_gia/2024/approvals",
                 json={
@@ -190,6 +192,12 @@ async def test_national_plan_from_two_provinces_to_plan_approved(make_settings: 
             rebuilt = (await boh.post("/views/rebuild")).json()
             assert rebuilt["events"] >= 3 * 5 + 3
             assert rebuilt["digest"] == rebuilt["live_digest"] == live
+
+            # the view as it stood before the first approval: nothing approved yet
+            then = (await boh.get("/views/as-of", params={"at": before_approval.isoformat()})).json()
+            statuses = {r["status"] for r in then["province"]["by_status"]}
+            assert statuses == {"de_xuat"} and then["national"]["totals"][0]["de_an"] == 3
+            assert then["digest"] != live
 
             # the .xlsx export, read back by another reader, shows the API's totals
             plan = (await boh.get("/plans/quoc_gia/2024")).json()

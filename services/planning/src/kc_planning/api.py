@@ -310,7 +310,13 @@ def router() -> APIRouter:
             with store.transaction() as cur:
                 for table in report.tables.values():
                     cur.execute(f"DROP TABLE IF EXISTS {table}")
-        return {"as_of": moment.isoformat(), "events": report.events, "digest": report.digest, **queries.national(rows)}
+        return {
+            "as_of": moment.isoformat(),
+            "events": report.events,
+            "digest": report.digest,
+            "national": queries.national(rows),
+            "province": queries.provincial(rows),
+        }
 
     @api.get("/views/export.xlsx", tags=["views"], response_class=Response, summary="Xuất báo cáo ra .xlsx")
     def export_view(request: Request, year: int | None = None, province_code: str | None = None) -> Response:
