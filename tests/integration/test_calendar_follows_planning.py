@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 import httpx
 import nats
 from kc_appraisal.main import create_app as appraisal_app
 from kc_planning.main import create_app as planning_app
 from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory
-
-
-async def until(check: Any, timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
+from kc_runtime.testing import SettingsFactory, eventually
 
 
 async def test_a_later_deadline_published_by_planning_lets_a_submission_through(
@@ -32,7 +21,7 @@ async def test_a_later_deadline_published_by_planning_lets_a_submission_through(
     async with planning.router.lifespan_context(planning), appraisal.router.lifespan_context(appraisal):
         plan = httpx.AsyncClient(transport=httpx.ASGITransport(app=planning), base_url="http://planning")
         apr = httpx.AsyncClient(transport=httpx.ASGITransport(app=appraisal), base_url="http://appraisal")
-        await until(lambda: planning.state.runtime.bus_started and appraisal.state.runtime.bus_started)
+        await eventually(lambda: planning.state.runtime.bus_started and appraisal.state.runtime.bus_started)
         d = (
             await apr.post(
                 "/de-an",
@@ -68,7 +57,7 @@ async def test_a_later_deadline_published_by_planning_lets_a_submission_through(
             },
         )
         assert changed.status_code == 200, changed.text
-        await until(lambda: appraisal.state.application.calendars("dia_phuong", "40", 2024) is not None)
+        await eventually(lambda: appraisal.state.application.calendars("dia_phuong", "40", 2024) is not None)
 
         accepted = await apr.post(f"/de-an/{d['id']}/submit", json={"submitted_on": "2023-11-02"})
         assert accepted.status_code == 200, accepted.text

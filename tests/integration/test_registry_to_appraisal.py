@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date, datetime
-from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
@@ -15,15 +13,7 @@ from kc_contracts.planning_events import ApprovedLine, PlanApprovedV1
 from kc_contracts.subjects import stream_name, subject_for
 from kc_registry.main import create_app as registry_app
 from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory
-
-
-async def until(check: Any, timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
+from kc_runtime.testing import SettingsFactory, eventually
 
 
 async def test_a_registered_establishment_becomes_a_beneficiary_and_a_plan_approves_its_de_an(
@@ -38,7 +28,7 @@ async def test_a_registered_establishment_becomes_a_beneficiary_and_a_plan_appro
     async with registry.router.lifespan_context(registry), appraisal.router.lifespan_context(appraisal):
         reg = httpx.AsyncClient(transport=httpx.ASGITransport(app=registry), base_url="http://registry")
         apr = httpx.AsyncClient(transport=httpx.ASGITransport(app=appraisal), base_url="http://appraisal")
-        await until(lambda: registry.state.runtime.bus_started and appraisal.state.runtime.bus_started)
+        await eventually(lambda: registry.state.runtime.bus_started and appraisal.state.runtime.bus_started)
 
         company = (
             await reg.post(
@@ -55,7 +45,7 @@ async def test_a_registered_establishment_becomes_a_beneficiary_and_a_plan_appro
                 },
             )
         ).json()
-        await until(lambda: appraisal.state.beneficiaries.facts(UUID(company["id"])) is not None)
+        await eventually(lambda: appraisal.state.beneficiaries.facts(UUID(company["id"])) is not None)
         facts = appraisal.state.beneficiaries.facts(UUID(company["id"]))
         assert facts["eligibility"][0]["outcome"] == "dat"  # a legacy xã of Huyện Tiên Lãng
 
@@ -137,15 +127,15 @@ async def test_a_registered_establishment_becomes_a_beneficiary_and_a_plan_appro
                 stream=stream_name("tinh-31"),
                 headers={"Nats-Msg-Id": msg_id},
             )
-        await until(lambda: appraisal.state.application.get(UUID(d["id"])).status.value == "da_phe_duyet")
+        await eventually(lambda: appraisal.state.application.get(UUID(d["id"])).status.value == "da_phe_duyet")
         inbox = next(
             s.inbox for s in appraisal.state.runtime.subscriptions if s.inbox.name == "appraisal-plans-tinh-31"
         )
-        await until(lambda: inbox.stats.applied + inbox.stats.dead_lettered >= 2)
+        await eventually(lambda: inbox.stats.applied + inbox.stats.dead_lettered >= 2)
         state = (await apr.get(url)).json()
         assert state["approval"]["plan_decision"] == "3456/QĐ-UBND"
         assert [t["event"] for t in (await apr.get(f"{url}/timeline")).json()].count("Approved") == 1
-        await until(lambda: appraisal.state.runtime.relay.published >= 4)
+        await eventually(lambda: appraisal.state.runtime.relay.published >= 4)
         await reg.aclose()
         await apr.aclose()
 

@@ -14,22 +14,9 @@ import nats
 from kc_appraisal.main import create_app as appraisal_app
 from kc_planning.main import create_app as planning_app
 from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory
+from kc_runtime.testing import SettingsFactory, eventually
 from nats.js.api import AckPolicy, ConsumerConfig
 from openpyxl import load_workbook
-
-
-async def until(check: Any, timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
 
 
 def client(app: Any, name: str) -> httpx.AsyncClient:
@@ -122,7 +109,7 @@ async def test_national_plan_from_two_provinces_to_plan_approved(make_settings: 
         nah, hph = client(na, "tinh-40"), client(hp, "tinh-31")
         async with planning.router.lifespan_context(planning):
             boh = client(planning, "bo")
-            await until(lambda: all(a.state.runtime.bus_started for a in (na, hp, planning)))
+            await eventually(lambda: all(a.state.runtime.bus_started for a in (na, hp, planning)))
             ids = [
                 await national_de_an(nah, "KCQG-2024-40-01", "Nghệ An", 250_000_000),
                 await national_de_an(nah, "KCQG-2024-40-02", "Nghệ An", 150_000_000),
@@ -133,8 +120,8 @@ async def test_national_plan_from_two_provinces_to_plan_approved(make_settings: 
                 response = await boh.get("/plans/quoc_gia/2024")
                 return response.status_code == 200 and len(response.json()["lines"]) == 3
 
-            await until(plan_has_three)
-            await until(lambda: len(planning.state.programme.rows(year=2024)) == 3)
+            await eventually(plan_has_three)
+            await eventually(lambda: len(planning.state.programme.rows(year=2024)) == 3)
             view = (await boh.get("/views/national", params={"year": 2024})).json()
             assert {r["province_now"]: r["de_an"] for r in view["by_province_now"]} == {"31": 1, "40": 2}
             assert view["totals"][0]["quoc_gia"] == 700_000_000
@@ -150,13 +137,13 @@ async def test_national_plan_from_two_provinces_to_plan_approved(make_settings: 
                 },
             )
             assert first.status_code == 200, first.text
-            await until(lambda: planning.state.runtime.relay.published >= 1)
+            await eventually(lambda: planning.state.runtime.relay.published >= 1)
 
         # planning restarts on the same store: nothing is published again
         planning = planning_app(bo_settings)
         async with planning.router.lifespan_context(planning):
             boh = client(planning, "bo")
-            await until(lambda: planning.state.runtime.bus_started)
+            await eventually(lambda: planning.state.runtime.bus_started)
             await asyncio.sleep(1.0)
             await drain()
             assert len(received) == 1
@@ -174,7 +161,7 @@ async def test_national_plan_from_two_provinces_to_plan_approved(make_settings: 
                 await drain()
                 return len(received) >= 2
 
-            await until(two_received)
+            await eventually(two_received)
             await asyncio.sleep(1.0)
             await drain()
 
@@ -182,10 +169,12 @@ async def test_national_plan_from_two_provinces_to_plan_approved(make_settings: 
             async def approved(http: httpx.AsyncClient, de_an_id: str) -> bool:
                 return bool((await http.get(f"/de-an/{de_an_id}")).json()["status"] == "da_phe_duyet")
 
-            await until(lambda: approved(nah, ids[0]))
-            await until(lambda: approved(nah, ids[1]))
-            await until(lambda: approved(hph, ids[2]))
-            await until(lambda: all(r["status"] == "da_phe_duyet" for r in planning.state.programme.rows(year=2024)))
+            await eventually(lambda: approved(nah, ids[0]))
+            await eventually(lambda: approved(nah, ids[1]))
+            await eventually(lambda: approved(hph, ids[2]))
+            await eventually(
+                lambda: all(r["status"] == "da_phe_duyet" for r in planning.state.programme.rows(year=2024))
+            )
 
             # the rebuild from the bus log gives the live view's digest
             live = (await boh.get("/views/digest")).json()["digest"]

@@ -10,17 +10,17 @@ from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
+from kc_runtime.actor import ActorHeader, actor_of
 from kc_runtime.fields import Text50, Text100, Text200, Text300, Text500
 from kc_runtime.http import problem_responses
 from pydantic import BaseModel, ConfigDict, Field
 
-from kc_appraisal.application import Actor, AppraisalApplication
+from kc_appraisal.application import AppraisalApplication
 from kc_appraisal.domain.de_an import Conclusion, DeAn, DeAnType, Level
 from kc_appraisal.projections.de_an_list import DeAnList
 
 Vnd = Annotated[int, Field(ge=0, description="VND, số nguyên không âm")]
-ActorHeader = Annotated[str | None, Header(description="Người thực hiện (until signed tokens)")]
 
 
 class Command(BaseModel):
@@ -168,9 +168,6 @@ def router() -> APIRouter:
         app: AppraisalApplication = request.app.state.application
         return app
 
-    def actor(request: Request, x_actor: str | None) -> Actor:
-        return Actor(x_actor or "anonymous", getattr(request.state, "correlation_id", None))
-
     def run(
         request: Request,
         de_an_id: UUID,
@@ -178,13 +175,13 @@ def router() -> APIRouter:
         x_actor: str | None,
         command: Callable[[DeAn, dict[str, Any]], Any],
     ) -> dict[str, Any]:
-        by = actor(request, x_actor).by
+        by = actor_of(request, x_actor).by
         return app_of(request).change(de_an_id, lambda d: command(d, by), body.version).state()
 
     @api.post("/de-an", status_code=201, tags=["đề án"], responses=errors, summary="Tạo dự thảo đề án / draft")
     def draft(body: DraftDeAn, request: Request, x_actor: ActorHeader = None) -> dict[str, Any]:
         details = body.model_dump(mode="json", exclude_none=True)
-        return app_of(request).draft(details, actor(request, x_actor), on=datetime.now(UTC).date()).state()
+        return app_of(request).draft(details, actor_of(request, x_actor), on=datetime.now(UTC).date()).state()
 
     @api.get("/de-an", tags=["đề án"], summary="Danh sách, lọc / list")
     def list_de_an(

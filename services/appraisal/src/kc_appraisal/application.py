@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -13,6 +12,7 @@ import structlog
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
 from kc_contracts.planning_events import PlanApprovedV1
+from kc_runtime.actor import Actor
 from kc_runtime.eventstore import ServiceApplication
 
 from kc_appraisal.domain.de_an import BeneficiaryLookup, DeAn
@@ -25,16 +25,6 @@ log = structlog.get_logger("kc.appraisal")
 
 class DeAnNotFoundError(AppraisalError):
     """No đề án with this id in this instance."""
-
-
-@dataclass
-class Actor:
-    name: str
-    correlation_id: str | None = None
-
-    @property
-    def by(self) -> dict[str, Any]:
-        return {"actor": self.name, "correlation_id": self.correlation_id}
 
 
 class AppraisalApplication(ServiceApplication):

@@ -5,21 +5,21 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from kc_runtime.actor import ActorHeader, actor_of
 from kc_runtime.fields import Text100, Text200, Text300, Text500
 from kc_runtime.http import problem, problem_responses
 from kc_runtime.rebuild import live_digest, rebuild
 from pydantic import BaseModel, ConfigDict, Field
 
 from kc_planning import exports
-from kc_planning.application import Actor, PlanningApplication
+from kc_planning.application import PlanningApplication
 from kc_planning.domain.plan import PlanError
 from kc_planning.messaging import programme_sources
 from kc_planning.projections.establishments import EstablishmentsView
 from kc_planning.projections.programme import ProgrammeQueries, ProgrammeView
 
 Level = Annotated[str, Field(pattern=r"^(quoc_gia|dia_phuong)$")]
-ActorHeader = Annotated[str | None, Header(description="Người thực hiện (until signed tokens)")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -89,9 +89,6 @@ def router() -> APIRouter:
         app: PlanningApplication = request.app.state.application
         return app
 
-    def actor(request: Request, x_actor: str | None) -> Actor:
-        return Actor(x_actor or "anonymous", getattr(request.state, "correlation_id", None))
-
     # -- walking skeleton view -----------------------------------------------------------------------
     @api.get("/views/establishments", response_model=list[CommuneCount], tags=["views"])
     def establishments_by_commune(
@@ -110,7 +107,7 @@ def router() -> APIRouter:
     def envelope(level: str, year: int, body: BudgetEnvelope, request: Request, x_actor: ActorHeader = None) -> Any:
         return (
             app_of(request)
-            .set_envelope(level, year, body.envelope, body.decision_number, actor(request, x_actor))
+            .set_envelope(level, year, body.envelope, body.decision_number, actor_of(request, x_actor))
             .state()
         )
 
@@ -130,7 +127,7 @@ def router() -> APIRouter:
                 decision_date=body.decision_date,
                 signer=body.signer,
                 amounts=body.amounts,
-                actor=actor(request, x_actor),
+                actor=actor_of(request, x_actor),
             )
             .state()
         )
@@ -152,7 +149,7 @@ def router() -> APIRouter:
                 signer=body.signer,
                 changes=body.changes,
                 reason=body.reason,
-                actor=actor(request, x_actor),
+                actor=actor_of(request, x_actor),
             )
             .state()
         )
@@ -183,7 +180,7 @@ def router() -> APIRouter:
             {"registration_deadline": body.registration_deadline, "dossier_deadline": body.dossier_deadline},
             legal_basis=body.legal_basis,
             reason=body.reason,
-            actor=actor(request, x_actor),
+            actor=actor_of(request, x_actor),
         )
         return {
             "reference": cal.reference,
@@ -212,7 +209,7 @@ def router() -> APIRouter:
     def register(body: RegistrationBody, request: Request, x_actor: ActorHeader = None) -> Any:
         details = body.model_dump(mode="json", exclude={"filed_on", "extension"})
         reg = app_of(request).file_registration(
-            details, filed_on=body.filed_on, extension=body.extension, actor=actor(request, x_actor)
+            details, filed_on=body.filed_on, extension=body.extension, actor=actor_of(request, x_actor)
         )
         return {
             "id": str(reg.id),
@@ -262,7 +259,7 @@ def router() -> APIRouter:
                 },
                 filed_on=filed_on,
                 extension=None,
-                actor=actor(request, x_actor),
+                actor=actor_of(request, x_actor),
             )
             ids.append(str(reg.id))
         return {"registrations": ids}

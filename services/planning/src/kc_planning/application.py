@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
@@ -10,6 +9,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
 from kc_contracts.appraisal_events import DeAnProposedV1
+from kc_runtime.actor import Actor
 from kc_runtime.eventstore import ServiceApplication
 
 from kc_planning.domain.calendar import PlanCalendar, Registration, calendar_id
@@ -24,12 +24,6 @@ class NotFoundError(PlanError):
 
 class NotOwnerError(PlanError):
     """This instance does not own that plan (the ministry owns national plans, a province its local one)."""
-
-
-@dataclass
-class Actor:
-    name: str
-    correlation_id: str | None = None
 
 
 def plan_owner(level: str, instance: str) -> str:

@@ -6,21 +6,21 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from kc_contracts.units import UnitSystem
+from kc_runtime.actor import ActorHeader, actor_of
 from kc_runtime.fields import Text50, Text100, Text200, Text300, Text500
 from kc_runtime.http import problem, problem_responses
 from pydantic import BaseModel, ConfigDict, Field
 
 from kc_registry import imports, rulebook
-from kc_registry.application import Actor, RegistryApplication
+from kc_registry.application import RegistryApplication
 from kc_registry.domain.establishment import DocumentKind, Establishment, LegalForm, recognition_to_dict
 from kc_registry.domain.recognition import Level, Scheme
 from kc_registry.projections.establishments import EstablishmentQuery, EstablishmentsView
 
 CommuneCode = Annotated[str, Field(pattern=r"^\d{5}$", description="Mã xã/phường (5 chữ số)", examples=["17419"])]
 Money = Annotated[int, Field(ge=0, description="VND, số nguyên")]
-ActorHeader = Annotated[str | None, Header(description="Người thực hiện (until signed tokens)")]
 
 
 class EstablishmentFields(BaseModel):
@@ -133,10 +133,6 @@ def router() -> APIRouter:
         app: RegistryApplication = request.app.state.application
         return app
 
-    def actor(request: Request, x_actor: str | None) -> Actor:
-        """Who acts; the correlation id is the request's (X-Correlation-Id, or one made for it)."""
-        return Actor(name=x_actor or "anonymous", correlation_id=getattr(request.state, "correlation_id", None))
-
     @api.post(
         "/establishments",
         status_code=201,
@@ -151,7 +147,7 @@ def router() -> APIRouter:
         x_actor: ActorHeader = None,
     ) -> EstablishmentOut:
         details = body.model_dump(mode="json", exclude_none=True)
-        return out(app_of(request).register(details, actor(request, x_actor)))
+        return out(app_of(request).register(details, actor_of(request, x_actor)))
 
     @api.get(
         "/establishments",
@@ -210,7 +206,7 @@ def router() -> APIRouter:
         x_actor: ActorHeader = None,
     ) -> EstablishmentOut:
         changes = body.model_dump(mode="json", exclude_unset=True, exclude={"version"})
-        e, _ = app_of(request).update(establishment_id, changes, body.version, actor(request, x_actor))
+        e, _ = app_of(request).update(establishment_id, changes, body.version, actor_of(request, x_actor))
         return out(e)
 
     @api.get(
@@ -267,7 +263,7 @@ def router() -> APIRouter:
         app = app_of(request)
         data = await file.read(app.documents.max_bytes + 1)
         media_type = (file.content_type or "application/octet-stream")[:100]
-        return app.attach_document(establishment_id, kind, data, media_type, actor(request, x_actor))
+        return app.attach_document(establishment_id, kind, data, media_type, actor_of(request, x_actor))
 
     @api.get("/establishments/{establishment_id}/documents", tags=["documents"], responses=errors)
     def documents(establishment_id: UUID, request: Request) -> list[dict[str, Any]]:
@@ -293,7 +289,7 @@ def router() -> APIRouter:
         x_actor: ActorHeader = None,
     ) -> dict[str, Any]:
         return app_of(request).decide_document(
-            establishment_id, sha256, verified=True, text=body.note, actor=actor(request, x_actor)
+            establishment_id, sha256, verified=True, text=body.note, actor=actor_of(request, x_actor)
         )
 
     @api.post("/establishments/{establishment_id}/documents/{sha256}/reject", tags=["documents"], responses=errors)
@@ -305,7 +301,7 @@ def router() -> APIRouter:
         x_actor: ActorHeader = None,
     ) -> dict[str, Any]:
         return app_of(request).decide_document(
-            establishment_id, sha256, verified=False, text=body.reason, actor=actor(request, x_actor)
+            establishment_id, sha256, verified=False, text=body.reason, actor=actor_of(request, x_actor)
         )
 
     # -- recognitions ----------------------------------------------------------------------------
@@ -331,7 +327,7 @@ def router() -> APIRouter:
             decision_number=body.decision_number,
             decision_date=body.decision_date,
             issuer=body.issuer,
-            actor=actor(request, x_actor),
+            actor=actor_of(request, x_actor),
         )
         return recognition_to_dict(r)
 
@@ -364,7 +360,7 @@ def router() -> APIRouter:
             revoked_on=body.revoked_on,
             reason=body.reason,
             decision_number=body.decision_number,
-            actor=actor(request, x_actor),
+            actor=actor_of(request, x_actor),
         )
         return recognition_to_dict(r)
 
@@ -382,7 +378,7 @@ def router() -> APIRouter:
         request: Request,
         x_actor: ActorHeader = None,
     ) -> list[dict[str, Any]]:
-        e = app_of(request).record_support(establishment_id, **body.model_dump(), actor=actor(request, x_actor))
+        e = app_of(request).record_support(establishment_id, **body.model_dump(), actor=actor_of(request, x_actor))
         return e.support
 
     @api.get("/establishments/{establishment_id}/support", tags=["support"], responses=errors)
@@ -406,7 +402,7 @@ def router() -> APIRouter:
     ) -> Any:
         app = app_of(request)
         rows = imports.parse_rows(file.filename or "", await file.read(), rulebook.eligibility_rules().sector_labels)
-        report = app.import_rows(rows, actor(request, x_actor), apply=not dry_run)
+        report = app.import_rows(rows, actor_of(request, x_actor), apply=not dry_run)
         summary = {
             "rows": report.rows,
             "new": report.new,

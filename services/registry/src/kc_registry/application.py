@@ -12,6 +12,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from kc_contracts.units import AdminUnits
+from kc_runtime.actor import Actor
 from kc_runtime.eventstore import ServiceApplication
 
 from kc_registry.documents import DocumentStore
@@ -35,19 +36,6 @@ T = TypeVar("T")
 
 class EstablishmentNotFoundError(RegistryError):
     """No establishment with this id in this instance."""
-
-
-@dataclass
-class Actor:
-    """Who acts, and the request they act in (for the timeline and the envelope's correlation)."""
-
-    name: str
-    correlation_id: str | None = None
-
-    @property
-    def by(self) -> dict[str, Any]:
-        """The keyword arguments every domain command takes to say who acts."""
-        return {"actor": self.name, "correlation_id": self.correlation_id}
 
 
 @dataclass

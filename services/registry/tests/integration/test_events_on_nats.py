@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 from typing import Any
@@ -13,15 +12,7 @@ from kc_contracts import Envelope
 from kc_contracts.subjects import dead_letter_stream, stream_name
 from kc_registry.main import create_app
 from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory
-
-
-async def wait_until(check: Any, timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
+from kc_runtime.testing import SettingsFactory, eventually
 
 
 async def test_contract_events_are_published_and_dossier_bytes_never_leave(make_settings: SettingsFactory) -> None:
@@ -41,7 +32,7 @@ async def test_contract_events_are_published_and_dossier_bytes_never_leave(make_
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://registry") as http:
-            await wait_until(lambda: app.state.runtime.bus_started)
+            await eventually(lambda: app.state.runtime.bus_started)
             created = (
                 await http.post(
                     "/establishments",
@@ -92,7 +83,7 @@ async def test_contract_events_are_published_and_dossier_bytes_never_leave(make_
                 )
             ).status_code == 201
             relay = app.state.runtime.relay
-            await wait_until(lambda: relay.published == 6)
+            await eventually(lambda: relay.published == 6)
 
     js = nc.jetstream()
     stored = []

@@ -96,3 +96,20 @@ def make_settings(store: str, tmp_path: Path, nats_server: NatsServer) -> Iterat
     yield make
     for schema in schemas:
         drop_schema(schema)
+
+
+async def eventually(check: Callable[[], object], timeout: float = 30.0, interval: float = 0.05) -> None:  # noqa: ASYNC109
+    """Wait until ``check()`` (sync, or returning an awaitable) is truthy; fail after ``timeout`` s."""
+    import asyncio
+    import inspect
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)

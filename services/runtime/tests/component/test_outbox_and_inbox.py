@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 from uuid import UUID
@@ -24,7 +24,7 @@ from kc_runtime.relay import OutboxRelay
 from kc_runtime.service import ServiceRuntime
 from kc_runtime.settings import Settings
 from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory
+from kc_runtime.testing import SettingsFactory, eventually
 from kc_runtime.views import ViewStore
 
 # -- a small event-sourced world: counters whose increments are public ---------------------------
@@ -116,19 +116,6 @@ async def ensure(settings: Settings) -> None:
     nc = await nats.connect(settings.nats_url)
     await ensure_streams(nc.jetstream(), StreamPlan((settings.instance,)))
     await nc.close()
-
-
-async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = check()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 @asynccontextmanager
