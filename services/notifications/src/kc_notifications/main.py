@@ -1,27 +1,93 @@
-"""The notifications service's composition root (its features land with their own issues)."""
+"""The notifications service's composition root."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
 from fastapi import FastAPI
-from kc_runtime.http import install_health, install_problem_handlers
+from kc_runtime.eventstore import persistence_env
+from kc_runtime.http import install_health, install_problem_handlers, install_request_guards
 from kc_runtime.process import serve
 from kc_runtime.service import ServiceRuntime
-from kc_runtime.settings import Settings
+from kc_runtime.views import ViewStore
+
+from kc_notifications import api, messaging
+from kc_notifications.inflow import Inflow
+from kc_notifications.mail import MailSink
+from kc_notifications.scheduler import Scheduler
+from kc_notifications.sender import Sender
+from kc_notifications.settings import NotificationSettings
+from kc_notifications.store import DDL, NotificationStore
+from kc_notifications.webhooks import Deliverer, Subscriptions, WebhookError
 
 SERVICE = "notifications"
 
 
-def create_app(settings: Settings) -> FastAPI:
+def every(seconds: float, work: Callable[[], Awaitable[object]]) -> Callable[[], Coroutine[Any, Any, None]]:
+    async def loop() -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                await work()
+            await asyncio.sleep(seconds)
+
+    return loop
+
+
+def create_app(settings: NotificationSettings) -> FastAPI:
+    views = ViewStore(persistence_env(settings), name="notifications_views", ddl=DDL)
+    inflow = Inflow(views, settings.instance)
+    scheduler = Scheduler(views, settings.instance)
+    sender = Sender(
+        views,
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_sender,
+        retry_seconds=settings.mail_retry_seconds,
+    )
+    deliverer = Deliverer(views, settings.webhook_retry_seconds)
+    sink = MailSink(settings.var_dir / settings.instance / "mail", settings.smtp_port) if settings.smtp_sink else None
+
     runtime = ServiceRuntime(settings)
-    app = FastAPI(title="khuyencong notifications", lifespan=runtime.lifespan)
+    messaging.subscribe(runtime, inflow, settings.instance, settings.peers)
+    runtime.run_in_background(every(settings.sender_interval_seconds, sender.run_once), "mail")
+    runtime.run_in_background(every(settings.sender_interval_seconds, deliverer.run_once), "webhooks")
+
+    async def daily() -> None:
+        await asyncio.to_thread(scheduler.tick, datetime.now(UTC).date())
+
+    runtime.run_in_background(every(settings.scheduler_interval_seconds, daily), "scheduler")
+    if sink is not None:
+        sink.start()
+        runtime.close_on_stop(sink.stop)
+    runtime.close_on_stop(views.close)
+
+    app = FastAPI(
+        title="khuyencong notifications",
+        description="Nhắc hạn, thông báo trạng thái qua e-mail, webhook và nguồn sự kiện cho bên tích hợp. "
+        "Errors: application/problem+json, Vietnamese first.",
+        lifespan=runtime.lifespan,
+    )
     app.state.runtime = runtime
-    install_problem_handlers(app, {})
+    app.state.views = views
+    app.state.notifications = NotificationStore(views)
+    app.state.subscriptions = Subscriptions(views, settings.webhook_allow_hosts)
+    app.state.scheduler = scheduler
+    app.state.sender = sender
+    app.state.deliverer = deliverer
+    app.state.mail_sink = sink
+    app.include_router(api.router())
+    install_problem_handlers(app, {WebhookError: 422})
+    install_request_guards(app)
     install_health(app, runtime.readiness)
     return app
 
 
 def main() -> None:
-    serve(SERVICE, create_app)
+    serve(SERVICE, create_app, NotificationSettings)
 
 
 if __name__ == "__main__":

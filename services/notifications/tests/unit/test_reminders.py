@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import holidays
-
 from kc_notifications.domain.reminders import Milestone, ReminderRule, before, due
 
 VN = holidays.country_holidays("VN", years=range(2023, 2026))
@@ -32,8 +31,12 @@ def test_calendar_days_move_a_reminder_off_a_day_off_to_the_working_day_before()
 
 
 def test_a_month_of_days_yields_exactly_the_expected_reminders_and_none_to_those_who_acted() -> None:
-    registration = Milestone("dia_phuong:tinh-40:2024", "dossier_deadline", date(2023, 10, 30),
-                             ("xa:dien-kim", "xa:dien-hai", "ttkc:nghe-an"))
+    registration = Milestone(
+        "dia_phuong:tinh-40:2024",
+        "dossier_deadline",
+        date(2023, 10, 30),
+        ("xa:dien-kim", "xa:dien-hai", "ttkc:nghe-an"),
+    )
     submitted: dict[str, date] = {"xa:dien-hai": date(2023, 10, 18)}  # acts between the 2nd and 3rd reminder
 
     def done_as_of(today: date):  # type: ignore[no-untyped-def]
@@ -42,15 +45,17 @@ def test_a_month_of_days_yields_exactly_the_expected_reminders_and_none_to_those
     sent = []
     day = date(2023, 10, 1)
     while day <= date(2023, 10, 31):
-        sent += [(r.send_on, r.lead, r.recipient) for r in due(day, [registration], done_as_of(day), RULE,
-                                                                is_holiday)]
+        sent += [(r.send_on, r.lead, r.recipient) for r in due(day, [registration], done_as_of(day), RULE, is_holiday)]
         day += timedelta(days=1)
     # 30/10/2023 is a Monday: 14 working days before → 10/10, 7 → 19/10, 1 → 27/10 (Friday)
     assert sent == [
-        (date(2023, 10, 10), 14, "ttkc:nghe-an"), (date(2023, 10, 10), 14, "xa:dien-hai"),
+        (date(2023, 10, 10), 14, "ttkc:nghe-an"),
+        (date(2023, 10, 10), 14, "xa:dien-hai"),
         (date(2023, 10, 10), 14, "xa:dien-kim"),
-        (date(2023, 10, 19), 7, "ttkc:nghe-an"), (date(2023, 10, 19), 7, "xa:dien-kim"),
-        (date(2023, 10, 27), 1, "ttkc:nghe-an"), (date(2023, 10, 27), 1, "xa:dien-kim"),
+        (date(2023, 10, 19), 7, "ttkc:nghe-an"),
+        (date(2023, 10, 19), 7, "xa:dien-kim"),
+        (date(2023, 10, 27), 1, "ttkc:nghe-an"),
+        (date(2023, 10, 27), 1, "xa:dien-kim"),
     ]
 
 

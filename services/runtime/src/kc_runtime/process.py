@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -13,9 +14,9 @@ from kc_runtime.logs import configure_logging
 from kc_runtime.settings import Settings
 
 
-def serve(service: str, create_app: Callable[[Settings], FastAPI]) -> None:
+def serve(service: str, create_app: Callable[[Any], FastAPI], settings_class: type[Settings] = Settings) -> None:
     try:
-        settings = Settings(service=service)
+        settings = settings_class(service=service)
     except ValidationError as exc:
         err = exc.errors()[0]
         print(

@@ -61,7 +61,11 @@ class ViewStore:
         self._schema = env.get("POSTGRES_SCHEMA", "public")
         with self.transaction() as cur:
             for statement in ddl:
-                cur.execute(statement)
+                cur.execute(self.dialect(statement))
+
+    def dialect(self, ddl: str) -> str:
+        """The few DDL words SQLite and PostgreSQL spell differently."""
+        return ddl.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY") if self.postgres else ddl
 
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[ViewCursor]:

@@ -76,7 +76,7 @@ def due(
     """The reminders to send on ``today``: for each lead time whose day is today (or was missed since
     the previous working day — a service that was down catches up), to each expected recipient
     that has not acted."""
-    out = []
+    out: list[Reminder] = []
     for m in milestones:
         if today > m.deadline:
             continue
@@ -84,6 +84,7 @@ def due(
             send_on = before(m.deadline, lead, working_days=rule.working_days, is_holiday=is_holiday)
             if send_on != today:
                 continue
-            out.extend(Reminder(m.calendar, m.kind, m.deadline, lead, who, send_on)
-                       for who in m.expected if not done(m, who))
+            out.extend(
+                Reminder(m.calendar, m.kind, m.deadline, lead, who, send_on) for who in m.expected if not done(m, who)
+            )
     return sorted(out, key=lambda r: (r.send_on, r.calendar, r.kind, -r.lead, r.recipient))
