@@ -20,7 +20,7 @@ import sys
 import time
 import tomllib
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ class ServiceProcess:
     name: str
     module: str
     port: int
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -60,7 +61,8 @@ class Supervisor:
     def __init__(self, config: dict[str, Any], var_dir: Path, auto_ports: bool) -> None:
         self.instance: str = config["instance"]
         # a province reads the ministry's stream (national plans); both exist from the start
-        self.stream_instances = tuple(dict.fromkeys([self.instance, "bo", *config.get("peers", [])]))
+        self.peers: list[str] = list(config.get("peers", []))
+        self.stream_instances = tuple(dict.fromkeys([self.instance, "bo", *self.peers]))
         self.var_dir = var_dir
         nats_cfg = config.get("nats", {})
         self.nats = NatsServer(
@@ -69,7 +71,13 @@ class Supervisor:
             log_file=var_dir / "logs" / "nats-server.log",
         )
         self.services = [
-            ServiceProcess(s["name"], s["module"], free_port(None if auto_ports else s.get("port")))
+            ServiceProcess(
+                s["name"],
+                s["module"],
+                free_port(None if auto_ports else s.get("port")),
+                # "auto-port": a free port chosen at start (e.g. the notifications' SMTP sink)
+                {k: str(free_port()) if v == "auto-port" else str(v) for k, v in s.get("env", {}).items()},
+            )
             for s in config["service"]
         ]
         self._stopping = False
@@ -97,14 +105,19 @@ class Supervisor:
         for line in asyncio.run(self._ensure_streams()):
             print(f"  stream {line}", flush=True)
         for service in self.services:
-            env = os.environ | {
-                "KC_INSTANCE": self.instance,
-                "KC_SERVICE": service.name,
-                "KC_NATS_URL": self.nats.url,
-                "KC_HTTP_PORT": str(service.port),
-                "KC_VAR_DIR": str(self.var_dir),
-                "KC_LOG_JSON": "true",
-            }
+            env = (
+                os.environ
+                | {
+                    "KC_INSTANCE": self.instance,
+                    "KC_SERVICE": service.name,
+                    "KC_NATS_URL": self.nats.url,
+                    "KC_HTTP_PORT": str(service.port),
+                    "KC_VAR_DIR": str(self.var_dir),
+                    "KC_LOG_JSON": "true",
+                    "KC_PEERS": json.dumps(self.peers),
+                }
+                | service.env
+            )
             log = (self.var_dir / "logs" / f"{self.instance}-{service.name}.log").open("ab")
             service.process = subprocess.Popen(
                 [sys.executable, "-m", service.module],
@@ -169,6 +182,12 @@ class Supervisor:
         for s in self.services:
             pid = s.process.pid if s.process else "-"
             lines.append(f"  {s.name:<14} {s.url}  (docs {s.url}/docs, pid {pid})")
+        notifications = next((s for s in self.services if s.name == "notifications"), None)
+        if notifications is not None:
+            lines.append(
+                f"  mail sink      {notifications.url}/mail   webhook log {notifications.url}/webhooks/<id>/"
+                f"deliveries   event feed {notifications.url}/events"
+            )
         lines.append(f"Logs: {self.var_dir}/logs/   Reset: make clean")
         lines.append("Ctrl-C to stop.")
         return "\n".join(lines)

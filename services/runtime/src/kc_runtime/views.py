@@ -35,17 +35,20 @@ class ViewCursor:
         row = self.raw.fetchone()
         return None if row is None else dict(row)
 
+    @property
+    def _dbapi(self) -> Any:
+        # eventsourcing's SQLite cursor wraps sqlite3's without fetchmany or rowcount: reach the real one
+        return getattr(self.raw, "sqlite_cursor", self.raw)
+
     def fetchmany(self, size: int) -> list[dict[str, Any]]:
-        # eventsourcing's SQLite cursor wraps sqlite3's without fetchmany; reach the real one
-        cursor = getattr(self.raw, "sqlite_cursor", self.raw)
-        return [dict(r) for r in cursor.fetchmany(size)]
+        return [dict(r) for r in self._dbapi.fetchmany(size)]
 
     def fetchall(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.raw.fetchall()]
 
     @property
     def rowcount(self) -> int:
-        return int(self.raw.rowcount)
+        return int(self._dbapi.rowcount)
 
 
 class ViewStore:
