@@ -64,3 +64,15 @@ def test_the_reminder_key_is_stable_so_recomputing_sends_nothing_twice() -> None
     first = due(date(2024, 7, 12), [m], lambda *_: False, RULE, is_holiday)
     again = due(date(2024, 7, 12), [m], lambda *_: False, RULE, is_holiday)
     assert [r.key for r in first] == [r.key for r in again] == ["c:registration_deadline:2024-07-15:1:a"]
+
+
+def test_a_month_across_tet_counts_only_working_days() -> None:
+    dossiers = Milestone("quoc_gia:bo:2025", "dossier_deadline", date(2024, 2, 23), ("ttkc:thai-nguyen",))
+    sent = []
+    day = date(2024, 1, 15)
+    while day <= date(2024, 2, 23):
+        sent += [(r.send_on, r.lead) for r in due(day, [dossiers], lambda *_: False, RULE, is_holiday)]
+        day += timedelta(days=1)
+    # Tết 2024: 08/02–14/02 are public holidays; 7 working days before 23/02 falls on 07/02, not 15/02
+    assert sent == [(date(2024, 1, 29), 14), (date(2024, 2, 7), 7), (date(2024, 2, 22), 1)]
+    assert all(day.weekday() < 5 and day not in VN for day, _ in sent)
