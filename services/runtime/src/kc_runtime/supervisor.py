@@ -37,6 +37,8 @@ class ServiceProcess:
     name: str
     module: str
     port: int
+    instance: str = ""
+    peers: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
@@ -57,12 +59,28 @@ class AlreadyRunningError(RuntimeError):
     """Another ``make run`` holds the data directory."""
 
 
+def instances_of(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """``[[instance]]`` tables (id, peers, services, port_offset), or the single top-level ``instance``."""
+    if isinstance(config.get("instance"), list):
+        return list(config["instance"])
+    return [
+        {
+            "id": config["instance"],
+            "peers": config.get("peers", []),
+            "services": [s["name"] for s in config["service"]],
+            "port_offset": 0,
+        }
+    ]
+
+
 class Supervisor:
     def __init__(self, config: dict[str, Any], var_dir: Path, auto_ports: bool) -> None:
-        self.instance: str = config["instance"]
-        # a province reads the ministry's stream (national plans); both exist from the start
-        self.peers: list[str] = list(config.get("peers", []))
-        self.stream_instances = tuple(dict.fromkeys([self.instance, "bo", *self.peers]))
+        self.instances = instances_of(config)
+        # every instance's stream and the ministry's (provinces read national plans) exist from the start
+        ids = [i["id"] for i in self.instances]
+        self.stream_instances = tuple(
+            dict.fromkeys([*ids, "bo", *(p for i in self.instances for p in i.get("peers", []))])
+        )
         self.var_dir = var_dir
         nats_cfg = config.get("nats", {})
         self.nats = NatsServer(
@@ -70,17 +88,28 @@ class Supervisor:
             port=free_port(None if auto_ports else nats_cfg.get("port")),
             log_file=var_dir / "logs" / "nats-server.log",
         )
-        self.services = [
-            ServiceProcess(
-                s["name"],
-                s["module"],
-                free_port(None if auto_ports else s.get("port")),
-                # "auto-port": a free port chosen at start (e.g. the notifications' SMTP sink)
-                {k: str(free_port()) if v == "auto-port" else str(v) for k, v in s.get("env", {}).items()},
-            )
-            for s in config["service"]
-        ]
+        templates = {s["name"]: s for s in config["service"]}
+        self.services = []
+        for inst in self.instances:
+            for name in inst["services"]:
+                s = templates[name]
+                preferred = None if auto_ports else s.get("port", 0) + inst.get("port_offset", 0)
+                self.services.append(
+                    ServiceProcess(
+                        name,
+                        s["module"],
+                        free_port(preferred),
+                        # "auto-port": a free port chosen at start (e.g. the notifications' SMTP sink)
+                        env={k: str(free_port()) if v == "auto-port" else str(v) for k, v in s.get("env", {}).items()},
+                        instance=inst["id"],
+                        peers=list(inst.get("peers", [])),
+                    )
+                )
         self._stopping = False
+
+    @property
+    def instance(self) -> str:
+        return ", ".join(i["id"] for i in self.instances)
 
     def lock(self) -> None:
         """One ``make run`` per data directory: two would share one JetStream store and SQLite files."""
@@ -108,17 +137,17 @@ class Supervisor:
             env = (
                 os.environ
                 | {
-                    "KC_INSTANCE": self.instance,
+                    "KC_INSTANCE": service.instance,
                     "KC_SERVICE": service.name,
                     "KC_NATS_URL": self.nats.url,
                     "KC_HTTP_PORT": str(service.port),
                     "KC_VAR_DIR": str(self.var_dir),
                     "KC_LOG_JSON": "true",
-                    "KC_PEERS": json.dumps(self.peers),
+                    "KC_PEERS": json.dumps(service.peers),
                 }
                 | service.env
             )
-            log = (self.var_dir / "logs" / f"{self.instance}-{service.name}.log").open("ab")
+            log = (self.var_dir / "logs" / f"{service.instance}-{service.name}.log").open("ab")
             service.process = subprocess.Popen(
                 [sys.executable, "-m", service.module],
                 env=env,
@@ -145,7 +174,7 @@ class Supervisor:
                 if service.process.poll() is not None:
                     raise RuntimeError(
                         f"{service.name} exited with {service.process.returncode}; "
-                        f"see {self.var_dir}/logs/{self.instance}-{service.name}.log"
+                        f"see {self.var_dir}/logs/{service.instance}-{service.name}.log"
                     )
                 if _ready(service.url):
                     pending.remove(service)
@@ -169,26 +198,67 @@ class Supervisor:
                     service.process.wait()
         self.nats.stop()
 
+    def load_demo(self, demo: dict[str, Any]) -> None:
+        """Run the demo loader once, on an empty store (a marker under var/ remembers it ran)."""
+        marker = self.var_dir / "demo.loaded"
+        if marker.exists():
+            return
+        print("  loading the demo scenario…", flush=True)
+        result = subprocess.run(
+            [sys.executable, demo["script"], str(self.var_dir / "run.json")],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        (self.var_dir / "logs" / "demo.log").write_text(result.stdout + result.stderr)
+        if result.returncode != 0:
+            raise RuntimeError(f"demo loader failed; see {self.var_dir}/logs/demo.log")
+        marker.write_text(result.stdout)
+        for line in result.stdout.splitlines()[-12:]:
+            print(f"  {line}", flush=True)
+
     def failed(self) -> list[str]:
         """What has died on its own (anything here ends the run)."""
         dead = [s.name for s in self.services if s.process and s.process.poll() is not None]
         return dead + ([] if self.nats.running else ["nats-server"])
 
+    def write_run_file(self) -> Path:
+        """``var/run.json``: where everything listens (read by the demo loader and the ``kc`` CLI)."""
+        path = self.var_dir / "run.json"
+        path.write_text(
+            json.dumps(
+                {
+                    "nats": self.nats.url,
+                    "services": {f"{s.instance}/{s.name}": s.url for s in self.services},
+                },
+                indent=2,
+            )
+        )
+        return path
+
     def banner(self, started_in: float) -> str:
         lines = [
-            f"khuyencong — instance {self.instance} ready in {started_in:.1f}s (data: {self.var_dir}/)",
+            f"khuyencong — {self.instance} ready in {started_in:.1f}s (data: {self.var_dir}/)",
             f"  NATS           {self.nats.url}",
         ]
-        for s in self.services:
-            pid = s.process.pid if s.process else "-"
-            lines.append(f"  {s.name:<14} {s.url}  (docs {s.url}/docs, pid {pid})")
-        notifications = next((s for s in self.services if s.name == "notifications"), None)
-        if notifications is not None:
-            lines.append(
-                f"  mail sink      {notifications.url}/mail   webhook log {notifications.url}/webhooks/<id>/"
-                f"deliveries   event feed {notifications.url}/events"
+        many = len(self.instances) > 1
+        for inst in self.instances:
+            if many:
+                lines.append(f"  [{inst['id']}]")
+            for s in (s for s in self.services if s.instance == inst["id"]):
+                pid = s.process.pid if s.process else "-"
+                lines.append(f"  {s.name:<14} {s.url}  (docs {s.url}/docs, pid {pid})")
+            notifications = next(
+                (s for s in self.services if s.instance == inst["id"] and s.name == "notifications"), None
             )
-        lines.append(f"Logs: {self.var_dir}/logs/   Reset: make clean")
+            if notifications is not None:
+                lines.append(
+                    f"  mail sink      {notifications.url}/mail   webhook log {notifications.url}/webhooks/"
+                    f"<id>/deliveries   event feed {notifications.url}/events"
+                )
+        lines.append(f"Logs: {self.var_dir}/logs/   URLs: {self.var_dir}/run.json   Reset: make clean")
         lines.append("Ctrl-C to stop.")
         return "\n".join(lines)
 
@@ -198,6 +268,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("config", type=Path, help="process file, e.g. deploy/local/processes.toml")
     parser.add_argument("--var-dir", type=Path, default=Path(os.environ.get("KC_VAR_DIR", "var")))
     parser.add_argument("--auto-ports", action="store_true", help="pick free ports for everything")
+    parser.add_argument(
+        "--demo",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("DEMO", "1") != "0",
+        help="load the demo scenario on an empty store (DEMO=0: start empty)",
+    )
     args = parser.parse_args(argv)
     try:
         config = tomllib.loads(args.config.read_text())
@@ -219,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         supervisor.lock()
         supervisor.start()
         supervisor.wait_ready()
+        supervisor.write_run_file()
+        if args.demo and config.get("demo"):
+            supervisor.load_demo(config["demo"])
         print(supervisor.banner(time.monotonic() - began), flush=True)
         while not supervisor.failed():
             time.sleep(0.5)
