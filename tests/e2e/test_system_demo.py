@@ -1,0 +1,64 @@
+"""`make run` as documented: the ministry and two provinces, the demo scenario, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_system_starts_loads_the_seed_scenario_and_stops_cleanly(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kc_runtime.supervisor",
+            "deploy/local/system.toml",
+            "--var-dir",
+            str(var),
+            "--auto-ports",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env=os.environ | {"PYTHONUNBUFFERED": "1", "DEMO": "1"},
+    )
+    lines: list[str] = []
+    deadline = time.monotonic() + 240
+    assert proc.stdout is not None
+    try:
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip())
+            if line.startswith("Ctrl-C to stop."):
+                break
+        output = "\n".join(lines)
+        assert "Ctrl-C to stop." in output, output
+        assert "national 2024: 2 đề án from Nghệ An and Hải Phòng approved by 3208/QĐ-BCT" in output
+        urls = json.loads((var / "run.json").read_text())["services"]
+        assert len(urls) == 11
+        with httpx.Client(timeout=10) as http:
+            plan = http.get(f"{urls['bo/planning']}/plans/quoc_gia/2024").json()
+            assert plan["approved_total_vnd"] == 580_000_000 and len(plan["batches"]) == 1
+            casting = http.get(f"{urls['tinh-31/appraisal']}/de-an", params={"status": "da_dong"}).json()
+            assert [d["code"] for d in casting["items"]] == ["KCĐP-31-2023-04"]
+            mail = http.get(f"{urls['tinh-40/notifications']}/mail").json()
+            assert any("được phê duyệt trong kế hoạch" in m["subject"] for m in mail)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=90)
+    assert proc.returncode == 0, out
+    assert "stopped." in out
