@@ -57,6 +57,20 @@ def test_the_system_starts_loads_the_seed_scenario_and_stops_cleanly(tmp_path: P
             assert [d["code"] for d in casting["items"]] == ["KCĐP-31-2023-04"]
             mail = http.get(f"{urls['tinh-40/notifications']}/mail").json()
             assert any("được phê duyệt trong kế hoạch" in m["subject"] for m in mail)
+        # the README's integrator example, run as written
+        nats_url = json.loads((var / "run.json").read_text())["nats"]
+        example = subprocess.run(
+            [sys.executable, "docs/integrator_example.py", nats_url],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert example.returncode == 0, example.stderr
+        assert example.stdout.splitlines()[0] == "3208/QĐ-BCT (2023-12-28), đợt 1, năm 2024:"
+        assert "  KCQG-2024-40-01  tỉnh 40  280.000.000 đồng" in example.stdout
+        assert "  KCQG-2024-31-01  tỉnh 31  300.000.000 đồng" in example.stdout
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         out, _ = proc.communicate(timeout=90)
