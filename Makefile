@@ -43,6 +43,7 @@ lint:
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(PY) -m kc_contracts.schemas check
+	$(PY) -m kc_contracts.asyncapi check
 
 fmt:
 	$(VENV)/bin/ruff format .
@@ -50,6 +51,7 @@ fmt:
 
 schemas:
 	$(PY) -m kc_contracts.schemas generate
+	$(PY) -m kc_contracts.asyncapi generate
 
 bench:
 	$(PY) tests/bench/bench_registry.py --json var/bench/registry.json

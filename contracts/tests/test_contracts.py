@@ -174,3 +174,13 @@ def test_subjects_follow_the_naming_rule() -> None:
     assert stream_name("bo") == "KC_BO"
     with pytest.raises(ValueError, match="mã instance không hợp lệ"):
         subject_for("hanoi", EstablishmentRegisteredV1)
+
+
+def test_the_published_event_catalogue_is_in_sync_with_the_contracts() -> None:
+    from kc_contracts.asyncapi import document, files
+
+    stale = [str(path) for path, text in files().items() if not path.exists() or path.read_text() != text]
+    assert stale == [], "run `make schemas`"
+    doc = document()
+    assert doc["channels"]["planning.plan.approved.v1"]["address"] == "kc.{instance}.planning.plan.approved.v1"
+    assert set(doc["channels"]) == {m.schema_name() for m in registry.all()}
