@@ -12,7 +12,7 @@ from kc_runtime.http import problem, problem_responses
 from kc_runtime.rebuild import live_digest, rebuild
 from pydantic import BaseModel, ConfigDict, Field
 
-from kc_planning import exports
+from kc_planning import exports, opendata
 from kc_planning.application import PlanningApplication
 from kc_planning.domain.plan import PlanError
 from kc_planning.messaging import programme_sources
@@ -165,6 +165,24 @@ def router() -> APIRouter:
         state = app_of(request).plan(level, year).state()
         title = f"KẾ HOẠCH KHUYẾN CÔNG {'QUỐC GIA' if level == 'quoc_gia' else 'ĐỊA PHƯƠNG'} NĂM {year}"
         return _xlsx(exports.summary_sheet(title, exports.plan_rows(state)), f"ke-hoach-{level}-{year}.xlsx")
+
+    @api.get(
+        "/open-data/360giving/{level}/{year}",
+        tags=["dữ liệu mở"],
+        responses=errors,
+        summary="Kế hoạch đã phê duyệt dạng 360Giving (JSON), kiểm tra theo lược đồ chuẩn",
+    )
+    def open_data(level: str, year: int, request: Request) -> dict[str, Any]:
+        document = opendata.package(
+            app_of(request).plan(level, year), published=datetime.now(UTC).isoformat(timespec="seconds")
+        )
+        errors_found = opendata.problems(document)
+        if errors_found:  # never publish what the standard would reject
+            raise PlanError(
+                "Gói dữ liệu không hợp lệ theo 360Giving / invalid package: " + "; ".join(errors_found[:5]),
+                field="open_data",
+            )
+        return document
 
     # -- calendars and registrations ----------------------------------------------------------------------
     @api.put(
