@@ -57,6 +57,36 @@ def test_the_system_starts_loads_the_seed_scenario_and_stops_cleanly(tmp_path: P
             assert [d["code"] for d in casting["items"]] == ["KCĐP-31-2023-04"]
             mail = http.get(f"{urls['tinh-40/notifications']}/mail").json()
             assert any("được phê duyệt trong kế hoạch" in m["subject"] for m in mail)
+        # a person follows it from the terminal
+        kc = str(Path(sys.executable).parent / "kc")
+        shown = subprocess.run(
+            [kc, "plan", "show", "2024", "--run-file", str(var / "run.json")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=os.environ | {"COLUMNS": "200"},
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert "KCQG-2024-31-01" in shown.stdout and "Tổng phê duyệt: 580.000.000 đồng" in shown.stdout
+        listed = subprocess.run(
+            [kc, "de-an", "list", "tinh-31", "--status", "da_dong", "--run-file", str(var / "run.json")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=os.environ | {"COLUMNS": "200"},
+        )
+        assert "KCĐP-31-2023-04" in listed.stdout
+        national = subprocess.run(
+            [kc, "national", "2024", "--run-file", str(var / "run.json")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=os.environ | {"COLUMNS": "200"},
+        )
+        assert national.returncode == 0 and "Toàn quốc năm 2024" in national.stdout
         # the README's integrator example, run as written
         nats_url = json.loads((var / "run.json").read_text())["nats"]
         example = subprocess.run(

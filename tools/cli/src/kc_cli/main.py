@@ -1,0 +1,159 @@
+"""``kc``: follow the system from a terminal without reading JSON.
+
+It finds the services in ``var/run.json`` (written by ``make run``; ``--run-file`` for another).
+Errors are one line and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="khuyencong: kế hoạch, đề án, báo cáo / plans, projects, views", no_args_is_help=True)
+plan_app = typer.Typer(help="Kế hoạch năm / annual plans", no_args_is_help=True)
+de_an_app = typer.Typer(help="Đề án / projects", no_args_is_help=True)
+app.add_typer(plan_app, name="plan")
+app.add_typer(de_an_app, name="de-an")
+console = Console()
+RunFile = Annotated[Path, typer.Option("--run-file", help="written by make run")]
+
+
+def vnd(amount: Any) -> str:
+    return f"{int(amount or 0):,}".replace(",", ".")
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"lỗi / error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def get(run_file: Path, service: str, path: str, **params: Any) -> Any:
+    try:
+        urls = json.loads(run_file.read_text())["services"]
+    except (OSError, ValueError, KeyError):
+        fail(f"không đọc được {run_file}: chạy `make run` trước / run `make run` first")
+    if service not in urls:
+        fail(f"không có dịch vụ {service}; có: {', '.join(sorted(urls))}")
+    try:
+        response = httpx.get(
+            urls[service] + path, params={k: v for k, v in params.items() if v is not None}, timeout=30
+        )
+    except httpx.HTTPError as exc:
+        fail(f"{service} không trả lời / does not answer: {exc}")
+    if response.status_code >= 400:
+        body = response.json() if response.headers.get("content-type", "").endswith("json") else {}
+        fail(f"{response.status_code} {body.get('title', '')}: {body.get('detail', response.text[:200])}")
+    return response.json()
+
+
+@app.command()
+def status(run_file: RunFile = Path("var/run.json")) -> None:
+    """Các dịch vụ và trạng thái sẵn sàng / services and readiness."""
+    urls = json.loads(run_file.read_text())["services"] if run_file.exists() else {}
+    if not urls:
+        fail("chưa chạy / not running: `make run`")
+    table = Table("dịch vụ", "URL", "sẵn sàng")
+    for name, url in urls.items():
+        try:
+            ready = httpx.get(f"{url}/readyz", timeout=3).json().get("ready")
+        except httpx.HTTPError:
+            ready = False
+        table.add_row(name, url, "✔" if ready else "✘")
+    console.print(table)
+
+
+@plan_app.command("show")
+def plan_show(
+    year: int,
+    level: Annotated[str, typer.Option(help="quoc_gia | dia_phuong")] = "quoc_gia",
+    instance: Annotated[str, typer.Option(help="bo | tinh-<code>")] = "bo",
+    run_file: RunFile = Path("var/run.json"),
+) -> None:
+    """Kế hoạch năm: các đề án, đợt phê duyệt, tổng kinh phí."""
+    plan = get(run_file, f"{instance}/planning", f"/plans/{level}/{year}")
+    table = Table(
+        "mã đề án",
+        "tên",
+        "tỉnh",
+        "đề xuất (đồng)",
+        "phê duyệt (đồng)",
+        "đợt",
+        title=f"Kế hoạch khuyến công {level} năm {year} ({plan['owner']})",
+    )
+    for line in plan["lines"].values():
+        p = line["proposal"]
+        table.add_row(
+            p["code"],
+            p["title"][:60],
+            p["province_code"],
+            vnd(p["recommended_support_vnd"]),
+            vnd(line["approved_support_vnd"]) if line["approved_support_vnd"] is not None else "—",
+            str(line["batch"] or "—"),
+        )
+    console.print(table)
+    for b in plan["batches"]:
+        console.print(f"đợt {b['batch']}: {b['decision_number']} ngày {b['decision_date']}, {b['signer']}")
+    console.print(f"Tổng phê duyệt: [bold]{vnd(plan['approved_total_vnd'])}[/] đồng")
+
+
+@de_an_app.command("list")
+def de_an_list(
+    instance: str,
+    status: Annotated[str | None, typer.Option()] = None,
+    year: Annotated[int | None, typer.Option()] = None,
+    run_file: RunFile = Path("var/run.json"),
+) -> None:
+    """Danh sách đề án của một tỉnh (hoặc bo)."""
+    page = get(run_file, f"{instance}/appraisal", "/de-an", status=status, plan_year=year, limit=200)
+    table = Table("id", "mã", "tên", "năm", "trạng thái", "xin hỗ trợ (đồng)", title=f"Đề án ({instance})")
+    for d in page["items"]:
+        table.add_row(
+            d["de_an_id"][:8],
+            d["code"],
+            d["title"][:50],
+            str(d["plan_year"]),
+            d["status"],
+            vnd(d["support_requested_vnd"]),
+        )
+    console.print(table)
+
+
+@de_an_app.command("timeline")
+def de_an_timeline(instance: str, de_an_id: str, run_file: RunFile = Path("var/run.json")) -> None:
+    """Lịch sử đề án: ai, làm gì, khi nào, theo quy định nào (id đầy đủ hoặc 8 ký tự đầu)."""
+    if len(de_an_id) < 36:
+        items = get(run_file, f"{instance}/appraisal", "/de-an", limit=500)["items"]
+        found = [d["de_an_id"] for d in items if d["de_an_id"].startswith(de_an_id)]
+        if len(found) != 1:
+            fail(f"không xác định được đề án '{de_an_id}' ({len(found)} kết quả)")
+        de_an_id = found[0]
+    events = get(run_file, f"{instance}/appraisal", f"/de-an/{de_an_id}/timeline")
+    table = Table("#", "thời điểm (UTC)", "sự kiện", "người thực hiện", "quy định áp dụng", title=f"Đề án {de_an_id}")
+    for e in events:
+        table.add_row(str(e["version"]), str(e["at"])[:19], e["event"], e["actor"] or "", "\n".join(e["rule_versions"]))
+    console.print(table)
+
+
+@app.command()
+def national(year: int, run_file: RunFile = Path("var/run.json")) -> None:
+    """Báo cáo toàn quốc: theo tỉnh (sau sáp nhập), vùng; chỉ tiêu chương trình."""
+    view = get(run_file, "bo/planning", "/views/national", year=year)
+    table = Table("tỉnh (2025)", "đề án", "KP quốc gia", "KP địa phương", "đối ứng", title=f"Toàn quốc năm {year}")
+    for r in view["by_province_now"]:
+        table.add_row(
+            str(r["province_now"]), str(r["de_an"]), vnd(r["quoc_gia"]), vnd(r["dia_phuong"]), vnd(r["doi_ung"])
+        )
+    console.print(table)
+    values, labels = view["indicators"]["values"], view["indicators"]["labels"]
+    for key, value in values.items():
+        console.print(f"{labels[key]}: {value}")
+
+
+if __name__ == "__main__":
+    app()
