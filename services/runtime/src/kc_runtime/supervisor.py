@@ -258,6 +258,7 @@ class Supervisor:
                     f"  mail sink      {notifications.url}/mail   webhook log {notifications.url}/webhooks/"
                     f"<id>/deliveries   event feed {notifications.url}/events"
                 )
+        lines.append("Event catalogue: docs/asyncapi.json (AsyncAPI 3.0) and docs/schemas/ (JSON Schema)")
         lines.append(f"Logs: {self.var_dir}/logs/   URLs: {self.var_dir}/run.json   Reset: make clean")
         lines.append("Ctrl-C to stop.")
         return "\n".join(lines)
