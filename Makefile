@@ -55,6 +55,7 @@ schemas:
 
 bench:
 	$(PY) tests/bench/bench_registry.py --json var/bench/registry.json
+	$(PY) tests/bench/bench_system.py --json var/bench/system.json
 	$(PY) tests/bench/bench_rebuild.py --events 100000 1000000 --json var/bench/rebuild.json
 
 clean:
