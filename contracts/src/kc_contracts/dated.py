@@ -34,11 +34,6 @@ class RuleVersion(BaseModel, Generic[P]):
     def in_force(self, on: date) -> bool:
         return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
 
-    @property
-    def reference(self) -> str:
-        """What a decision event records: ``<rule set>@<version>`` is built by :class:`DatedRules`."""
-        return self.version
-
 
 class DatedRules(BaseModel, Generic[P]):
     """The versions of one rule set, without overlaps; asks "which version is in force on D"."""

@@ -10,6 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from kc_contracts.base import ContractEvent, contract
 
 
+def plan_owner(level: str, province_code: str) -> str:
+    """The instance that owns a plan: the ministry for national plans, the province for local ones."""
+    return "bo" if level == "quoc_gia" else f"tinh-{province_code}"
+
+
 class ApprovedLine(BaseModel):
     """One đề án in an approved plan."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -154,7 +153,3 @@ class AppraisalApplication(ServiceApplication):
                 log.warning("plan line not applied", plan=str(plan.plan_id), code=line.code, error=str(exc))
         self.save_tracked(tracking, *changed)
         return problems
-
-
-def new_id() -> UUID:
-    return uuid.uuid4()

@@ -20,7 +20,7 @@ from kc_contracts.appraisal_events import (
     DeAnSubmittedV1,
     MinistryAppraisalRecordedV1,
 )
-from kc_contracts.planning_events import CalendarChangedV1, RegistrationFiledV1
+from kc_contracts.planning_events import CalendarChangedV1, RegistrationFiledV1, plan_owner
 from kc_runtime.text import fold
 from kc_runtime.views import ViewCursor, ViewStore
 
@@ -34,8 +34,8 @@ def unit_key(name: str) -> str:
     return "don-vi:" + "-".join(fold(name).split())
 
 
-def vnd(amount: int) -> str:
-    return f"{amount:,}".replace(",", ".") + " đồng"
+def dong(amount: int) -> str:
+    return f"{dong(amount)} đồng"
 
 
 def status_message(e: Any) -> tuple[str, str, str] | None:
@@ -47,13 +47,13 @@ def status_message(e: Any) -> tuple[str, str, str] | None:
         return (
             f"kết quả thẩm định {stage}",
             f"Kết quả thẩm định {stage}: {CONCLUSIONS.get(e.conclusion)}.",
-            f"Kinh phí đề nghị hỗ trợ: {vnd(e.recommended_support_vnd)}.",
+            f"Kinh phí đề nghị hỗ trợ: {dong(e.recommended_support_vnd)}.",
         )
     if isinstance(e, DeAnApprovedV1):
         return (
             "được phê duyệt trong kế hoạch",
             f"Đề án được phê duyệt trong kế hoạch (quyết định {e.plan_decision}, đợt {e.batch}).",
-            f"Kinh phí hỗ trợ được duyệt: {vnd(e.approved_support_vnd)}.",
+            f"Kinh phí hỗ trợ được duyệt: {dong(e.approved_support_vnd)}.",
         )
     if isinstance(e, DeAnNotFundedV1):
         return "không được bố trí kinh phí", "Đề án không được bố trí kinh phí trong kế hoạch.", f"Lý do: {e.reason}"
@@ -61,7 +61,7 @@ def status_message(e: Any) -> tuple[str, str, str] | None:
         return (
             "đã ký hợp đồng",
             f"Đã ký hợp đồng {e.contract_number} ngày {e.signed_on:%d/%m/%Y}, kinh phí hỗ trợ "
-            f"{vnd(e.contracted_support_vnd)}.",
+            f"{dong(e.contracted_support_vnd)}.",
             "Đơn vị thực hiện báo cáo tiến độ hằng tháng trước ngày 25.",
         )
     if isinstance(e, DeAnAcceptedV1):
@@ -75,7 +75,7 @@ def status_message(e: Any) -> tuple[str, str, str] | None:
         return (
             "đã quyết toán",
             f"Đề án đã được quyết toán ngày {e.settled_on:%d/%m/%Y}.",
-            f"Kinh phí quyết toán: {vnd(e.settled_support_vnd)}.",
+            f"Kinh phí quyết toán: {dong(e.settled_support_vnd)}.",
         )
     return None
 
@@ -111,7 +111,7 @@ class Inflow:
                         e.status,
                     ),
                 )
-                owner = "bo" if e.level == "quoc_gia" else f"tinh-{e.province_code}"
+                owner = plan_owner(e.level, e.province_code)
                 cur.execute(
                     "INSERT INTO acted VALUES (?, ?, ?, ?) ON CONFLICT (calendar, kind, recipient) DO NOTHING",
                     (

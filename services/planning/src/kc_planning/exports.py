@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
-from datetime import date
 from typing import Any
 
 from kc_runtime.text import fold
@@ -180,7 +179,3 @@ def read_registrations(data: bytes) -> tuple[dict[str, list[dict[str, Any]]], li
         item["title"] = " ".join(str(item["title"]).split())
         grouped.setdefault(registrant, []).append(item | {"row": number})
     return grouped, problems
-
-
-def today_label(day: date) -> str:
-    return f"ngày {day.day:02d} tháng {day.month:02d} năm {day.year}"

@@ -96,13 +96,14 @@ class Inbox:
                 await self._dead_letter(msg, stream, sequence, str(exc))
                 return
             with structlog.contextvars.bound_contextvars(event_id=envelope.id, correlation_id=envelope.correlationid):
-                await self._apply(msg, envelope, event, tracking, int(meta.num_delivered))
+                await self._apply(msg, envelope, event, stream, tracking, int(meta.num_delivered))
 
     async def _apply(
         self,
         msg: NatsMessage,
         envelope: Envelope,
         event: ContractEvent,
+        stream: str,
         tracking: Tracking,
         delivered: int,
     ) -> None:
@@ -115,7 +116,7 @@ class Inbox:
         except Exception as exc:
             if delivered >= self.max_deliver:
                 reason = f"gave up after {delivered} deliveries: {exc!r}"
-                await self._dead_letter(msg, tracking.application_name.split("@")[1], tracking.notification_id, reason)
+                await self._dead_letter(msg, stream, tracking.notification_id, reason)
                 return
             self.stats.retried += 1
             log.warning("effect failed; will retry", error=repr(exc), delivered=delivered)

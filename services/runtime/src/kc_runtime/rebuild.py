@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -226,11 +226,6 @@ def _matches(subject: str, pattern: str) -> bool:
         if i >= len(s) or (token != "*" and token != s[i]):
             return False
     return len(s) == len(p)
-
-
-def rows(store: ViewStore, sql: str, params: tuple[Any, ...] = ()) -> Iterator[dict[str, Any]]:
-    with store.transaction(commit=False) as cur:
-        yield from cur.execute(sql, params).fetchall()
 
 
 def live_effect(view: BusView, store: ViewStore) -> Effect:

@@ -12,6 +12,7 @@ from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
+from kc_contracts.money import vnd
 from rich.console import Console
 from rich.table import Table
 
@@ -24,8 +25,8 @@ console = Console()
 RunFile = Annotated[Path, typer.Option("--run-file", help="written by make run")]
 
 
-def vnd(amount: Any) -> str:
-    return f"{int(amount or 0):,}".replace(",", ".")
+def money(amount: Any) -> str:
+    return vnd(int(amount or 0))
 
 
 def fail(message: str) -> NoReturn:
@@ -92,14 +93,14 @@ def plan_show(
             p["code"],
             p["title"][:60],
             p["province_code"],
-            vnd(p["recommended_support_vnd"]),
-            vnd(line["approved_support_vnd"]) if line["approved_support_vnd"] is not None else "—",
+            money(p["recommended_support_vnd"]),
+            money(line["approved_support_vnd"]) if line["approved_support_vnd"] is not None else "—",
             str(line["batch"] or "—"),
         )
     console.print(table)
     for b in plan["batches"]:
         console.print(f"đợt {b['batch']}: {b['decision_number']} ngày {b['decision_date']}, {b['signer']}")
-    console.print(f"Tổng phê duyệt: [bold]{vnd(plan['approved_total_vnd'])}[/] đồng")
+    console.print(f"Tổng phê duyệt: [bold]{money(plan['approved_total_vnd'])}[/] đồng")
 
 
 @de_an_app.command("list")
@@ -119,7 +120,7 @@ def de_an_list(
             d["title"][:50],
             str(d["plan_year"]),
             d["status"],
-            vnd(d["support_requested_vnd"]),
+            money(d["support_requested_vnd"]),
         )
     console.print(table)
 
@@ -147,7 +148,7 @@ def national(year: int, run_file: RunFile = Path("var/run.json")) -> None:
     table = Table("tỉnh (2025)", "đề án", "KP quốc gia", "KP địa phương", "đối ứng", title=f"Toàn quốc năm {year}")
     for r in view["by_province_now"]:
         table.add_row(
-            str(r["province_now"]), str(r["de_an"]), vnd(r["quoc_gia"]), vnd(r["dia_phuong"]), vnd(r["doi_ung"])
+            str(r["province_now"]), str(r["de_an"]), money(r["quoc_gia"]), money(r["dia_phuong"]), money(r["doi_ung"])
         )
     console.print(table)
     values, labels = view["indicators"]["values"], view["indicators"]["labels"]

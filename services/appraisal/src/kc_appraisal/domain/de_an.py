@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+from kc_contracts.money import vnd
 
 from kc_appraisal.domain.errors import (
     AppraisalError,
@@ -558,8 +559,8 @@ class DeAn(Aggregate):
         _money(recommended_support_vnd, "recommended_support_vnd")
         if conclusion is not Conclusion.reject and recommended_support_vnd > requested:
             raise OverCeilingError(
-                f"Kinh phí đề nghị {recommended_support_vnd:,} vượt kinh phí xin hỗ trợ "
-                f"{requested:,} / recommended above requested".replace(",", "."),
+                f"Kinh phí đề nghị {vnd(recommended_support_vnd)} vượt kinh phí xin hỗ trợ "
+                f"{vnd(requested)} / recommended above requested",
                 field="recommended_support_vnd",
             )
         allowed_total = (
@@ -572,7 +573,7 @@ class DeAn(Aggregate):
         )
         if recommended_support_vnd > allowed_total:
             raise OverCeilingError(
-                f"Kinh phí đề nghị vượt tổng mức tối đa {allowed_total:,} / above the ceilings".replace(",", "."),
+                f"Kinh phí đề nghị vượt tổng mức tối đa {vnd(allowed_total)} / above the ceilings",
                 field="recommended_support_vnd",
             )
         versions = sorted({c["rule"] for c in (self.submission or {}).get("ceilings", [])})
@@ -744,8 +745,8 @@ class DeAn(Aggregate):
         _money(approved_support_vnd, "approved_support_vnd")
         if approved_support_vnd > self.recommended_support_vnd:
             raise OverCeilingError(
-                f"Kinh phí phê duyệt {approved_support_vnd:,} vượt kinh phí thẩm định {self.recommended_support_vnd:,}"
-                " / approved above the appraised amount".replace(",", "."),
+                f"Kinh phí phê duyệt {vnd(approved_support_vnd)} vượt kinh phí thẩm định "
+                f"{vnd(self.recommended_support_vnd)} / approved above the appraised amount",
                 field="approved_support_vnd",
             )
         self._approved(
@@ -878,8 +879,8 @@ class DeAn(Aggregate):
         )
         if self.advanced_vnd + amount_vnd > limit:
             raise OverCeilingError(
-                f"Tạm ứng vượt mức cho phép: tối đa {limit:,} đồng (nhóm {group}, tiến độ {self.progress_pct}%, "
-                f"đã tạm ứng {self.advanced_vnd:,}; {ref}) / advance above the allowed share".replace(",", "."),
+                f"Tạm ứng vượt mức cho phép: tối đa {vnd(limit)} đồng (nhóm {group}, tiến độ {self.progress_pct}%, "
+                f"đã tạm ứng {vnd(self.advanced_vnd)}; {ref}) / advance above the allowed share",
                 field="amount_vnd",
             )
         self._advance_recorded(

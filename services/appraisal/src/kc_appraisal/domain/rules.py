@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from kc_contracts.dated import DatedRules
+from kc_contracts.money import vnd
 from pydantic import BaseModel, ConfigDict
 
 from kc_appraisal.domain.errors import AuthorityError, DeadlineMissedError, OverCeilingError
@@ -163,8 +164,8 @@ def allowed_support(
 def check_ceiling(check: CeilingCheck, requested_vnd: int, field: str) -> None:
     if check.allowed_vnd is not None and requested_vnd > check.allowed_vnd:
         raise OverCeilingError(
-            f"Kinh phí hỗ trợ {requested_vnd:,} đồng vượt mức tối đa {check.allowed_vnd:,} đồng cho '{check.item}' "
-            f"({check.rule}) / support above the ceiling".replace(",", "."),
+            f"Kinh phí hỗ trợ {vnd(requested_vnd)} đồng vượt mức tối đa {vnd(check.allowed_vnd)} đồng "
+            f"cho '{check.item}' ({check.rule}) / support above the ceiling",
             field=field,
         )
 

@@ -10,7 +10,7 @@ from datetime import date
 
 from eventsourcing.persistence import Tracking
 from kc_contracts import ContractEvent, Envelope
-from kc_contracts.planning_events import CalendarChangedV1
+from kc_contracts.planning_events import CalendarChangedV1, plan_owner
 from kc_runtime.views import ViewStore
 
 from kc_appraisal.domain.rules import Calendar
@@ -54,7 +54,7 @@ class CalendarsView:
             self.store.track(cur, tracking)
 
     def lookup(self, level: str, province: str, year: int) -> Calendar | None:
-        owner = "bo" if level == "quoc_gia" else f"tinh-{province}"
+        owner = plan_owner(level, province)
         with self.store.transaction(commit=False) as cur:
             row = cur.execute(
                 "SELECT * FROM published_calendars WHERE level = ? AND owner = ? AND year = ?", (level, owner, year)

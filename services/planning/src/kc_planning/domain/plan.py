@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
+from kc_contracts.money import vnd
 
 FUNDING_SOURCES = ("quoc_gia", "dia_phuong", "doi_ung", "khac")
 NAMESPACE = uuid.UUID("0d7d1f7e-3b0a-4c55-9a8e-2f6c7b1f9a31")
@@ -190,8 +191,8 @@ class AnnualPlan(Aggregate):
         limit = self.envelope.get(self.funding_source)
         if limit is not None and total > limit:
             raise PlanError(
-                f"Tổng kinh phí phê duyệt {total:,} vượt dự toán nguồn {self.funding_source} {limit:,} / approved "
-                "total above the budget envelope".replace(",", "."),
+                f"Tổng kinh phí phê duyệt {vnd(total)} vượt dự toán nguồn {self.funding_source} {vnd(limit)} "
+                "/ approved total above the budget envelope",
                 field="amounts",
             )
 
