@@ -20,6 +20,7 @@ from kc_contracts.appraisal_events import (
     DeAnSubmittedV1,
     MinistryAppraisalRecordedV1,
 )
+from kc_contracts.money import vnd
 from kc_contracts.planning_events import CalendarChangedV1, RegistrationFiledV1, plan_owner
 from kc_runtime.text import fold
 from kc_runtime.views import ViewCursor, ViewStore
@@ -35,7 +36,7 @@ def unit_key(name: str) -> str:
 
 
 def dong(amount: int) -> str:
-    return f"{dong(amount)} đồng"
+    return f"{vnd(amount)} đồng"
 
 
 def status_message(e: Any) -> tuple[str, str, str] | None:
