@@ -313,7 +313,7 @@ def router() -> APIRouter:
         report = await rebuild(
             ProgrammeView(),
             store,
-            runtime.settings.nats_url,
+            runtime.settings.nats_servers,
             programme_sources(runtime.settings.instance, runtime.settings.peers),
             until=moment,
             swap=False,
@@ -352,7 +352,7 @@ def router() -> APIRouter:
         report = await rebuild(
             ProgrammeView(),
             request.app.state.views,
-            runtime.settings.nats_url,
+            runtime.settings.nats_servers,
             programme_sources(runtime.settings.instance, runtime.settings.peers),
         )
         return {

@@ -40,7 +40,11 @@ def main() -> int:
         try:
             report = asyncio.run(
                 rebuild(
-                    view, store, settings.nats_url, programme_sources(settings.instance, settings.peers), progress=tick
+                    view,
+                    store,
+                    settings.nats_servers,
+                    programme_sources(settings.instance, settings.peers),
+                    progress=tick,
                 )
             )
         except OSError as exc:

@@ -125,7 +125,7 @@ async def _replay(js: Any, source: Source, until_seq: int, batch: int) -> Any:
 async def rebuild(
     view: BusView,
     store: ViewStore,
-    nats_url: str,
+    nats_url: str | list[str],
     sources: list[Source],
     *,
     batch: int = 2000,

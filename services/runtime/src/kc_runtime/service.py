@@ -44,7 +44,7 @@ class ServiceRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.broker = NatsBroker(
-            settings.nats_url,
+            settings.nats_servers,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
             connect_timeout=2,

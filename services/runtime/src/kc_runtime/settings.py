@@ -16,7 +16,10 @@ class Settings(BaseSettings):
 
     instance: str = Field("tinh-40", description="bo | tinh-<mã tỉnh>")
     service: str = Field("registry", description="registry | appraisal | planning | notifications")
-    nats_url: str = "nats://127.0.0.1:4222"
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222",
+        description="NATS server URL(s), comma-separated for a cluster; credentials as nats://user:password@host",
+    )
     var_dir: Path = Path("var")
     database_url: str | None = Field(
         None,
@@ -39,6 +42,10 @@ class Settings(BaseSettings):
     @classmethod
     def _instance(cls, value: str) -> str:
         return check_instance(value)
+
+    @property
+    def nats_servers(self) -> list[str]:
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
 
     @property
     def sqlite_path(self) -> Path:

@@ -106,7 +106,7 @@ def _norm(value: object) -> object:
 
 
 async def _main(nats_url: str, instances: list[str], replicas: int) -> int:
-    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
+    nc = await nats.connect(nats_url.split(","), connect_timeout=5, max_reconnect_attempts=3)
     try:
         for line in await ensure_streams(nc.jetstream(), StreamPlan(tuple(instances), replicas)):
             print(line)
