@@ -32,6 +32,8 @@ from kc_runtime.settings import Settings
 
 log = structlog.get_logger("kc.service")
 
+STOP_TIMEOUT_S = 5.0
+
 
 @dataclass
 class Subscription:
@@ -204,14 +206,24 @@ class ServiceRuntime:
         return checks
 
     async def stop(self) -> None:
-        for task in reversed(self._tasks):
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        """Cancel the background work, close the bus, then the stores — each step bounded in time."""
+        # Cancel again until done: on Python 3.11, asyncio.wait_for (used by nats-py and the relay)
+        # swallows a cancellation that arrives as its inner future completes (CPython gh-86296).
+        deadline = asyncio.get_running_loop().time() + STOP_TIMEOUT_S
+        pending = set(self._tasks)
+        while pending and asyncio.get_running_loop().time() < deadline:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.25)
+        if pending:
+            log.error("tasks did not stop in time", tasks=[t.get_name() for t in pending])
         self._tasks.clear()
-        with contextlib.suppress(Exception):
-            await self.broker.stop()
+        try:
+            await asyncio.wait_for(self.broker.stop(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            log.error("the NATS broker did not stop in time")
+        except Exception as exc:
+            log.warning("stopping the NATS broker failed", error=repr(exc))
         self.bus_started = False
         for closer in self._closers:
             closer()
