@@ -13,7 +13,7 @@ from kc_contracts.planning_events import ApprovedLine, PlanApprovedV1
 from kc_contracts.subjects import stream_name, subject_for
 from kc_registry.main import create_app as registry_app
 from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, eventually
+from kc_runtime.testing import SettingsFactory, SigningPublisher, eventually
 
 
 async def test_a_registered_establishment_becomes_a_beneficiary_and_a_plan_approves_its_de_an(
@@ -120,10 +120,11 @@ async def test_a_registered_establishment_becomes_a_beneficiary_and_a_plan_appro
             stream_version=1,
             time=datetime(2022, 12, 20, 3, tzinfo=UTC),
         )
+        publisher = SigningPublisher.of(appraisal.state.runtime.settings)
         for msg_id in ("first", "second"):  # a republish beyond JetStream's dedup (new id) is still one effect
             await js.publish(
                 subject_for("tinh-31", plan),
-                envelope.to_json(),
+                publisher.sign(envelope),
                 stream=stream_name("tinh-31"),
                 headers={"Nats-Msg-Id": msg_id},
             )

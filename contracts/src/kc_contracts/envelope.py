@@ -7,13 +7,13 @@ Extension attributes (lower-case, as CloudEvents requires):
   version in it; together with the instance they make the event id and the ``Nats-Msg-Id``
 - ``correlationid`` / ``causationid``: the conversation and the message that caused this one
 - ``traceparent``: W3C trace context
-- ``kcprevhash`` / ``kcsig`` / ``kckeyid``: integrity (hash of the instance's previous envelope,
-  Ed25519 signature, signing key id), filled in when the instance signs what it publishes
+- ``kcseq`` / ``kcprevhash`` / ``kcsig`` / ``kckeyid``: integrity (position in the publisher's
+  chain, hash of its previous envelope, Ed25519 signature, signing key id), filled in when the
+  instance signs what it publishes: see :mod:`kc_contracts.integrity`
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -21,6 +21,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from kc_contracts.base import ContractEvent, ContractRegistry, registry
+from kc_contracts.integrity import canonical
 
 TYPE_PREFIX = "kc."
 SCHEMA_URN = "urn:khuyencong:schema:"
@@ -69,6 +70,7 @@ class Envelope(BaseModel):
     correlationid: str | None = None
     causationid: str | None = None
     traceparent: str | None = None
+    kcseq: int | None = None
     kcprevhash: str | None = None
     kcsig: str | None = None
     kckeyid: str | None = None
@@ -108,10 +110,13 @@ class Envelope(BaseModel):
     def contract_key(self) -> tuple[str, int]:
         return parse_envelope_type(self.type)
 
+    def body(self) -> dict[str, Any]:
+        """The envelope as a JSON object, absent optionals left out."""
+        return self.model_dump(mode="json", exclude_none=True)
+
     def to_json(self) -> bytes:
         """Canonical JSON bytes: sorted keys, no whitespace, UTF-8, absent optionals left out."""
-        body = self.model_dump(mode="json", exclude_none=True)
-        return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+        return canonical(self.body())
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Envelope:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -18,14 +19,16 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from kc_contracts import Envelope
 from kc_contracts.appraisal_events import BudgetTotals, DeAnApprovedV1, DeAnSubmittedV1
+from kc_contracts.integrity import TrustStore
 from kc_contracts.planning_events import CalendarChangedV1, RegistrationFiledV1
 from kc_contracts.subjects import stream_name, subject_for
 from kc_notifications.mail import MailSink
 from kc_notifications.main import create_app
 from kc_notifications.settings import NotificationSettings
 from kc_runtime.natsserver import free_port
+from kc_runtime.settings import Settings
 from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, eventually
+from kc_runtime.testing import SettingsFactory, SigningPublisher, eventually
 from standardwebhooks import Webhook
 
 DE_AN = uuid4()
@@ -128,13 +131,13 @@ def receiver() -> Iterator[Receiver]:
         yield r
 
 
-async def publish(url: str, env: Envelope, msg_id: str) -> None:
-    nc = await nats.connect(url)
+async def publish(settings: Settings, env: Envelope, msg_id: str) -> None:
+    nc = await nats.connect(settings.nats_url)
     js = nc.jetstream()
     await ensure_streams(js, StreamPlan(("tinh-40", "bo")))
     await js.publish(
         subject_for("tinh-40", env.decode()),
-        env.to_json(),
+        SigningPublisher.of(settings).sign(env),
         stream=stream_name("tinh-40"),
         headers={"Nats-Msg-Id": msg_id},
     )
@@ -154,7 +157,7 @@ async def test_status_email_and_webhook_exactly_once_despite_redelivery_and_retr
             "sender_interval_seconds": 0.1,
         }
     )
-    await publish(settings.nats_url, SUBMITTED, "a")
+    await publish(settings, SUBMITTED, "a")
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         from httpx import ASGITransport, AsyncClient
@@ -184,14 +187,16 @@ async def test_status_email_and_webhook_exactly_once_despite_redelivery_and_retr
         receiver.fail_next = 2
         await eventually(lambda: app.state.runtime.bus_started)
 
-        await publish(settings.nats_url, APPROVED, "b")
-        await publish(settings.nats_url, APPROVED, "b-again")  # redelivered after a crash: a new stream message
+        await publish(settings, APPROVED, "b")
+        await publish(settings, APPROVED, "b-again")  # redelivered after a crash: a new stream message
         await eventually(lambda: len(receiver.accepted) == 1 and len(smtp.messages()) == 1)
         await asyncio.sleep(1.5)  # time for any duplicate to show up
 
         assert receiver.attempts == 3  # 503, 503, 204: retried, then delivered once
         assert list(receiver.accepted) == [APPROVED.id]
-        assert Envelope.from_json(receiver.accepted[APPROVED.id]) == APPROVED
+        delivered = json.loads(receiver.accepted[APPROVED.id])
+        assert Envelope.model_validate(delivered).data == APPROVED.data
+        TrustStore.load(settings.trust_path).verify(delivered)  # integrators can check the signature
         mails = smtp.messages()
         assert len(mails) == 1
         assert mails[0]["to"] == "ttkc@nghean.gov.vn"
@@ -210,7 +215,7 @@ async def test_status_email_and_webhook_exactly_once_despite_redelivery_and_retr
         # 410: the endpoint is disabled; a later event is not sent to it
         receiver.gone = True
         await publish(
-            settings.nats_url,
+            settings,
             envelope(
                 DeAnApprovedV1(
                     **COMMON | {"de_an_id": uuid4()}, status="x", plan_decision="1", batch=2, approved_support_vnd=1

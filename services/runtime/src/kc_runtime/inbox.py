@@ -6,25 +6,38 @@ recorded; otherwise apply the effect, which commits its rows *and* the tracking 
 then ack. A transient failure naks with a delay; after ``max_deliver`` attempts the message is
 dead-lettered with the last error. Consumers take one message at a time (``max_ack_pending=1``), so
 each stream is applied in order and "already recorded" means "sequence <= the highest recorded".
+
+With a trust store, every envelope must be signed by a trusted key of the instance it names, and
+must continue its publisher's chain (:class:`~kc_contracts.integrity.ChainCheck`, the heads kept
+per consumer in :class:`InboxChains`); anything else is dead-lettered and reported, unapplied.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from eventsourcing.persistence import Tracking
 from faststream.nats import NatsMessage
 from kc_contracts import ContractEvent, Envelope
 from kc_contracts.base import ContractRegistry, UnknownContractError, registry
+from kc_contracts.integrity import ChainCheck, IntegrityError, Link
 from pydantic import ValidationError
 
 from kc_runtime.deadletters import DeadLetters
+from kc_runtime.views import ViewStore
 
 log = structlog.get_logger("kc.inbox")
+
+
+class Verifier(Protocol):
+    """Raises :class:`IntegrityError` unless the envelope is signed by a trusted key of its instance."""
+
+    def verify(self, body: Mapping[str, Any]) -> None: ...
 
 
 class Effect(Protocol):
@@ -43,6 +56,45 @@ class InboxStats:
     duplicates: int = 0
     dead_lettered: int = 0
     retried: int = 0
+    untrusted: int = 0
+
+
+CHAIN_DDL = (
+    "CREATE TABLE IF NOT EXISTS kc_inbox_chain ("
+    " consumer TEXT NOT NULL, source TEXT NOT NULL, seq BIGINT NOT NULL, head TEXT NOT NULL,"
+    " PRIMARY KEY (consumer, source))"
+)
+
+
+class InboxChains:
+    """The last accepted link of each publisher, per consumer, kept in the service's database.
+
+    Written after the effect commits: a crash in between only means the redelivered message is a
+    tracked duplicate, and the next new one is checked against the link before it.
+    """
+
+    def __init__(self, store: ViewStore) -> None:
+        self.store = store
+        with store.transaction() as cur:
+            cur.execute(store.dialect(CHAIN_DDL))
+        self._checks: dict[str, ChainCheck] = {}
+
+    def chain(self, consumer: str) -> ChainCheck:
+        if consumer not in self._checks:
+            with self.store.transaction(commit=False) as cur:
+                rows = cur.execute("SELECT source, seq, head FROM kc_inbox_chain WHERE consumer = ?", (consumer,))
+                heads = {r["source"]: Link(int(r["seq"]), r["head"]) for r in rows.fetchall()}
+            self._checks[consumer] = ChainCheck(complete=False, heads=heads)
+        return self._checks[consumer]
+
+    def advance(self, consumer: str, body: Mapping[str, Any], link: Link) -> None:
+        with self.store.transaction() as cur:
+            cur.execute(
+                "INSERT INTO kc_inbox_chain (consumer, source, seq, head) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (consumer, source) DO UPDATE SET seq = excluded.seq, head = excluded.head",
+                (consumer, str(body.get("source", "")), link.seq, link.hash),
+            )
+        self.chain(consumer).advance(body, link)
 
 
 class Inbox:
@@ -56,7 +108,8 @@ class Inbox:
         max_deliver: int,
         nak_delay_s: float,
         contracts: ContractRegistry = registry,
-        verify: Callable[[Envelope, bytes], None] | None = None,
+        trust: Verifier | None = None,
+        chains: InboxChains | None = None,
     ) -> None:
         self.name = name
         self.effect = effect
@@ -65,7 +118,8 @@ class Inbox:
         self.max_deliver = max_deliver
         self.nak_delay_s = nak_delay_s
         self.contracts = contracts
-        self.verify = verify
+        self.trust = trust
+        self.chains = chains
         self.stats = InboxStats()
 
     def decode(self, data: bytes) -> tuple[Envelope, ContractEvent]:
@@ -73,8 +127,12 @@ class Inbox:
             envelope = Envelope.from_json(data)
         except ValidationError as exc:
             raise UndeliverableMessageError(f"not a khuyencong CloudEvents envelope: {_first_error(exc)}") from exc
-        if self.verify is not None:
-            self.verify(envelope, data)
+        if self.trust is not None:
+            try:
+                self.trust.verify(json.loads(data))
+            except IntegrityError as exc:
+                self._report(envelope, exc)
+                raise UndeliverableMessageError(f"integrity: {exc}") from exc
         try:
             return envelope, envelope.decode(self.contracts)
         except UnknownContractError as exc:
@@ -112,7 +170,13 @@ class Inbox:
                 self.stats.duplicates += 1
                 await msg.ack()
                 return
+            body, link = await asyncio.to_thread(self._check_chain, msg.raw_message.data, envelope)
+            if link is None:
+                await self._dead_letter(msg, stream, tracking.notification_id, f"integrity: {body['error']}")
+                return
             await asyncio.to_thread(self.effect, envelope, event, tracking)
+            if self.chains is not None:
+                await asyncio.to_thread(self.chains.advance, self.name, body, link)
         except Exception as exc:
             if delivered >= self.max_deliver:
                 reason = f"gave up after {delivered} deliveries: {exc!r}"
@@ -124,6 +188,27 @@ class Inbox:
             return
         self.stats.applied += 1
         await msg.ack()
+
+    def _check_chain(self, data: bytes, envelope: Envelope) -> tuple[dict[str, Any], Link | None]:
+        """The envelope's new chain link, or (``{"error": ...}``, None) if it breaks its chain."""
+        if self.chains is None:
+            return {}, Link(0, "")
+        body: dict[str, Any] = json.loads(data)
+        try:
+            return body, self.chains.chain(self.name).check(body)
+        except IntegrityError as exc:
+            self._report(envelope, exc)
+            return {"error": str(exc)}, None
+
+    def _report(self, envelope: Envelope, exc: IntegrityError) -> None:
+        self.stats.untrusted += 1
+        log.error(
+            "untrusted event refused; dead-lettered, not applied",
+            reason=exc.reason,
+            detail=exc.message,
+            event_id=envelope.id,
+            publisher=envelope.source,
+        )
 
     async def _dead_letter(self, msg: NatsMessage, stream: str, sequence: int, reason: str) -> None:
         raw = msg.raw_message

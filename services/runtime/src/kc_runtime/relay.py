@@ -6,6 +6,10 @@ event that has a public contract, publishes the envelope to JetStream with
 position (a tracking row in the same database). A crash between ack and position write
 republishes; JetStream drops the copy by message id. A save wakes the relay at once; NATS being
 down only delays it: it retries from the same position, so order is kept.
+
+With a :class:`~kc_contracts.integrity.Signer`, each envelope is signed and chained: it carries its
+number in this publisher's chain and the hash of the previous envelope. The chain head is stored
+with the position, in one transaction, so a republish after a crash produces the very same bytes.
 """
 
 from __future__ import annotations
@@ -19,16 +23,22 @@ import structlog
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
 from kc_contracts import ContractEvent, Envelope
+from kc_contracts.integrity import Signer, canonical, envelope_hash
 from kc_contracts.subjects import stream_name, subject_for
 from nats.js import JetStreamContext
 
 from kc_runtime.eventstore import ServiceApplication
+from kc_runtime.views import ViewStore
 
 Translate = Callable[[DomainEventProtocol[Any]], ContractEvent | None]
 log = structlog.get_logger("kc.relay")
 
 PUBLISH_TIMEOUT_S = 5.0
 IDLE_POLL_S = 1.0
+CHAIN_DDL = (
+    "CREATE TABLE IF NOT EXISTS kc_outbox_chain ("
+    " source TEXT PRIMARY KEY, position BIGINT NOT NULL, seq BIGINT NOT NULL, head TEXT)"
+)
 
 
 class OutboxRelay:
@@ -41,6 +51,7 @@ class OutboxRelay:
         service: str,
         jetstream: Callable[[], JetStreamContext | None],
         batch_size: int = 200,
+        signer: Signer | None = None,
     ) -> None:
         self.app = app
         self.translate = translate
@@ -52,6 +63,11 @@ class OutboxRelay:
         self._stream = stream_name(instance)
         self._wake = asyncio.Event()
         self._position: int | None = None
+        self.signer = signer
+        self.source = f"/kc/{instance}/{service}"
+        self._chain = ViewStore.sharing(app.recorder, app.env, ddl=[CHAIN_DDL])
+        self._seq = 0
+        self._head: str | None = None
         self.published = 0
         self.running = False
 
@@ -59,8 +75,21 @@ class OutboxRelay:
     def stored_position(self) -> int:
         return int(self.app.process_recorder.max_tracking_id(self.tracking_name) or 0)
 
+    def load_chain(self) -> tuple[int, str | None]:
+        with self._chain.transaction(commit=False) as cur:
+            row = cur.execute("SELECT seq, head FROM kc_outbox_chain WHERE source = ?", (self.source,)).fetchone()
+        return (int(row["seq"]), row["head"]) if row else (0, None)
+
     def store_position(self, notification_id: int) -> None:
-        self.app.process_recorder.insert_tracking(Tracking(self.tracking_name, notification_id))
+        """The position and the chain head, in one transaction."""
+        with self._chain.transaction() as cur:
+            self._chain.track(cur, Tracking(self.tracking_name, notification_id))
+            cur.execute(
+                "INSERT INTO kc_outbox_chain (source, position, seq, head) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (source) DO UPDATE SET position = excluded.position, seq = excluded.seq,"
+                " head = excluded.head",
+                (self.source, notification_id, self._seq, self._head),
+            )
 
     def lag(self) -> int:
         head = self.app.recorder.max_notification_id() or 0
@@ -102,6 +131,8 @@ class OutboxRelay:
         while True:
             if self._position is None:
                 self._position = await asyncio.to_thread(self.stored_position)
+                self._seq, self._head = await asyncio.to_thread(self.load_chain)
+            chain_before = (self._seq, self._head)
             notifications = await asyncio.to_thread(
                 self.app.recorder.select_notifications,
                 self._position,
@@ -113,10 +144,14 @@ class OutboxRelay:
             js = self._jetstream()
             if js is None:
                 raise ConnectionError("NATS is not connected")
-            for notification in notifications:
-                await self._publish(js, self.app.mapper.to_domain_event(notification))
-            last = notifications[-1].id
-            await asyncio.to_thread(self.store_position, last)
+            try:
+                for notification in notifications:
+                    await self._publish(js, self.app.mapper.to_domain_event(notification))
+                last = notifications[-1].id
+                await asyncio.to_thread(self.store_position, last)
+            except BaseException:
+                self._seq, self._head = chain_before  # the retry republishes the same bytes
+                raise
             self._position = last
             passed += len(notifications)
 
@@ -134,9 +169,15 @@ class OutboxRelay:
             correlation_id=getattr(domain_event, "correlation_id", None),
             causation_id=getattr(domain_event, "causation_id", None),
         )
+        if self.signer is None:
+            payload = envelope.to_json()
+        else:
+            body = self.signer.sign(envelope.body(), seq=self._seq + 1, prev_hash=self._head)
+            payload = canonical(body)
+            self._seq, self._head = self._seq + 1, envelope_hash(body)
         ack = await js.publish(
             subject_for(self.instance, contract),
-            envelope.to_json(),
+            payload,
             timeout=PUBLISH_TIMEOUT_S,
             stream=self._stream,
             headers={"Nats-Msg-Id": envelope.id, "Content-Type": "application/cloudevents+json"},

@@ -25,10 +25,12 @@ from kc_contracts.subjects import dead_letter_stream, stream_name
 from nats.js import JetStreamContext
 
 from kc_runtime.deadletters import DeadLetters
-from kc_runtime.eventstore import ServiceApplication
-from kc_runtime.inbox import Effect, Inbox
+from kc_runtime.eventstore import ServiceApplication, persistence_env
+from kc_runtime.inbox import Effect, Inbox, InboxChains
+from kc_runtime.keys import TrustFile, ensure_instance_key
 from kc_runtime.relay import OutboxRelay, Translate
 from kc_runtime.settings import Settings
+from kc_runtime.views import ViewStore
 
 log = structlog.get_logger("kc.service")
 
@@ -55,6 +57,10 @@ class ServiceRuntime:
             log_level=logging.DEBUG,
         )
         self.dead_letters = DeadLetters(settings.instance, self.jetstream)
+        # the instance's signing key (created on first start when missing) and the keys it trusts
+        self.signer = ensure_instance_key(settings.key_folder, settings.instance, settings.trust_path)
+        self.trust = TrustFile(settings.trust_path)
+        self._chains: InboxChains | None = None
         self.relay: OutboxRelay | None = None
         self.subscriptions: list[Subscription] = []
         self._tasks: list[asyncio.Task[Any]] = []
@@ -84,6 +90,7 @@ class ServiceRuntime:
             instance=self.settings.instance,
             service=self.settings.service,
             jetstream=self.jetstream,
+            signer=self.signer,
         )
         return self.relay
 
@@ -98,6 +105,10 @@ class ServiceRuntime:
         contracts: ContractRegistry = registry,
     ) -> Inbox:
         """A durable consumer ``name`` on ``source_instance``'s stream, filtered to ``subjects``."""
+        if self._chains is None:
+            store = ViewStore(persistence_env(self.settings), name="inbox_chains")
+            self._chains = InboxChains(store)
+            self.close_on_stop(store.close)
         inbox = Inbox(
             name=name,
             effect=effect,
@@ -106,6 +117,8 @@ class ServiceRuntime:
             max_deliver=self.settings.max_deliver,
             nak_delay_s=self.settings.nak_delay_seconds,
             contracts=contracts,
+            trust=self.trust,
+            chains=self._chains,
         )
         self.subscriptions.append(Subscription(inbox, source_instance, subjects))
         return inbox

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool | None = Field(None, description="JSON logs; default: JSON unless stderr is a TTY")
+    keys_dir: Path | None = Field(None, description="signing key and trust file folder; default <var_dir>/keys")
+    trust_file: Path | None = Field(None, description="trusted instance public keys; default <keys_dir>/trust.json")
     nak_delay_seconds: float = 2.0
     max_deliver: int = 5
     ack_wait_seconds: float = 30.0
@@ -42,6 +44,18 @@ class Settings(BaseSettings):
     @classmethod
     def _instance(cls, value: str) -> str:
         return check_instance(value)
+
+    @property
+    def key_folder(self) -> Path:
+        return self.keys_dir or self.var_dir / "keys"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.key_folder / f"{self.instance}.key"
+
+    @property
+    def trust_path(self) -> Path:
+        return self.trust_file or self.key_folder / "trust.json"
 
     @property
     def nats_servers(self) -> list[str]:

@@ -26,6 +26,7 @@ from typing import Any
 
 import nats
 
+from kc_runtime.keys import ensure_instance_key
 from kc_runtime.natsserver import NatsServer, die_with_parent, free_port
 from kc_runtime.streams import StreamPlan, ensure_streams
 
@@ -133,6 +134,9 @@ class Supervisor:
         self.nats.start()
         for line in asyncio.run(self._ensure_streams()):
             print(f"  stream {line}", flush=True)
+        keys = self.var_dir / "keys"
+        for instance in self.stream_instances:  # before any service starts: they share the trust file
+            print(f"  key {instance}: {ensure_instance_key(keys, instance).key_id}", flush=True)
         for service in self.services:
             env = (
                 os.environ

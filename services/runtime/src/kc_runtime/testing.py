@@ -12,11 +12,43 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from kc_contracts import Envelope
+from kc_contracts.integrity import Signer, canonical, envelope_hash
 
+from kc_runtime.keys import ensure_instance_key
 from kc_runtime.natsserver import NatsServer
 from kc_runtime.settings import Settings
+
+
+class SigningPublisher:
+    """Signs and chains envelopes as the publishing instance's relay would, for tests that publish by
+    hand: keys come from (and are created in) the test's key folder, so the services trust them."""
+
+    _by_folder: dict[Path, SigningPublisher] = {}  # noqa: RUF012  (one chain per key folder, like one relay)
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.heads: dict[str, tuple[int, str | None]] = {}
+
+    @classmethod
+    def of(cls, settings: Settings) -> SigningPublisher:
+        """The publisher of this test's key folder (its chains go on from where they were)."""
+        return cls._by_folder.setdefault(settings.key_folder, cls(settings))
+
+    def signer(self, instance: str) -> Signer:
+        return ensure_instance_key(self.settings.key_folder, instance, self.settings.trust_path)
+
+    def sign(self, envelope: Envelope | dict[str, Any], *, signer: Signer | None = None) -> bytes:
+        body = envelope.body() if isinstance(envelope, Envelope) else dict(envelope)
+        signer = signer or self.signer(str(body["kcinstance"]))
+        seq, head = self.heads.get(str(body["source"]), (0, None))
+        signed = signer.sign(body, seq=seq + 1, prev_hash=head)
+        self.heads[str(body["source"])] = (seq + 1, envelope_hash(signed))
+        return canonical(signed)
+
 
 POSTGRES_DSN = os.environ.get("KC_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 

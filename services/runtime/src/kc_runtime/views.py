@@ -9,7 +9,7 @@ schema is the search path.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -54,17 +54,25 @@ class ViewCursor:
 class ViewStore:
     """The tracking recorder of a service's projections plus a transaction on the same database."""
 
-    def __init__(self, env: dict[str, str], name: str, ddl: Sequence[str] = ()) -> None:
-        factory = InfrastructureFactory.construct(Environment(name=name, env=env))
-        self._factory = factory
-        # a SQLiteTrackingRecorder or PostgresTrackingRecorder: both have .datastore and
-        # ._insert_tracking(cursor, tracking), which the abstract TrackingRecorder type does not say
-        self.recorder: Any = factory.tracking_recorder()
+    def __init__(self, env: Mapping[str, str], name: str, ddl: Sequence[str] = (), *, recorder: Any = None) -> None:
+        self._factory: InfrastructureFactory[Any] | None = None
+        if recorder is None:
+            self._factory = InfrastructureFactory.construct(Environment(name=name, env=env))
+            # a SQLiteTrackingRecorder or PostgresTrackingRecorder: both have .datastore and
+            # ._insert_tracking(cursor, tracking), which the abstract TrackingRecorder type does not say
+            recorder = self._factory.tracking_recorder()
+        self.recorder: Any = recorder
         self.postgres = env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
         self._schema = env.get("POSTGRES_SCHEMA", "public")
         with self.transaction() as cur:
             for statement in ddl:
                 cur.execute(self.dialect(statement))
+
+    @classmethod
+    def sharing(cls, recorder: Any, env: Mapping[str, str], ddl: Sequence[str] = ()) -> ViewStore:
+        """Tables beside an application's own events, written through its recorder (its tracking table
+        included): the outbox relay keeps its chain head with its position this way."""
+        return cls(env, name="", ddl=ddl, recorder=recorder)
 
     def dialect(self, ddl: str) -> str:
         """The few DDL words SQLite and PostgreSQL spell differently."""
@@ -95,4 +103,5 @@ class ViewStore:
         return bool(self.recorder.has_tracking_id(tracking.application_name, tracking.notification_id))
 
     def close(self) -> None:
-        self._factory.close()
+        if self._factory is not None:  # a shared recorder is closed by its application
+            self._factory.close()

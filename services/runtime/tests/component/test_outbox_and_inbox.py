@@ -16,15 +16,17 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Tracking
 from kc_contracts import ContractEvent, Envelope
 from kc_contracts.base import ContractRegistry
+from kc_contracts.integrity import Signer, canonical
 from kc_contracts.subjects import dead_letter_stream, stream_name
 from kc_runtime.deadletters import REASON
 from kc_runtime.eventstore import ServiceApplication, persistence_env
+from kc_runtime.keys import rotate
 from kc_runtime.natsserver import NatsServer
 from kc_runtime.relay import OutboxRelay
 from kc_runtime.service import ServiceRuntime
 from kc_runtime.settings import Settings
 from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, eventually
+from kc_runtime.testing import SettingsFactory, SigningPublisher, eventually
 from kc_runtime.views import ViewStore
 
 # -- a small event-sourced world: counters whose increments are public ---------------------------
@@ -319,10 +321,11 @@ async def test_malformed_and_unknown_version_messages_are_dead_lettered_and_cons
     invalid["data"]["by"] = "một"
 
     stream = stream_name("tinh-40")
+    signed = SigningPublisher.of(settings)
     await js.publish("kc.tinh-40.test.counter.incremented.v1", b"\xff not json", stream=stream)
-    await js.publish("kc.tinh-40.test.counter.incremented.v9", json.dumps(unknown).encode(), stream=stream)
-    await js.publish("kc.tinh-40.test.counter.incremented.v1", json.dumps(invalid).encode(), stream=stream)
-    await js.publish("kc.tinh-40.test.counter.incremented.v1", good.to_json(), stream=stream)
+    await js.publish("kc.tinh-40.test.counter.incremented.v9", signed.sign(unknown), stream=stream)
+    await js.publish("kc.tinh-40.test.counter.incremented.v1", signed.sign(invalid), stream=stream)
+    await js.publish("kc.tinh-40.test.counter.incremented.v1", signed.sign(good), stream=stream)
     await nc.close()
 
     async with consumer(settings, view) as runtime:
@@ -375,4 +378,81 @@ async def test_a_failing_effect_is_retried_with_delay_then_dead_lettered(
     letters = await stream_messages(settings.nats_url, dead_letter_stream("tinh-40"))
     assert str(letters[0].headers[REASON]).startswith(f"gave up after {settings.max_deliver} deliveries")
     assert [r["version"] for r in view.rows()] == [2]
+    view.store.close()
+
+
+def counter_envelope(n: int, by: int = 1) -> Envelope:
+    return Envelope.wrap(
+        CounterIncrementedV1(counter_id=UUID(int=n), by=by),
+        instance="tinh-40",
+        service="x",
+        stream_id=UUID(int=n),
+        stream_version=2,
+        time=__import__("datetime").datetime(2024, 1, 1, tzinfo=__import__("datetime").UTC),
+    )
+
+
+async def test_forged_unknown_key_replayed_and_unlinked_events_are_dead_lettered_and_change_nothing(
+    make_settings: SettingsFactory,
+) -> None:
+    settings = make_settings("consumertest")
+    await ensure(settings)
+    view = make_view(settings)
+    signed = SigningPublisher.of(settings)
+    first = signed.sign(counter_envelope(1))
+    forged = json.loads(signed.sign(counter_envelope(2)))
+    forged["data"]["by"] = 1000  # one changed value under a valid-looking signature
+    stranger = Signer.generate("tinh-40")  # a key nobody trusts
+    # validly signed by the instance, numbered to follow `first`, but not linked to it
+    unlinked = signed.signer("tinh-40").sign(counter_envelope(4).body(), seq=2, prev_hash="sha256:" + "0" * 64)
+    last = signed.sign(counter_envelope(5))
+
+    nc = await nats.connect(settings.nats_url)
+    js = nc.jetstream()
+    stream = stream_name("tinh-40")
+    subject = "kc.tinh-40.test.counter.incremented.v1"
+    await js.publish(subject, first, stream=stream)
+    await js.publish(subject, canonical(forged), stream=stream)
+    await js.publish(subject, SigningPublisher(settings).sign(counter_envelope(3), signer=stranger), stream=stream)
+    await js.publish(subject, first, stream=stream, headers={"Nats-Msg-Id": "replayed-later"})
+    await js.publish(subject, canonical(unlinked), stream=stream)
+    await js.publish(subject, last, stream=stream)
+    await nc.close()
+
+    async with consumer(settings, view) as runtime:
+        inbox = runtime.subscriptions[0].inbox
+        await eventually(lambda: inbox.stats.applied + inbox.stats.dead_lettered == 6)
+        assert inbox.stats.untrusted == 4
+
+    assert [r["event_id"] for r in view.rows()] == [
+        Envelope.from_json(first).id,
+        Envelope.from_json(last).id,
+    ]
+    letters = await stream_messages(settings.nats_url, dead_letter_stream("tinh-40"))
+    reasons = [str(m.headers[REASON]) for m in letters]
+    assert reasons[0].startswith("integrity: bad_signature"), reasons
+    assert reasons[1].startswith("integrity: unknown_key"), reasons
+    assert reasons[2].startswith("integrity: replayed"), reasons
+    assert reasons[3].startswith("integrity: broken_chain"), reasons
+    assert letters[0].data == canonical(forged)  # the original bytes, for the report
+    view.store.close()
+
+
+async def test_a_rotated_key_keeps_old_events_verifiable_and_signs_new_ones(make_settings: SettingsFactory) -> None:
+    settings = make_settings("consumertest")
+    await ensure(settings)
+    view = make_view(settings)
+    signed = SigningPublisher.of(settings)
+    before = signed.sign(counter_envelope(1))
+    old_id, new_id = rotate(settings.key_folder, "tinh-40", settings.trust_path)
+    after = signed.sign(counter_envelope(2))
+    assert json.loads(before)["kckeyid"] == old_id and json.loads(after)["kckeyid"] == new_id
+
+    nc = await nats.connect(settings.nats_url)
+    js = nc.jetstream()
+    for payload in (before, after):
+        await js.publish("kc.tinh-40.test.counter.incremented.v1", payload, stream=stream_name("tinh-40"))
+    await nc.close()
+    async with consumer(settings, view):
+        await eventually(lambda: len(view.rows()) == 2)
     view.store.close()
