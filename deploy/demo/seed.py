@@ -21,15 +21,41 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from kc_runtime.auth import issue_token
+from kc_runtime.keys import key_file, load_signer
+
+
+def role_for(instance: str, path: str) -> tuple[str, str]:
+    """Who does this step in real life: (role, scope)."""
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    if last == "ministry-appraisal":
+        return "cuc", "bo"
+    if instance == "bo":
+        return ("lanh_dao_bo" if last in ("approvals", "amendments") else "cuc"), "bo"
+    return ("ubnd_tinh" if last in ("approvals", "amendments", "approve") else "so_ct"), instance
 
 
 class Demo:
     def __init__(self, run_file: Path) -> None:
         self.urls: dict[str, str] = json.loads(run_file.read_text())["services"]
-        self.http = httpx.Client(timeout=30, headers={"X-Actor": "demo"})
+        self.keys = run_file.parent / "keys"  # the demo runs beside the instances, with their keys
+        self.http = httpx.Client(timeout=30)
+        self._tokens: dict[tuple[str, str], str] = {}
+
+    def token(self, role: str, scope: str) -> str:
+        if (role, scope) not in self._tokens:
+            signer = load_signer(key_file(self.keys, scope), scope)
+            name = {"so_ct": "Sở Công Thương (demo)", "ubnd_tinh": "UBND tỉnh (demo)"}.get(role, f"{role} (demo)")
+            self._tokens[role, scope] = issue_token(signer, sub=f"demo.{role}", role=role, scope=scope, name=name)
+        return self._tokens[role, scope]
+
+    def request(self, method: str, where: str, path: str, body: Any = None) -> httpx.Response:
+        role, scope = role_for(where.split("/", 1)[0], path)
+        headers = {"Authorization": f"Bearer {self.token(role, scope)}"}
+        return self.http.request(method, self.urls[where] + path, json=body, headers=headers)
 
     def call(self, method: str, where: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201)) -> Any:
-        response = self.http.request(method, self.urls[where] + path, json=body)
+        response = self.request(method, where, path, body)
         if response.status_code not in ok:
             raise SystemExit(f"{method} {where}{path} → {response.status_code}: {response.text[:400]}")
         return response.json()
@@ -64,7 +90,7 @@ class Demo:
         ]
 
     def plan_lines(self, inst: str, level: str, year: int) -> int:
-        r = self.http.get(f"{self.urls[f'{inst}/planning']}/plans/{level}/{year}")
+        r = self.request("GET", f"{inst}/planning", f"/plans/{level}/{year}")
         return len(r.json()["lines"]) if r.status_code == 200 else 0
 
     def status(self, inst: str, de_an_id: str) -> str:
@@ -228,7 +254,7 @@ def main(run_file: str) -> int:
 
     demo.wait(
         "Nghệ An beneficiaries",
-        lambda: demo.http.get(f"{demo.urls['tinh-40/appraisal']}/beneficiaries/{may_tre}").status_code == 200,
+        lambda: demo.request("GET", "tinh-40/appraisal", f"/beneficiaries/{may_tre}").status_code == 200,
     )
     demo.wait("Nghệ An calendar", lambda: True)
     time.sleep(1.0)  # the calendar event reaches appraisal
@@ -282,9 +308,7 @@ def main(run_file: str) -> int:
             ],
         },
     )
-    refused = demo.http.post(
-        f"{demo.urls['tinh-40/appraisal']}/de-an/{late['id']}/submit", json={"submitted_on": "2023-11-02"}
-    )
+    refused = demo.request("POST", "tinh-40/appraisal", f"/de-an/{late['id']}/submit", {"submitted_on": "2023-11-02"})
     demo.wait("Nghệ An local plan line", lambda: demo.plan_lines("tinh-40", "dia_phuong", 2024) == 1)
     demo.call(
         "POST",
@@ -373,7 +397,7 @@ def main(run_file: str) -> int:
     )
     demo.wait(
         "Hải Phòng beneficiary",
-        lambda: demo.http.get(f"{demo.urls['tinh-31/appraisal']}/beneficiaries/{thanh_phuong}").status_code == 200,
+        lambda: demo.request("GET", "tinh-31/appraisal", f"/beneficiaries/{thanh_phuong}").status_code == 200,
     )
     casting = demo.de_an(
         "tinh-31",

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import httpx
+from kc_runtime.auth import issue_token
+from kc_runtime.keys import key_file, load_signer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,6 +86,12 @@ def wait_for(check: object, timeout: float = 20.0) -> None:
     raise AssertionError("condition not met in time")
 
 
+def officer(var: Path) -> str:
+    """A Sở officer's token, signed with the instance key ``make run`` created under var/keys."""
+    signer = load_signer(key_file(var / "keys", "tinh-40"), "tinh-40")
+    return f"Bearer {issue_token(signer, sub='can-bo.so', role='so_ct')}"
+
+
 def test_make_run_serves_all_services_carries_a_command_across_and_stops_cleanly(
     tmp_path: Path,
 ) -> None:
@@ -100,6 +108,9 @@ def test_make_run_serves_all_services_carries_a_command_across_and_stops_cleanly
                 ready = http.get(f"{found[name]}/readyz")
                 assert ready.status_code == 200 and ready.json()["ready"] is True
 
+            anonymous = http.post(f"{found['registry']}/establishments", json={})
+            assert anonymous.status_code == 401 and anonymous.headers["content-type"] == "application/problem+json"
+            http.headers["Authorization"] = officer(tmp_path / "var")
             created = http.post(
                 f"{found['registry']}/establishments",
                 json={
@@ -136,7 +147,7 @@ def test_make_run_serves_all_services_carries_a_command_across_and_stops_cleanly
     proc, lines = start(tmp_path / "var")
     try:
         found = urls(lines)
-        with httpx.Client(timeout=10) as http:
+        with httpx.Client(timeout=10, headers={"Authorization": officer(tmp_path / "var")}) as http:
             rows = http.get(f"{found['planning']}/views/establishments").json()
             assert rows == [{"province_code": "40", "commune_code": "17419", "establishments": 1}]
         second = subprocess.run(

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import httpx
+from kc_runtime.auth import issue_token
+from kc_runtime.keys import key_file, load_signer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,12 +52,18 @@ def test_the_system_starts_loads_the_seed_scenario_and_stops_cleanly(tmp_path: P
         assert "national 2024: 2 đề án from Nghệ An and Hải Phòng approved by 3208/QĐ-BCT" in output
         urls = json.loads((var / "run.json").read_text())["services"]
         assert len(urls) == 11
-        with httpx.Client(timeout=10) as http:
+        auditor = issue_token(load_signer(key_file(var / "keys", "bo"), "bo"), sub="kiem-toan", role="kiem_toan")
+        officer = issue_token(load_signer(key_file(var / "keys", "tinh-40"), "tinh-40"), sub="so", role="so_ct")
+        with httpx.Client(timeout=10, headers={"Authorization": f"Bearer {auditor}"}) as http:
             plan = http.get(f"{urls['bo/planning']}/plans/quoc_gia/2024").json()
             assert plan["approved_total_vnd"] == 580_000_000 and len(plan["batches"]) == 1
             casting = http.get(f"{urls['tinh-31/appraisal']}/de-an", params={"status": "da_dong"}).json()
             assert [d["code"] for d in casting["items"]] == ["KCĐP-31-2023-04"]
-            mail = http.get(f"{urls['tinh-40/notifications']}/mail").json()
+            # the national auditor reads every province, but not the Sở's mailbox
+            assert http.get(f"{urls['tinh-40/notifications']}/mail").status_code == 403
+            mail = http.get(
+                f"{urls['tinh-40/notifications']}/mail", headers={"Authorization": f"Bearer {officer}"}
+            ).json()
             assert any("được phê duyệt trong kế hoạch" in m["subject"] for m in mail)
         # a person follows it from the terminal
         kc = str(Path(sys.executable).parent / "kc")

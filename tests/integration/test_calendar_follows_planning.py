@@ -7,7 +7,7 @@ import nats
 from kc_appraisal.main import create_app as appraisal_app
 from kc_planning.main import create_app as planning_app
 from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, eventually
+from kc_runtime.testing import SettingsFactory, bearer, eventually
 
 
 async def test_a_later_deadline_published_by_planning_lets_a_submission_through(
@@ -19,8 +19,16 @@ async def test_a_later_deadline_published_by_planning_lets_a_submission_through(
     await ensure_streams(nc.jetstream(), StreamPlan(("tinh-40", "bo")))
     await nc.close()
     async with planning.router.lifespan_context(planning), appraisal.router.lifespan_context(appraisal):
-        plan = httpx.AsyncClient(transport=httpx.ASGITransport(app=planning), base_url="http://planning")
-        apr = httpx.AsyncClient(transport=httpx.ASGITransport(app=appraisal), base_url="http://appraisal")
+        plan = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=planning),
+            base_url="http://planning",
+            headers=bearer(planning.state.runtime.settings),
+        )
+        apr = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=appraisal),
+            base_url="http://appraisal",
+            headers=bearer(appraisal.state.runtime.settings),
+        )
         await eventually(lambda: planning.state.runtime.bus_started and appraisal.state.runtime.bus_started)
         d = (
             await apr.post(

@@ -13,7 +13,7 @@ from kc_contracts.planning_events import ApprovedLine, PlanApprovedV1
 from kc_contracts.subjects import stream_name, subject_for
 from kc_registry.main import create_app as registry_app
 from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, SigningPublisher, eventually
+from kc_runtime.testing import SettingsFactory, SigningPublisher, bearer, eventually
 
 
 async def test_a_registered_establishment_becomes_a_beneficiary_and_a_plan_approves_its_de_an(
@@ -26,8 +26,16 @@ async def test_a_registered_establishment_becomes_a_beneficiary_and_a_plan_appro
     await ensure_streams(js, StreamPlan(("tinh-31", "bo")))
 
     async with registry.router.lifespan_context(registry), appraisal.router.lifespan_context(appraisal):
-        reg = httpx.AsyncClient(transport=httpx.ASGITransport(app=registry), base_url="http://registry")
-        apr = httpx.AsyncClient(transport=httpx.ASGITransport(app=appraisal), base_url="http://appraisal")
+        reg = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=registry),
+            base_url="http://registry",
+            headers=bearer(registry.state.runtime.settings),
+        )
+        apr = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=appraisal),
+            base_url="http://appraisal",
+            headers=bearer(appraisal.state.runtime.settings),
+        )
         await eventually(lambda: registry.state.runtime.bus_started and appraisal.state.runtime.bus_started)
 
         company = (

@@ -14,18 +14,24 @@ import nats
 from kc_appraisal.main import create_app as appraisal_app
 from kc_planning.main import create_app as planning_app
 from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, eventually
+from kc_runtime.testing import SettingsFactory, bearer, eventually
 from nats.js.api import AckPolicy, ConsumerConfig
 from openpyxl import load_workbook
 
 
-def client(app: Any, name: str) -> httpx.AsyncClient:
+def client(app: Any, name: str, role: str | None = None) -> httpx.AsyncClient:
+    settings = app.state.runtime.settings
+    role = role or ("cuc" if settings.instance == "bo" else "so_ct")
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", headers={"X-Actor": f"can-bo-{name}"}
+        transport=httpx.ASGITransport(app=app),
+        base_url=f"http://{name}",
+        headers=bearer(settings, role, name=f"can-bo-{name}"),
     )
 
 
-async def national_de_an(http: httpx.AsyncClient, code: str, province: str, support: int) -> str:
+async def national_de_an(
+    http: httpx.AsyncClient, code: str, province: str, support: int, ministry: dict[str, str]
+) -> str:
     d = (
         await http.post(
             "/de-an",
@@ -73,7 +79,10 @@ async def national_de_an(http: httpx.AsyncClient, code: str, province: str, supp
         ),
         ("propose", {"on": "2023-11-25"}),
     ]:
-        response = await http.post(f"{url}/{action}", json=body)
+        # the ministry's officer records the ministry-level appraisal; the Sở does the rest
+        response = await http.post(
+            f"{url}/{action}", json=body, headers=ministry if action == "ministry-appraisal" else None
+        )
         assert response.status_code == 200, response.text
     return str(d["id"])
 
@@ -107,13 +116,14 @@ async def test_national_plan_from_two_provinces_to_plan_approved(make_settings: 
     planning = planning_app(bo_settings)
     async with na.router.lifespan_context(na), hp.router.lifespan_context(hp):
         nah, hph = client(na, "tinh-40"), client(hp, "tinh-31")
+        cuc = bearer(na.state.runtime.settings, "cuc", name="can-bo-cuc")
         async with planning.router.lifespan_context(planning):
             boh = client(planning, "bo")
             await eventually(lambda: all(a.state.runtime.bus_started for a in (na, hp, planning)))
             ids = [
-                await national_de_an(nah, "KCQG-2024-40-01", "Nghệ An", 250_000_000),
-                await national_de_an(nah, "KCQG-2024-40-02", "Nghệ An", 150_000_000),
-                await national_de_an(hph, "KCQG-2024-31-01", "Hải Phòng", 300_000_000),
+                await national_de_an(nah, "KCQG-2024-40-01", "Nghệ An", 250_000_000, cuc),
+                await national_de_an(nah, "KCQG-2024-40-02", "Nghệ An", 150_000_000, cuc),
+                await national_de_an(hph, "KCQG-2024-31-01", "Hải Phòng", 300_000_000, cuc),
             ]
 
             async def plan_has_three() -> bool:
@@ -127,7 +137,7 @@ async def test_national_plan_from_two_provinces_to_plan_approved(make_settings: 
             assert view["totals"][0]["quoc_gia"] == 700_000_000
 
             before_approval = datetime.now(UTC)
-            first = await boh.post(
+            first = await client(planning, "bo", "lanh_dao_bo").post(
                 "/plans/quoc_gia/2024/approvals",
                 json={
                     "decision_number": "2468/QĐ-BCT",
@@ -147,7 +157,7 @@ async def test_national_plan_from_two_provinces_to_plan_approved(make_settings: 
             await asyncio.sleep(1.0)
             await drain()
             assert len(received) == 1
-            second = await boh.post(
+            second = await client(planning, "bo", "lanh_dao_bo").post(
                 "/plans/quoc_gia/2024/approvals",
                 json={
                     "decision_number": "0315/QĐ-BCT",

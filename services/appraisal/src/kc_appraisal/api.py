@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from kc_runtime.actor import ActorHeader, actor_of
+from kc_runtime.actor import actor_of
 from kc_runtime.fields import Text50, Text100, Text200, Text300, Text500
 from kc_runtime.http import problem_responses
 from pydantic import BaseModel, ConfigDict, Field
@@ -172,16 +172,15 @@ def router() -> APIRouter:
         request: Request,
         de_an_id: UUID,
         body: Command,
-        x_actor: str | None,
         command: Callable[[DeAn, dict[str, Any]], Any],
     ) -> dict[str, Any]:
-        by = actor_of(request, x_actor).by
+        by = actor_of(request).by
         return app_of(request).change(de_an_id, lambda d: command(d, by), body.version).state()
 
     @api.post("/de-an", status_code=201, tags=["đề án"], responses=errors, summary="Tạo dự thảo đề án / draft")
-    def draft(body: DraftDeAn, request: Request, x_actor: ActorHeader = None) -> dict[str, Any]:
+    def draft(body: DraftDeAn, request: Request) -> dict[str, Any]:
         details = body.model_dump(mode="json", exclude_none=True)
-        return app_of(request).draft(details, actor_of(request, x_actor), on=datetime.now(UTC).date()).state()
+        return app_of(request).draft(details, actor_of(request), on=datetime.now(UTC).date()).state()
 
     @api.get("/de-an", tags=["đề án"], summary="Danh sách, lọc / list")
     def list_de_an(
@@ -222,14 +221,13 @@ def router() -> APIRouter:
         return app_of(request).timeline(de_an_id)
 
     @api.patch("/de-an/{de_an_id}", tags=["đề án"], responses=errors, summary="Sửa dự thảo / edit the draft")
-    def edit(de_an_id: UUID, body: EditDeAn, request: Request, x_actor: ActorHeader = None) -> dict[str, Any]:
+    def edit(de_an_id: UUID, body: EditDeAn, request: Request) -> dict[str, Any]:
         changes = body.model_dump(mode="json", exclude_unset=True, exclude={"version"})
         rules = app_of(request).rules
         return run(
             request,
             de_an_id,
             body,
-            x_actor,
             lambda d, by: d.edit(changes, rules=rules, on=datetime.now(UTC).date(), **by),
         )
 
@@ -239,12 +237,11 @@ def router() -> APIRouter:
         responses=errors,
         summary="Ghi quyết định gia hạn nộp hồ sơ",
     )
-    def extend(de_an_id: UUID, body: Extend, request: Request, x_actor: ActorHeader = None) -> dict[str, Any]:
+    def extend(de_an_id: UUID, body: Extend, request: Request) -> dict[str, Any]:
         return run(
             request,
             de_an_id,
             body,
-            x_actor,
             lambda d, by: d.extend_submission(
                 decision_number=body.decision_number, decided_on=body.decided_on, new_deadline=body.new_deadline, **by
             ),
@@ -256,13 +253,12 @@ def router() -> APIRouter:
         responses=errors,
         summary="Nộp hồ sơ (kiểm tra hạn nộp, cơ sở thụ hưởng, mức hỗ trợ)",
     )
-    def submit(de_an_id: UUID, body: Submit, request: Request, x_actor: ActorHeader = None) -> dict[str, Any]:
+    def submit(de_an_id: UUID, body: Submit, request: Request) -> dict[str, Any]:
         app = app_of(request)
         return run(
             request,
             de_an_id,
             body,
-            x_actor,
             lambda d, by: d.submit(
                 submitted_on=body.submitted_on,
                 rules=app.rules,
@@ -273,17 +269,16 @@ def router() -> APIRouter:
         )
 
     @api.post("/de-an/{de_an_id}/return", tags=["hồ sơ"], responses=errors, summary="Trả lại để bổ sung")
-    def return_(de_an_id: UUID, body: Reason, request: Request, x_actor: ActorHeader = None) -> dict[str, Any]:
-        return run(request, de_an_id, body, x_actor, lambda d, by: d.return_for_supplement(reason=body.reason, **by))
+    def return_(de_an_id: UUID, body: Reason, request: Request) -> dict[str, Any]:
+        return run(request, de_an_id, body, lambda d, by: d.return_for_supplement(reason=body.reason, **by))
 
     def appraise(stage: str) -> Callable[..., dict[str, Any]]:
-        def handler(de_an_id: UUID, body: Appraise, request: Request, x_actor: ActorHeader = None) -> dict[str, Any]:
+        def handler(de_an_id: UUID, body: Appraise, request: Request) -> dict[str, Any]:
             rules = app_of(request).rules
             return run(
                 request,
                 de_an_id,
                 body,
-                x_actor,
                 lambda d, by: d.appraise(
                     stage=stage,
                     mode=body.mode,
@@ -318,17 +313,16 @@ def router() -> APIRouter:
     )
 
     @api.post("/de-an/{de_an_id}/forward", tags=["thẩm định"], responses=errors, summary="Gửi Bộ (đề án quốc gia)")
-    def forward(de_an_id: UUID, body: OnDate, request: Request, x_actor: ActorHeader = None) -> dict[str, Any]:
-        return run(request, de_an_id, body, x_actor, lambda d, by: d.forward_to_ministry(forwarded_on=body.on, **by))
+    def forward(de_an_id: UUID, body: OnDate, request: Request) -> dict[str, Any]:
+        return run(request, de_an_id, body, lambda d, by: d.forward_to_ministry(forwarded_on=body.on, **by))
 
     @api.post("/de-an/{de_an_id}/propose", tags=["kế hoạch"], responses=errors, summary="Đề xuất vào kế hoạch")
-    def propose(de_an_id: UUID, body: OnDate, request: Request, x_actor: ActorHeader = None) -> dict[str, Any]:
+    def propose(de_an_id: UUID, body: OnDate, request: Request) -> dict[str, Any]:
         app = app_of(request)
         return run(
             request,
             de_an_id,
             body,
-            x_actor,
             lambda d, by: d.propose(proposed_on=body.on, rules=app.rules, beneficiaries=app.beneficiaries, **by),
         )
 
@@ -338,12 +332,11 @@ def router() -> APIRouter:
         responses=errors,
         summary="Phê duyệt trong kế hoạch (thường đến từ sự kiện plan.approved)",
     )
-    def approve(de_an_id: UUID, body: Approve, request: Request, x_actor: ActorHeader = None) -> dict[str, Any]:
+    def approve(de_an_id: UUID, body: Approve, request: Request) -> dict[str, Any]:
         return run(
             request,
             de_an_id,
             body,
-            x_actor,
             lambda d, by: d.approve_in_plan(
                 plan_id=body.plan_id,
                 plan_decision=body.plan_decision,
@@ -355,16 +348,15 @@ def router() -> APIRouter:
         )
 
     @api.post("/de-an/{de_an_id}/not-funded", tags=["kế hoạch"], responses=errors, summary="Không bố trí kinh phí")
-    def not_funded(de_an_id: UUID, body: Reason, request: Request, x_actor: ActorHeader = None) -> dict[str, Any]:
-        return run(request, de_an_id, body, x_actor, lambda d, by: d.mark_not_funded(reason=body.reason, **by))
+    def not_funded(de_an_id: UUID, body: Reason, request: Request) -> dict[str, Any]:
+        return run(request, de_an_id, body, lambda d, by: d.mark_not_funded(reason=body.reason, **by))
 
     @api.post("/de-an/{de_an_id}/contract", tags=["thực hiện"], responses=errors, summary="Ký hợp đồng")
-    def contract(de_an_id: UUID, body: Contract, request: Request, x_actor: ActorHeader = None) -> dict[str, Any]:
+    def contract(de_an_id: UUID, body: Contract, request: Request) -> dict[str, Any]:
         return run(
             request,
             de_an_id,
             body,
-            x_actor,
             lambda d, by: d.sign_contract(
                 contract_number=body.contract_number,
                 signed_on=body.signed_on,
@@ -374,23 +366,21 @@ def router() -> APIRouter:
         )
 
     @api.post("/de-an/{de_an_id}/progress", tags=["thực hiện"], responses=errors, summary="Báo cáo tiến độ tháng")
-    def progress(de_an_id: UUID, body: Progress, request: Request, x_actor: ActorHeader = None) -> dict[str, Any]:
+    def progress(de_an_id: UUID, body: Progress, request: Request) -> dict[str, Any]:
         return run(
             request,
             de_an_id,
             body,
-            x_actor,
             lambda d, by: d.report_progress(month=body.month, percent=body.percent, note=body.note or "", **by),
         )
 
     @api.post("/de-an/{de_an_id}/advances", tags=["thực hiện"], responses=errors, summary="Tạm ứng")
-    def advance(de_an_id: UUID, body: Advance, request: Request, x_actor: ActorHeader = None) -> dict[str, Any]:
+    def advance(de_an_id: UUID, body: Advance, request: Request) -> dict[str, Any]:
         rules = app_of(request).rules
         return run(
             request,
             de_an_id,
             body,
-            x_actor,
             lambda d, by: d.record_advance(amount_vnd=body.amount_vnd, paid_on=body.paid_on, rules=rules, **by),
         )
 
@@ -400,15 +390,12 @@ def router() -> APIRouter:
         responses=errors,
         summary="Đề nghị điều chỉnh (thẩm quyền theo quy định)",
     )
-    def request_adjustment(
-        de_an_id: UUID, body: RequestAdjustment, request: Request, x_actor: ActorHeader = None
-    ) -> dict[str, Any]:
+    def request_adjustment(de_an_id: UUID, body: RequestAdjustment, request: Request) -> dict[str, Any]:
         rules = app_of(request).rules
         return run(
             request,
             de_an_id,
             body,
-            x_actor,
             lambda d, by: d.request_adjustment(
                 change_type=body.change_type,
                 description=body.description,
@@ -425,14 +412,11 @@ def router() -> APIRouter:
         responses=errors,
         summary="Quyết định điều chỉnh (đúng thẩm quyền)",
     )
-    def decide_adjustment(
-        de_an_id: UUID, body: DecideAdjustment, request: Request, x_actor: ActorHeader = None
-    ) -> dict[str, Any]:
+    def decide_adjustment(de_an_id: UUID, body: DecideAdjustment, request: Request) -> dict[str, Any]:
         return run(
             request,
             de_an_id,
             body,
-            x_actor,
             lambda d, by: d.decide_adjustment(
                 approved=body.approved,
                 authority=body.authority,
@@ -443,27 +427,25 @@ def router() -> APIRouter:
         )
 
     @api.post("/de-an/{de_an_id}/complete", tags=["thực hiện"], responses=errors, summary="Hoàn thành")
-    def complete(de_an_id: UUID, body: OnDate, request: Request, x_actor: ActorHeader = None) -> dict[str, Any]:
-        return run(request, de_an_id, body, x_actor, lambda d, by: d.complete(completed_on=body.on, **by))
+    def complete(de_an_id: UUID, body: OnDate, request: Request) -> dict[str, Any]:
+        return run(request, de_an_id, body, lambda d, by: d.complete(completed_on=body.on, **by))
 
     @api.post("/de-an/{de_an_id}/acceptance", tags=["nghiệm thu"], responses=errors, summary="Nghiệm thu")
-    def accept(de_an_id: UUID, body: Accept, request: Request, x_actor: ActorHeader = None) -> dict[str, Any]:
+    def accept(de_an_id: UUID, body: Accept, request: Request) -> dict[str, Any]:
         return run(
             request,
             de_an_id,
             body,
-            x_actor,
             lambda d, by: d.accept(accepted_on=body.accepted_on, outputs=body.outputs, report=body.report or "", **by),
         )
 
     @api.post("/de-an/{de_an_id}/settlement", tags=["quyết toán"], responses=errors, summary="Quyết toán")
-    def settle(de_an_id: UUID, body: Settle, request: Request, x_actor: ActorHeader = None) -> dict[str, Any]:
+    def settle(de_an_id: UUID, body: Settle, request: Request) -> dict[str, Any]:
         rules = app_of(request).rules
         return run(
             request,
             de_an_id,
             body,
-            x_actor,
             lambda d, by: d.settle(
                 settled_on=body.settled_on,
                 dossier_on=body.dossier_on,
@@ -474,8 +456,8 @@ def router() -> APIRouter:
         )
 
     @api.post("/de-an/{de_an_id}/close", tags=["quyết toán"], responses=errors, summary="Đóng đề án")
-    def close(de_an_id: UUID, body: OnDate, request: Request, x_actor: ActorHeader = None) -> dict[str, Any]:
-        return run(request, de_an_id, body, x_actor, lambda d, by: d.close(closed_on=body.on, **by))
+    def close(de_an_id: UUID, body: OnDate, request: Request) -> dict[str, Any]:
+        return run(request, de_an_id, body, lambda d, by: d.close(closed_on=body.on, **by))
 
     @api.get(
         "/beneficiaries/{establishment_id}",

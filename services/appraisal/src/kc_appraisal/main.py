@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from kc_contracts.dated import NoRuleInForceError
+from kc_runtime.auth import install_auth
 from kc_runtime.eventstore import persistence_env
 from kc_runtime.http import install_health, install_problem_handlers, install_request_guards
 from kc_runtime.localprojection import LocalProjection
@@ -15,6 +16,7 @@ from kc_runtime.views import ViewStore
 from kc_appraisal import api, messaging, rulebook, translators
 from kc_appraisal.application import AppraisalApplication, DeAnNotFoundError
 from kc_appraisal.domain.errors import AppraisalError, NotAllowedInStateError, StaleVersionError
+from kc_appraisal.permissions import ROUTE_PERMISSIONS
 from kc_appraisal.projections import beneficiaries, calendars, de_an_list
 
 SERVICE = "appraisal"
@@ -65,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
             NoRuleInForceError: 422,
         },
     )
+    install_auth(app, instance=settings.instance, trust=runtime.trust, permissions=ROUTE_PERMISSIONS)
     install_request_guards(app)
     install_health(app, runtime.readiness)
     return app

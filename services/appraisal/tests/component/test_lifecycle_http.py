@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from kc_appraisal.main import create_app
 from kc_contracts import Envelope
 from kc_contracts.registry_events import EstablishmentRegisteredV1, SupportRecordedV1
-from kc_runtime.testing import SettingsFactory
+from kc_runtime.testing import SettingsFactory, bearer
 
 PROBLEM = "application/problem+json"
 ALWAYS = [{"start": "2012-07-05", "end": None, "outcome": "dat", "rules": ["eligibility.location@ND45/2012"]}]
@@ -24,7 +24,7 @@ class Service:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.http = TestClient(app, raise_server_exceptions=False)
+        self.http = TestClient(app, raise_server_exceptions=False, headers=bearer(app.state.runtime.settings))
         self._seq = 0
 
     def registry_event(self, event: Any, instance: str) -> None:
@@ -57,7 +57,10 @@ class Service:
         return eid
 
     def post(self, path: str, body: dict[str, Any], status: int = 200) -> dict[str, Any]:
-        response = self.http.post(path, json=body, headers={"X-Actor": "can-bo"})
+        # the approving authority approves; the ministry appraises national đề án; the Sở does the rest
+        role = {"approve": "ubnd_tinh", "ministry-appraisal": "cuc"}.get(path.rsplit("/", 1)[-1], "so_ct")
+        headers = bearer(self.app.state.runtime.settings, role, name="can-bo")
+        response = self.http.post(path, json=body, headers=headers)
         assert response.status_code == status, response.text
         return dict(response.json())
 
@@ -146,7 +149,8 @@ def test_hai_phong_metal_casting_demonstration_model_through_to_settlement(servi
 
     timeline = hp.http.get(f"{url}/timeline").json()
     assert [t["event"] for t in timeline][:3] == ["Drafted", "Submitted", "Appraised"]
-    assert all(t["actor"] == "can-bo" for t in timeline)
+    assert all(t["actor"].startswith("can-bo (") for t in timeline)  # name (role@scope) from the token
+    assert timeline[0]["actor"] == "can-bo (so_ct@tinh-31)"
     advance = next(t for t in timeline if t["event"] == "AdvanceRecorded")
     assert advance["rule_versions"] == ["advance@TT36/2013"]
     assert "calendar@KCĐP-31-2023" in timeline[1]["rule_versions"]

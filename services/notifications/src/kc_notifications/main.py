@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
+from kc_runtime.auth import install_auth
 from kc_runtime.eventstore import persistence_env
 from kc_runtime.http import install_health, install_problem_handlers, install_request_guards
 from kc_runtime.process import serve
@@ -18,6 +19,7 @@ from kc_runtime.views import ViewStore
 from kc_notifications import api, messaging
 from kc_notifications.inflow import Inflow
 from kc_notifications.mail import MailSink
+from kc_notifications.permissions import ROUTE_PERMISSIONS
 from kc_notifications.scheduler import Scheduler
 from kc_notifications.sender import Sender
 from kc_notifications.settings import NotificationSettings
@@ -81,6 +83,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
     app.state.mail_sink = sink
     app.include_router(api.router())
     install_problem_handlers(app, {WebhookError: 422})
+    install_auth(app, instance=settings.instance, trust=runtime.trust, permissions=ROUTE_PERMISSIONS)
     install_request_guards(app)
     install_health(app, runtime.readiness)
     return app

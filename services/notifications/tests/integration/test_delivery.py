@@ -28,7 +28,7 @@ from kc_notifications.settings import NotificationSettings
 from kc_runtime.natsserver import free_port
 from kc_runtime.settings import Settings
 from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, SigningPublisher, eventually
+from kc_runtime.testing import SettingsFactory, SigningPublisher, bearer, eventually
 from standardwebhooks import Webhook
 
 DE_AN = uuid4()
@@ -162,7 +162,7 @@ async def test_status_email_and_webhook_exactly_once_despite_redelivery_and_retr
     async with app.router.lifespan_context(app):
         from httpx import ASGITransport, AsyncClient
 
-        http = AsyncClient(transport=ASGITransport(app=app), base_url="http://notifications")
+        http = AsyncClient(transport=ASGITransport(app=app), base_url="http://notifications", headers=bearer(settings))
         assert (
             await http.put(
                 "/recipients/don-vi:trung-tam-khuyen-cong-nghe-an",
@@ -271,7 +271,7 @@ def test_private_network_targets_are_refused_unless_allow_listed(make_settings: 
     app = create_app(NotificationSettings(**make_settings("notifications").model_dump()))
     from fastapi.testclient import TestClient
 
-    http = TestClient(app, raise_server_exceptions=False)
+    http = TestClient(app, raise_server_exceptions=False, headers=bearer(app.state.runtime.settings))
     for url in ("http://127.0.0.1:9/hook", "http://10.1.2.3/hook", "http://169.254.169.254/latest", "ftp://x/"):
         refused = http.post("/webhooks", json={"url": url, "event_types": ["*"]})
         assert refused.status_code == 422, url

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
-from kc_runtime.actor import ActorHeader, actor_of
+from kc_runtime.actor import actor_of
 from kc_runtime.fields import Text100, Text200, Text300, Text500
 from kc_runtime.http import problem, problem_responses
 from kc_runtime.rebuild import live_digest, rebuild
@@ -104,12 +104,8 @@ def router() -> APIRouter:
         return app_of(request).plan(level, year).state()
 
     @api.put("/plans/{level}/{year}/envelope", tags=["kế hoạch"], responses=errors, summary="Dự toán theo nguồn")
-    def envelope(level: str, year: int, body: BudgetEnvelope, request: Request, x_actor: ActorHeader = None) -> Any:
-        return (
-            app_of(request)
-            .set_envelope(level, year, body.envelope, body.decision_number, actor_of(request, x_actor))
-            .state()
-        )
+    def envelope(level: str, year: int, body: BudgetEnvelope, request: Request) -> Any:
+        return app_of(request).set_envelope(level, year, body.envelope, body.decision_number, actor_of(request)).state()
 
     @api.post(
         "/plans/{level}/{year}/approvals",
@@ -117,7 +113,7 @@ def router() -> APIRouter:
         responses=errors,
         summary="Phê duyệt kế hoạch (một đợt) → plan.approved.v1",
     )
-    def approve(level: str, year: int, body: Approve, request: Request, x_actor: ActorHeader = None) -> Any:
+    def approve(level: str, year: int, body: Approve, request: Request) -> Any:
         return (
             app_of(request)
             .approve(
@@ -127,7 +123,7 @@ def router() -> APIRouter:
                 decision_date=body.decision_date,
                 signer=body.signer,
                 amounts=body.amounts,
-                actor=actor_of(request, x_actor),
+                actor=actor_of(request),
             )
             .state()
         )
@@ -138,7 +134,7 @@ def router() -> APIRouter:
         responses=errors,
         summary="Điều chỉnh kế hoạch → plan.amended.v1",
     )
-    def amend(level: str, year: int, body: Amend, request: Request, x_actor: ActorHeader = None) -> Any:
+    def amend(level: str, year: int, body: Amend, request: Request) -> Any:
         return (
             app_of(request)
             .amend(
@@ -149,7 +145,7 @@ def router() -> APIRouter:
                 signer=body.signer,
                 changes=body.changes,
                 reason=body.reason,
-                actor=actor_of(request, x_actor),
+                actor=actor_of(request),
             )
             .state()
         )
@@ -191,14 +187,14 @@ def router() -> APIRouter:
         responses=errors,
         summary="Lập hoặc sửa lịch kế hoạch (mỗi thay đổi là một sự kiện)",
     )
-    def set_calendar(level: str, year: int, body: CalendarBody, request: Request, x_actor: ActorHeader = None) -> Any:
+    def set_calendar(level: str, year: int, body: CalendarBody, request: Request) -> Any:
         cal = app_of(request).set_calendar(
             level,
             year,
             {"registration_deadline": body.registration_deadline, "dossier_deadline": body.dossier_deadline},
             legal_basis=body.legal_basis,
             reason=body.reason,
-            actor=actor_of(request, x_actor),
+            actor=actor_of(request),
         )
         return {
             "reference": cal.reference,
@@ -224,10 +220,10 @@ def router() -> APIRouter:
         responses=errors,
         summary="Đăng ký kế hoạch (muộn hạn: cần quyết định gia hạn)",
     )
-    def register(body: RegistrationBody, request: Request, x_actor: ActorHeader = None) -> Any:
+    def register(body: RegistrationBody, request: Request) -> Any:
         details = body.model_dump(mode="json", exclude={"filed_on", "extension"})
         reg = app_of(request).file_registration(
-            details, filed_on=body.filed_on, extension=body.extension, actor=actor_of(request, x_actor)
+            details, filed_on=body.filed_on, extension=body.extension, actor=actor_of(request)
         )
         return {
             "id": str(reg.id),
@@ -249,7 +245,6 @@ def router() -> APIRouter:
         level: Level,
         year: int,
         filed_on: date,
-        x_actor: ActorHeader = None,
     ) -> Any:
         grouped, problems = exports.read_registrations(await file.read())
         if problems:
@@ -277,7 +272,7 @@ def router() -> APIRouter:
                 },
                 filed_on=filed_on,
                 extension=None,
-                actor=actor_of(request, x_actor),
+                actor=actor_of(request),
             )
             ids.append(str(reg.id))
         return {"registrations": ids}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from kc_runtime.auth import install_auth
 from kc_runtime.eventstore import persistence_env
 from kc_runtime.http import install_health, install_problem_handlers, install_request_guards
 from kc_runtime.process import serve
@@ -14,6 +15,7 @@ from kc_runtime.views import ViewStore
 from kc_planning import api, messaging, translators
 from kc_planning.application import NotFoundError, NotOwnerError, PlanningApplication
 from kc_planning.domain.plan import PlanError
+from kc_planning.permissions import ROUTE_PERMISSIONS
 from kc_planning.projections.establishments import DDL, EstablishmentsView
 from kc_planning.projections.programme import ProgrammeQueries, ProgrammeView
 
@@ -50,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.runtime = runtime
     app.include_router(api.router())
     install_problem_handlers(app, {NotFoundError: 404, NotOwnerError: 403, PlanError: 422})
+    install_auth(app, instance=settings.instance, trust=runtime.trust, permissions=ROUTE_PERMISSIONS)
     install_request_guards(app, upload_bytes=5 * 1024 * 1024)
     install_health(app, runtime.readiness)
     return app

@@ -9,7 +9,7 @@ from eventsourcing.persistence import Tracking
 from fastapi.testclient import TestClient
 from kc_contracts.appraisal_events import BudgetTotals, DeAnProposedV1
 from kc_planning.main import create_app
-from kc_runtime.testing import SettingsFactory
+from kc_runtime.testing import SettingsFactory, bearer
 
 
 def proposal(code: str, support: int) -> DeAnProposedV1:
@@ -39,7 +39,7 @@ def test_the_approved_national_plan_as_a_valid_360giving_package(make_settings: 
     planning = app.state.application
     for seq, (code, support) in enumerate([("KCQG-2024-40-01", 280_000_000), ("KCQG-2024-40-02", 120_000_000)], 1):
         planning.add_proposal("tinh-40", proposal(code, support), Tracking("t@KC_TINH_40", seq))
-    http = TestClient(app, raise_server_exceptions=False)
+    http = TestClient(app, raise_server_exceptions=False, headers=bearer(app.state.runtime.settings, "lanh_dao_bo"))
     approved = http.post(
         "/plans/quoc_gia/2024/approvals",
         json={

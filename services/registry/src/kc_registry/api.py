@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from kc_contracts.units import UnitSystem
-from kc_runtime.actor import ActorHeader, actor_of
+from kc_runtime.actor import actor_of
 from kc_runtime.fields import Text50, Text100, Text200, Text300, Text500
 from kc_runtime.http import problem, problem_responses
 from pydantic import BaseModel, ConfigDict, Field
@@ -144,10 +144,9 @@ def router() -> APIRouter:
     def register(
         body: RegisterEstablishment,
         request: Request,
-        x_actor: ActorHeader = None,
     ) -> EstablishmentOut:
         details = body.model_dump(mode="json", exclude_none=True)
-        return out(app_of(request).register(details, actor_of(request, x_actor)))
+        return out(app_of(request).register(details, actor_of(request)))
 
     @api.get(
         "/establishments",
@@ -203,10 +202,9 @@ def router() -> APIRouter:
         establishment_id: UUID,
         body: UpdateEstablishment,
         request: Request,
-        x_actor: ActorHeader = None,
     ) -> EstablishmentOut:
         changes = body.model_dump(mode="json", exclude_unset=True, exclude={"version"})
-        e, _ = app_of(request).update(establishment_id, changes, body.version, actor_of(request, x_actor))
+        e, _ = app_of(request).update(establishment_id, changes, body.version, actor_of(request))
         return out(e)
 
     @api.get(
@@ -258,12 +256,11 @@ def router() -> APIRouter:
         request: Request,
         kind: Annotated[DocumentKind, Form()],
         file: Annotated[UploadFile, File()],
-        x_actor: ActorHeader = None,
     ) -> dict[str, Any]:
         app = app_of(request)
         data = await file.read(app.documents.max_bytes + 1)
         media_type = (file.content_type or "application/octet-stream")[:100]
-        return app.attach_document(establishment_id, kind, data, media_type, actor_of(request, x_actor))
+        return app.attach_document(establishment_id, kind, data, media_type, actor_of(request))
 
     @api.get("/establishments/{establishment_id}/documents", tags=["documents"], responses=errors)
     def documents(establishment_id: UUID, request: Request) -> list[dict[str, Any]]:
@@ -286,10 +283,9 @@ def router() -> APIRouter:
         sha256: str,
         body: DecideDocument,
         request: Request,
-        x_actor: ActorHeader = None,
     ) -> dict[str, Any]:
         return app_of(request).decide_document(
-            establishment_id, sha256, verified=True, text=body.note, actor=actor_of(request, x_actor)
+            establishment_id, sha256, verified=True, text=body.note, actor=actor_of(request)
         )
 
     @api.post("/establishments/{establishment_id}/documents/{sha256}/reject", tags=["documents"], responses=errors)
@@ -298,10 +294,9 @@ def router() -> APIRouter:
         sha256: str,
         body: RejectDocument,
         request: Request,
-        x_actor: ActorHeader = None,
     ) -> dict[str, Any]:
         return app_of(request).decide_document(
-            establishment_id, sha256, verified=False, text=body.reason, actor=actor_of(request, x_actor)
+            establishment_id, sha256, verified=False, text=body.reason, actor=actor_of(request)
         )
 
     # -- recognitions ----------------------------------------------------------------------------
@@ -316,7 +311,6 @@ def router() -> APIRouter:
         establishment_id: UUID,
         body: RecordRecognition,
         request: Request,
-        x_actor: ActorHeader = None,
     ) -> dict[str, Any]:
         r = app_of(request).record_recognition(
             establishment_id,
@@ -327,7 +321,7 @@ def router() -> APIRouter:
             decision_number=body.decision_number,
             decision_date=body.decision_date,
             issuer=body.issuer,
-            actor=actor_of(request, x_actor),
+            actor=actor_of(request),
         )
         return recognition_to_dict(r)
 
@@ -352,7 +346,6 @@ def router() -> APIRouter:
         recognition_id: str,
         body: RevokeRecognition,
         request: Request,
-        x_actor: ActorHeader = None,
     ) -> dict[str, Any]:
         r = app_of(request).revoke_recognition(
             establishment_id,
@@ -360,7 +353,7 @@ def router() -> APIRouter:
             revoked_on=body.revoked_on,
             reason=body.reason,
             decision_number=body.decision_number,
-            actor=actor_of(request, x_actor),
+            actor=actor_of(request),
         )
         return recognition_to_dict(r)
 
@@ -376,9 +369,8 @@ def router() -> APIRouter:
         establishment_id: UUID,
         body: RecordSupport,
         request: Request,
-        x_actor: ActorHeader = None,
     ) -> list[dict[str, Any]]:
-        e = app_of(request).record_support(establishment_id, **body.model_dump(), actor=actor_of(request, x_actor))
+        e = app_of(request).record_support(establishment_id, **body.model_dump(), actor=actor_of(request))
         return e.support
 
     @api.get("/establishments/{establishment_id}/support", tags=["support"], responses=errors)
@@ -398,11 +390,10 @@ def router() -> APIRouter:
         response: Response,
         file: Annotated[UploadFile, File()],
         dry_run: bool = True,
-        x_actor: ActorHeader = None,
     ) -> Any:
         app = app_of(request)
         rows = imports.parse_rows(file.filename or "", await file.read(), rulebook.eligibility_rules().sector_labels)
-        report = app.import_rows(rows, actor_of(request, x_actor), apply=not dry_run)
+        report = app.import_rows(rows, actor_of(request), apply=not dry_run)
         summary = {
             "rows": report.rows,
             "new": report.new,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from kc_contracts.dated import NoRuleInForceError
 from kc_runtime.adminunits import load_catalogue
+from kc_runtime.auth import install_auth
 from kc_runtime.eventstore import persistence_env
 from kc_runtime.http import install_health, install_problem_handlers, install_request_guards
 from kc_runtime.localprojection import LocalProjection
@@ -17,6 +18,7 @@ from kc_registry import api, rulebook, translators
 from kc_registry.application import EstablishmentNotFoundError, RegistryApplication
 from kc_registry.documents import MAX_DOCUMENT_BYTES, DocumentStore
 from kc_registry.domain.errors import DuplicateEstablishmentError, RegistryError, StaleVersionError
+from kc_registry.permissions import ROUTE_PERMISSIONS
 from kc_registry.projections import establishments
 
 SERVICE = "registry"
@@ -70,6 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
             NoRuleInForceError: 422,
         },
     )
+    install_auth(app, instance=settings.instance, trust=runtime.trust, permissions=ROUTE_PERMISSIONS)
     install_request_guards(app, upload_bytes=MAX_DOCUMENT_BYTES + 64 * 1024)
     install_health(app, runtime.readiness)
     return app

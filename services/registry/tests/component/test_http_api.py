@@ -11,7 +11,7 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 from kc_registry.main import create_app
-from kc_runtime.testing import SettingsFactory
+from kc_runtime.testing import SettingsFactory, bearer
 from openpyxl import Workbook
 
 PROBLEM = "application/problem+json"
@@ -21,7 +21,7 @@ PROBLEM = "application/problem+json"
 def client(make_settings: SettingsFactory) -> Iterator[TestClient]:
     # no lifespan: the bus is not needed to accept commands (they land in the event store)
     app = create_app(make_settings("registry"))
-    yield TestClient(app, raise_server_exceptions=False)
+    yield TestClient(app, raise_server_exceptions=False, headers=bearer(app.state.runtime.settings))
     app.state.runtime.close()
 
 
@@ -36,7 +36,7 @@ def body(**overrides: Any) -> dict[str, Any]:
 
 
 def register(client: TestClient, **overrides: Any) -> dict[str, Any]:
-    response = client.post("/establishments", json=body(**overrides), headers={"X-Actor": "can-bo-so-40"})
+    response = client.post("/establishments", json=body(**overrides))
     assert response.status_code == 201, response.text
     return dict(response.json())
 
@@ -51,7 +51,7 @@ def test_register_read_back_and_history_name_the_actor(client: TestClient) -> No
     got = client.get(f"/establishments/{created['id']}").json()
     assert got == created
     history = client.get(f"/establishments/{created['id']}/history").json()
-    assert [(h["event"], h["actor"]) for h in history] == [("Registered", "can-bo-so-40")]
+    assert [(h["event"], h["actor"]) for h in history] == [("Registered", "Cán bộ so_ct (so_ct@tinh-40)")]
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from kc_contracts import Envelope
 from kc_contracts.subjects import dead_letter_stream, stream_name
 from kc_registry.main import create_app
 from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, eventually
+from kc_runtime.testing import SettingsFactory, bearer, eventually
 
 
 async def test_contract_events_are_published_and_dossier_bytes_never_leave(make_settings: SettingsFactory) -> None:
@@ -31,7 +31,7 @@ async def test_contract_events_are_published_and_dossier_bytes_never_leave(make_
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://registry") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://registry", headers=bearer(settings)) as http:
             await eventually(lambda: app.state.runtime.bus_started)
             created = (
                 await http.post(

@@ -1,14 +1,15 @@
-"""Who acts: every command carries the actor and the request's correlation id into its events."""
+"""Who acts: every command carries the actor and the request's correlation id into its events.
+
+The actor is the principal of the request's verified token (``kc_runtime.auth``): its display name,
+role and scope, e.g. ``Nguyễn Văn A (so_ct@tinh-40)``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Header, Request
-
-# Until signed tokens (the instances issue), the caller names itself in this header.
-ActorHeader = Annotated[str | None, Header(description="Người thực hiện / who acts")]
+from fastapi import Request
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class Actor:
         return {"actor": self.name, "correlation_id": self.correlation_id}
 
 
-def actor_of(request: Request, x_actor: str | None) -> Actor:
+def actor_of(request: Request) -> Actor:
     """The actor of an HTTP request; the correlation id is the request's (see ``install_request_guards``)."""
-    return Actor(x_actor or "anonymous", getattr(request.state, "correlation_id", None))
+    principal = getattr(request.state, "principal", None)
+    name = principal.actor if principal is not None else "anonymous"
+    return Actor(name, getattr(request.state, "correlation_id", None))

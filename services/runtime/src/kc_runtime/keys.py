@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kc_contracts.integrity import IntegrityError, Signer, TrustedKey, TrustStore
+from kc_contracts.integrity import Signer, TrustedKey, TrustStore
 from kc_contracts.subjects import check_instance
 
 DEFAULT_KEYS_DIR = Path("var/keys")
@@ -87,24 +87,25 @@ class TrustFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._stamp: float | None = None
+        self._stamp: tuple[int, int] | None = None
         self.store = TrustStore()
         self.reload()
 
     def reload(self) -> bool:
-        stamp = self.path.stat().st_mtime if self.path.exists() else None
+        """Re-read the file if it changed (a stat per call: revocations apply at once)."""
+        try:
+            st = self.path.stat()
+            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = None
         if stamp == self._stamp:
             return False
         self.store, self._stamp = TrustStore.load(self.path), stamp
         return True
 
     def verify(self, body: Mapping[str, Any]) -> None:
-        try:
-            self.store.verify(body)
-        except IntegrityError as exc:
-            if exc.reason != "unknown_key" or not self.reload():
-                raise
-            self.store.verify(body)
+        self.reload()
+        self.store.verify(body)
 
 
 def rotate(keys_dir: Path, instance: str, trust_file: Path | None = None) -> tuple[str, str]:

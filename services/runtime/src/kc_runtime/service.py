@@ -20,6 +20,7 @@ import structlog
 from eventsourcing.persistence import Tracking
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
+from faststream.security import SASLPlaintext
 from kc_contracts.base import ContractRegistry, registry
 from kc_contracts.subjects import dead_letter_stream, stream_name
 from nats.js import JetStreamContext
@@ -47,8 +48,10 @@ class Subscription:
 class ServiceRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        servers, user, password = settings.nats_credentials
         self.broker = NatsBroker(
-            settings.nats_servers,
+            servers,
+            security=SASLPlaintext(username=user, password=password or "") if user else None,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
             connect_timeout=2,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from kc_contracts.subjects import check_instance
 from pydantic import Field, field_validator
@@ -60,6 +61,18 @@ class Settings(BaseSettings):
     @property
     def nats_servers(self) -> list[str]:
         return [url.strip() for url in self.nats_url.split(",") if url.strip()]
+
+    @property
+    def nats_credentials(self) -> tuple[list[str], str | None, str | None]:
+        """The servers without credentials, and the user and password given in them (nats-py adds the
+        cluster's other servers it learns about without credentials: passed apart, they apply to all)."""
+        plain, user, password = [], None, None
+        for url in self.nats_servers:
+            parts = urlsplit(url)
+            if parts.username:
+                user, password = unquote(parts.username), unquote(parts.password or "")
+            plain.append(urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])))
+        return plain, user, password
 
     @property
     def sqlite_path(self) -> Path:

@@ -18,6 +18,7 @@ import pytest
 from kc_contracts import Envelope
 from kc_contracts.integrity import Signer, canonical, envelope_hash
 
+from kc_runtime.auth import ROLES, issue_token
 from kc_runtime.keys import ensure_instance_key
 from kc_runtime.natsserver import NatsServer
 from kc_runtime.settings import Settings
@@ -48,6 +49,17 @@ class SigningPublisher:
         signed = signer.sign(body, seq=seq + 1, prev_hash=head)
         self.heads[str(body["source"])] = (seq + 1, envelope_hash(signed))
         return canonical(signed)
+
+
+def bearer(
+    settings: Settings, role: str = "so_ct", *, scope: str | None = None, name: str | None = None
+) -> dict[str, str]:
+    """An ``Authorization`` header for ``role`` (default scope: the settings' instance, or bo for a
+    national role), signed by the issuing instance's key from the test's key folder."""
+    scope = scope or ("bo" if ROLES[role].national else settings.instance)
+    signer = ensure_instance_key(settings.key_folder, scope, settings.trust_path)
+    token = issue_token(signer, sub=f"{role}.test", role=role, scope=scope, name=name or f"Cán bộ {role}")
+    return {"Authorization": f"Bearer {token}"}
 
 
 POSTGRES_DSN = os.environ.get("KC_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")

@@ -1,0 +1,34 @@
+"""Which permission each route of the appraisal needs (roles grant permissions: kc_runtime/data/roles.toml).
+
+A route missing here stops the service at start: nothing is open by omission.
+"""
+
+from __future__ import annotations
+
+ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
+    ("POST", "/de-an"): "draft",
+    ("GET", "/de-an"): "read",
+    ("GET", "/de-an/{de_an_id}"): "read",
+    ("PATCH", "/de-an/{de_an_id}"): "draft",
+    ("GET", "/de-an/{de_an_id}/timeline"): "read",
+    ("POST", "/de-an/{de_an_id}/submission-extension"): "appraise",
+    ("POST", "/de-an/{de_an_id}/submit"): "draft",
+    ("POST", "/de-an/{de_an_id}/return"): "appraise",
+    ("POST", "/de-an/{de_an_id}/base-appraisal"): "appraise",
+    ("POST", "/de-an/{de_an_id}/ministry-appraisal"): "appraise_national",
+    ("POST", "/de-an/{de_an_id}/forward"): "appraise",
+    ("POST", "/de-an/{de_an_id}/propose"): "appraise",
+    ("POST", "/de-an/{de_an_id}/approve"): "approve_plan",
+    ("POST", "/de-an/{de_an_id}/not-funded"): "appraise",
+    ("POST", "/de-an/{de_an_id}/contract"): "appraise",
+    ("POST", "/de-an/{de_an_id}/progress"): "draft",
+    ("POST", "/de-an/{de_an_id}/advances"): "draft",
+    ("POST", "/de-an/{de_an_id}/adjustments"): "draft",
+    ("POST", "/de-an/{de_an_id}/adjustments/decision"): "appraise",
+    ("POST", "/de-an/{de_an_id}/complete"): "draft",
+    ("POST", "/de-an/{de_an_id}/acceptance"): "appraise",
+    ("POST", "/de-an/{de_an_id}/settlement"): "appraise",
+    ("POST", "/de-an/{de_an_id}/close"): "appraise",
+    ("GET", "/beneficiaries/{establishment_id}"): "read",
+    ("GET", "/rules"): "read_public",
+}

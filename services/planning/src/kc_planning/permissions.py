@@ -1,0 +1,26 @@
+"""Which permission each route of the planning needs (roles grant permissions: kc_runtime/data/roles.toml).
+
+A route missing here stops the service at start: nothing is open by omission.
+"""
+
+from __future__ import annotations
+
+ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
+    ("GET", "/views/establishments"): "read",
+    ("GET", "/plans/{level}/{year}"): "read",
+    ("PUT", "/plans/{level}/{year}/envelope"): "plan",
+    ("POST", "/plans/{level}/{year}/approvals"): "approve_plan",
+    ("POST", "/plans/{level}/{year}/amendments"): "approve_plan",
+    ("GET", "/plans/{level}/{year}/export.xlsx"): "read",
+    ("GET", "/open-data/360giving/{level}/{year}"): "read_public",
+    ("PUT", "/calendars/{level}/{year}"): "plan",
+    ("GET", "/calendars/{level}/{year}"): "read_public",
+    ("POST", "/registrations"): "propose",
+    ("POST", "/registrations/import"): "plan",
+    ("GET", "/views/province"): "read",
+    ("GET", "/views/national"): "read",
+    ("GET", "/views/as-of"): "read",
+    ("GET", "/views/export.xlsx"): "read",
+    ("GET", "/views/digest"): "read",
+    ("POST", "/views/rebuild"): "operate",
+}

@@ -1,0 +1,282 @@
+"""Who may call what: signed tokens with a role and a scope, checked on every route.
+
+A token is a JWT signed (EdDSA / Ed25519) with the issuing instance's key — the key it signs its
+events with — so every instance verifies tokens with the trust file it already has. Claims:
+``iss`` (issuing instance), ``sub`` (the person or system), ``name``, ``role`` (see
+``data/roles.toml``), ``scope`` (``bo`` or ``tinh-<code>``), ``iat``, ``exp``, ``jti``.
+
+A province may issue tokens only for its own scope; the ministry for any. Each service maps every
+route to one permission (``ROUTE_PERMISSIONS`` beside its API); a route without one is refused to
+everyone, so a new route cannot be open by omission. Health probes and the API docs are public.
+
+    python -m kc_runtime.auth issue --instance tinh-40 --role so_ct --sub nguyen.van.a --name "Nguyễn Văn A"
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jwt
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from kc_contracts.integrity import IntegrityError, Signer
+from kc_contracts.subjects import check_instance
+from starlette.routing import compile_path
+
+from kc_runtime.keys import DEFAULT_KEYS_DIR, MissingKeyError, TrustFile, key_file, load_signer
+
+log = structlog.get_logger("kc.auth")
+
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+DEFAULT_TTL = timedelta(hours=8)
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    label: str
+    national: bool
+    permissions: frozenset[str]
+    reach: frozenset[str]  # what it may also do on other instances (bo for provinces, provinces for bo)
+
+
+def load_roles() -> dict[str, Role]:
+    doc = tomllib.loads(resources.files("kc_runtime").joinpath("data/roles.toml").read_text(encoding="utf-8"))
+    return {
+        name: Role(
+            name=name,
+            label=str(r["label"]),
+            national=r["scope"] == "national",
+            permissions=frozenset(r["permissions"]),
+            reach=frozenset(r.get("reach_provinces" if r["scope"] == "national" else "reach_bo", [])),
+        )
+        for name, r in doc["role"].items()
+    }
+
+
+ROLES = load_roles()
+
+
+class AuthError(Exception):
+    def __init__(self, status: int, vi: str, en: str) -> None:
+        super().__init__(en)
+        self.status, self.vi, self.en = status, vi, en
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    name: str
+    role: str
+    scope: str  # "bo" or "tinh-<code>"
+    issuer: str
+    token_id: str
+
+    @property
+    def actor(self) -> str:
+        """How the principal appears in event histories: ``Nguyễn Văn A (so_ct@tinh-40)``."""
+        return f"{self.name} ({self.role}@{self.scope})"
+
+    def may(self, permission: str, instance: str, roles: Mapping[str, Role] = ROLES) -> bool:
+        role = roles.get(self.role)
+        if role is None or permission not in role.permissions:
+            return False
+        if instance == self.scope:
+            return True
+        # the other side of the federation: the ministry on a province's instance, a province on bo
+        crossing = self.scope == "bo" if instance != "bo" else self.scope != "bo"
+        return crossing and permission in role.reach
+
+
+def issue_token(
+    signer: Signer,
+    *,
+    sub: str,
+    role: str,
+    scope: str | None = None,
+    name: str | None = None,
+    ttl: timedelta = DEFAULT_TTL,
+    now: datetime | None = None,
+    roles: Mapping[str, Role] = ROLES,
+) -> str:
+    """A token for ``sub`` acting as ``role`` in ``scope`` (default: the issuer's own instance)."""
+    scope = check_instance(scope or signer.instance)
+    if role not in roles:
+        raise ValueError(f"unknown role {role!r}; roles: {', '.join(sorted(roles))}")
+    if roles[role].national != (scope == "bo"):
+        raise ValueError(f"role {role} is {'national (bo)' if roles[role].national else 'provincial'}, not {scope}")
+    if signer.instance not in ("bo", scope):
+        raise ValueError(f"{signer.instance} may issue tokens only for its own scope, not {scope}")
+    issued = now or datetime.now(UTC)
+    claims = {
+        "iss": signer.instance,
+        "sub": sub,
+        "name": name or sub,
+        "role": role,
+        "scope": scope,
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + ttl).timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, signer.private_key, algorithm="EdDSA", headers={"kid": signer.key_id})
+
+
+def verify_token(token: str, trust: TrustFile, roles: Mapping[str, Role] = ROLES) -> Principal:
+    try:
+        header = jwt.get_unverified_header(token)
+        unverified = jwt.decode(token, options={"verify_signature": False})
+        issuer, kid = str(unverified.get("iss", "")), str(header.get("kid", ""))
+        trust.reload()
+        key = trust.store.find(issuer, kid)
+        if key is None or key.revoked:
+            raise AuthError(
+                401, "Khóa ký mã truy cập không được tin cậy", f"token key {kid} of {issuer!r} is not trusted"
+            )
+        claims = jwt.decode(
+            token, key.public_key, algorithms=["EdDSA"], options={"require": ["exp", "iat", "sub", "role", "scope"]}
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise AuthError(401, "Mã truy cập đã hết hạn", "the token has expired") from exc
+    except (jwt.PyJWTError, IntegrityError) as exc:
+        raise AuthError(401, "Mã truy cập không hợp lệ", f"invalid token: {exc}") from exc
+    scope, role = str(claims["scope"]), str(claims["role"])
+    if issuer not in ("bo", scope):
+        raise AuthError(401, "Tỉnh chỉ cấp mã cho tỉnh mình", f"{issuer} cannot issue tokens for {scope}")
+    if role not in roles or roles[role].national != (scope == "bo"):
+        raise AuthError(401, "Vai trò không hợp lệ cho phạm vi này", f"role {role!r} is not valid for scope {scope}")
+    return Principal(
+        sub=str(claims["sub"]),
+        name=str(claims.get("name") or claims["sub"]),
+        role=role,
+        scope=scope,
+        issuer=issuer,
+        token_id=str(claims.get("jti", "")),
+    )
+
+
+def _problem(status: int, vi: str, en: str, instance: str) -> JSONResponse:
+    title = "Chưa xác thực / Unauthenticated" if status == 401 else "Không có quyền / Forbidden"
+    headers = {"WWW-Authenticate": 'Bearer realm="khuyencong"'} if status == 401 else None
+    return JSONResponse(
+        {"type": "about:blank", "title": title, "status": status, "detail": vi, "detail_en": en, "instance": instance},
+        status_code=status,
+        media_type="application/problem+json",
+        headers=headers,
+    )
+
+
+def install_auth(app: FastAPI, *, instance: str, trust: TrustFile, permissions: Mapping[tuple[str, str], str]) -> None:
+    """Check every request's token against the permission of the route it reaches."""
+
+    routes = {(m, p) for p, ops in app.openapi().get("paths", {}).items() for m in ops if m != "parameters"}
+    app.openapi_schema = None  # routes added later (health) still appear
+    base_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = base_openapi()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT (EdDSA)",
+                    "description": "python -m kc_runtime.auth issue --instance … --role … --sub …",
+                }
+            }
+            schema["security"] = [{"bearer": []}]
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    unmapped = sorted(f"{m.upper()} {p}" for m, p in routes if (m.upper(), p) not in permissions)
+    unmapped = [r for r in unmapped if r.split(" ", 1)[1] not in PUBLIC_PATHS]
+    if unmapped:
+        raise RuntimeError(f"routes without a permission (refused to everyone is not a policy): {unmapped}")
+    # literal paths before templated ones, as the router itself would prefer /de-an/export to /de-an/{id}
+    compiled = sorted(
+        ((compile_path(p)[0], m, perm, p.count("{")) for (m, p), perm in permissions.items()), key=lambda c: c[3]
+    )
+
+    def route_permission(method: str, path: str) -> tuple[str | None, bool]:
+        """(permission, found): the permission of the route this request reaches, if any."""
+        for regex, m, perm, _ in compiled:
+            if m == method and regex.match(path):
+                return perm, True
+        return None, False
+
+    @app.middleware("http")
+    async def authorize(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        path = request.url.path
+        if path in PUBLIC_PATHS or request.method == "OPTIONS":
+            return await call_next(request)
+        permission, found = route_permission("GET" if request.method == "HEAD" else request.method, path)
+        if not found:
+            return await call_next(request)  # 404 / 405 as usual
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("bearer "):
+            return _problem(401, "Cần mã truy cập (Authorization: Bearer …)", "a bearer token is required", path)
+        try:
+            principal = verify_token(header[7:].strip(), trust)
+        except AuthError as exc:
+            return _problem(exc.status, exc.vi, exc.en, path)
+        if permission is None or not principal.may(permission, instance):
+            log.info("refused", sub=principal.sub, role=principal.role, scope=principal.scope, path=path)
+            needed = permission or "(none configured)"
+            return _problem(
+                403,
+                f"Vai trò {principal.role} ({principal.scope}) không được phép: {needed} trên {instance}",
+                f"role {principal.role} of {principal.scope} may not {needed} on {instance}",
+                path,
+            )
+        request.state.principal = principal
+        return await call_next(request)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kc_runtime.auth", description="Cấp mã truy cập / issue a token")
+    parser.add_argument("command", choices=["issue", "roles"])
+    parser.add_argument("--instance", help="issuing instance (its key signs the token)")
+    parser.add_argument("--keys-dir", type=Path, default=DEFAULT_KEYS_DIR)
+    parser.add_argument("--role")
+    parser.add_argument("--scope", help="bo | tinh-<code>; default: the issuing instance")
+    parser.add_argument("--sub", help="who: an account name")
+    parser.add_argument("--name", help="display name (in event histories)")
+    parser.add_argument("--hours", type=float, default=DEFAULT_TTL.total_seconds() / 3600)
+    args = parser.parse_args(argv)
+    if args.command == "roles":
+        for role in ROLES.values():
+            print(
+                f"{role.name}\t{'bo' if role.national else 'tinh'}\t{','.join(sorted(role.permissions))}\t{role.label}"
+            )
+        return 0
+    try:
+        if not (args.instance and args.role and args.sub):
+            raise ValueError("issue needs --instance, --role and --sub")
+        signer = load_signer(key_file(args.keys_dir, args.instance), check_instance(args.instance))
+        print(
+            issue_token(
+                signer,
+                sub=args.sub,
+                role=args.role,
+                scope=args.scope,
+                name=args.name,
+                ttl=timedelta(hours=args.hours),
+            )
+        )
+    except (ValueError, OSError, MissingKeyError) as exc:
+        print(f"lỗi / error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
