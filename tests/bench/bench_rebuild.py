@@ -1,9 +1,12 @@
 """Rebuild benchmark: replay N appraisal milestones from a real JetStream stream into the programme
-view (planning), next to the raw limit measured in the same run (replay + decode, no apply).
+view (planning), next to the raw limit measured in the same run on the same stream: reading the
+same events back (an unacknowledged pull consumer read in large batches) and decoding each envelope's
+JSON, nothing applied.
 
-Usage: bench_rebuild.py --events 100000 1000000 [--json PATH]. Each size runs in its own process so
-its peak RSS is its own; events are published with core NATS (the stream stores them) from a
-template, so generating them costs little.
+Usage: bench_rebuild.py --events 100000 1000000 [--json PATH]. Each size has its own nats-server;
+the publisher, the raw reader and the rebuild each run in a process of their own, so each peak RSS
+is its own. Events come from five milestone templates (ids and codes filled in by byte
+replacement), published with asynchronous JetStream acks, 5,000 in flight.
 """
 
 from __future__ import annotations
@@ -20,30 +23,25 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import nats
-from kc_contracts.appraisal_events import (
-    BaseAppraisalRecordedV1,
-    BudgetTotals,
-    DeAnAcceptedV1,
-    DeAnApprovedV1,
-    DeAnContractedV1,
-    DeAnProposedV1,
-)
-from kc_contracts.envelope import Envelope
-from kc_contracts.subjects import subject_for
-from kc_planning.projections.programme import ProgrammeView
-from kc_runtime.eventstore import sqlite_env
-from kc_runtime.natsserver import NatsServer
-from kc_runtime.rebuild import Source, _decode, _replay, ensure_tables, rebuild
-from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.views import ViewStore
-
 PER_DE_AN = 5
+STREAM = "KC_TINH_40"
+SUBJECTS = ["kc.tinh-40.appraisal.de-an.>"]
 
 
 def templates() -> list[tuple[str, bytes]]:
     """One envelope per milestone with placeholder ids, filled in by byte replacement."""
     from datetime import UTC, date, datetime
+
+    from kc_contracts.appraisal_events import (
+        BaseAppraisalRecordedV1,
+        BudgetTotals,
+        DeAnAcceptedV1,
+        DeAnApprovedV1,
+        DeAnContractedV1,
+        DeAnProposedV1,
+    )
+    from kc_contracts.envelope import Envelope
+    from kc_contracts.subjects import subject_for
 
     de_an = uuid.UUID(int=1)
     common = {
@@ -97,94 +95,196 @@ def templates() -> list[tuple[str, bytes]]:
     return out
 
 
-async def publish(url: str, total: int) -> float:
-    """Publish with JetStream acks, 1,000 in flight at a time (core publishes may be dropped under load)."""
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+# -- the parts, each in a process of its own --------------------------------------------------------------
+async def publish(url: str, total: int) -> dict[str, Any]:
+    """Publish with JetStream acks, counted on one reply subject, 5,000 in flight at a time."""
+    import nats
+    from kc_runtime.streams import StreamPlan, ensure_streams
+
     nc = await nats.connect(url)
     js = nc.jetstream()
     await ensure_streams(js, StreamPlan(("tinh-40",)))
-    began = time.perf_counter()
+    window = 5000
+    acked = 0
+    failed: list[bytes] = []
+    room = asyncio.Semaphore(window)
+
+    async def on_ack(msg: Any) -> None:
+        nonlocal acked
+        if b'"error"' in msg.data:
+            failed.append(msg.data)
+        acked += 1
+        room.release()
+
+    inbox = nc.new_inbox()
+    await nc.subscribe(inbox, cb=on_ack, pending_msgs_limit=4 * window, pending_bytes_limit=-1)
     marker = str(uuid.UUID(int=1)).encode()
-    window: list[Any] = []
+    began = time.perf_counter()
+    sent = 0
     for n in range(total // PER_DE_AN):
         key = str(uuid.UUID(int=n + 10)).encode()
         code = f"{n:07d}".encode()
-        for subject, body in templates_cache:
-            window.append(js.publish(subject, body.replace(marker, key).replace(b"XXXXXXX", code), timeout=30))
-        if len(window) >= 1000:
-            await asyncio.gather(*window)
-            window = []
-    await asyncio.gather(*window)
+        for subject, body in TEMPLATES:
+            await room.acquire()
+            await nc.publish(subject, body.replace(marker, key).replace(b"XXXXXXX", code), reply=inbox)
+            sent += 1
+    while acked < sent and time.perf_counter() - began < 600:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    seconds = time.perf_counter() - began
+    stored = (await js.stream_info(STREAM)).state.messages
     await nc.close()
-    return time.perf_counter() - began
+    if failed or stored != sent:
+        raise RuntimeError(f"published {sent}, stored {stored}, errors {failed[:3]}")
+    return {"published": sent, "publish_s": round(seconds, 1)}
 
 
-async def raw(url: str, source: Source) -> tuple[int, float]:
+async def raw(url: str) -> dict[str, Any]:
+    """The floor: read every event back in large batches and decode its envelope's JSON."""
+    import nats
+    from kc_runtime.rebuild import Source, _replay
+
     nc = await nats.connect(url)
     js = nc.jetstream()
-    head = (await js.stream_info(source.stream)).state.last_seq
+    head = (await js.stream_info(STREAM)).state.last_seq
     began, count = time.perf_counter(), 0
-    async for chunk in _replay(js, source, head, 2000):
+    async for chunk in _replay(nc, js, Source(STREAM, SUBJECTS, "raw"), head, 5000):
         for _, data in chunk:
-            if _decode(data) is not None:
-                count += 1
+            json.loads(data)
+            count += 1
+    seconds = time.perf_counter() - began
     await nc.close()
-    return count, time.perf_counter() - began
+    return {"events": count, "seconds": round(seconds, 2), "events_per_s": round(count / seconds)}
 
 
-def run_one(total: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        server = NatsServer(Path(tmp) / "nats").start()
+async def raw_fetch(url: str, limit: int) -> dict[str, Any]:
+    """For reference: the same with nats-py's own ``fetch(batch)`` (it waits for each message apart)."""
+    import nats
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE, filter_subjects=SUBJECTS)
+    psub = await js.pull_subscribe("", stream=STREAM, config=config)
+    began, count = time.perf_counter(), 0
+    while count < limit:
         try:
-            published_s = asyncio.run(publish(server.url, total))
-            source = Source("KC_TINH_40", ["kc.tinh-40.appraisal.de-an.>"], "bench@KC_TINH_40")
-            raw_count, raw_s = asyncio.run(raw(server.url, source))
-            store = ViewStore(sqlite_env(Path(tmp) / "views.sqlite"), name="bench_views")
-            ensure_tables(store, ProgrammeView())
-            report = asyncio.run(rebuild(ProgrammeView(), store, server.url, [source], batch=5000))
-            store.close()
-        finally:
-            server.stop()
+            msgs = await psub.fetch(5000, timeout=2.0)
+        except nats.errors.TimeoutError:
+            break
+        for msg in msgs:
+            json.loads(msg.data)
+            count += 1
+        if msgs[-1].metadata.num_pending == 0:
+            break
+    seconds = time.perf_counter() - began
+    await nc.close()
+    return {"events": count, "seconds": round(seconds, 2), "events_per_s": round(count / seconds)}
+
+
+def rebuild_once(url: str, tmp: Path) -> dict[str, Any]:
+    from kc_planning.projections.programme import ProgrammeView
+    from kc_runtime.eventstore import sqlite_env
+    from kc_runtime.rebuild import Source, ensure_tables, rebuild
+    from kc_runtime.views import ViewStore
+
+    store = ViewStore(sqlite_env(tmp / "views.sqlite"), name="bench_views")
+    ensure_tables(store, ProgrammeView())
+    cpu = time.process_time()
+    report = asyncio.run(
+        rebuild(ProgrammeView(), store, url, [Source(STREAM, SUBJECTS, f"bench@{STREAM}")], batch=5000)
+    )
+    cpu = time.process_time() - cpu
+    store.close()
     return {
         "events": report.events,
-        "rebuild_s": round(report.seconds, 2),
-        "rebuild_events_per_s": round(report.events_per_second),
-        "raw_replay_decode_events_per_s": round(raw_count / raw_s),
-        "ratio_to_raw": round(report.events_per_second / (raw_count / raw_s), 3),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "publish_s": round(published_s, 1),
+        "seconds": round(report.seconds, 2),
+        "events_per_s": round(report.events_per_second),
+        "cpu_s": round(cpu, 2),
         "digest": report.digest[:16],
     }
 
 
-templates_cache = templates()
+def part(name: str, url: str, total: int, tmp: Path) -> dict[str, Any]:
+    """Run one part in a fresh process and return what it printed (plus its peak RSS)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--part", name, "--url", url, "--total", str(total), "--tmp", str(tmp)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{name} failed:\n{out.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run_size(total: int) -> dict[str, Any]:
+    from kc_runtime.natsserver import NatsServer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server = NatsServer(Path(tmp) / "nats").start()
+        try:
+            published = part("publish", server.url, total, Path(tmp))
+            raw_result = part("raw", server.url, total, Path(tmp))
+            fetch_result = part("raw-fetch", server.url, total, Path(tmp))
+            rebuilt = part("rebuild", server.url, total, Path(tmp))
+        finally:
+            server.stop()
+    return {
+        "events": rebuilt["events"],
+        "rebuild_s": rebuilt["seconds"],
+        "rebuild_events_per_s": rebuilt["events_per_s"],
+        "rebuild_cpu_s": rebuilt["cpu_s"],
+        "rebuild_peak_rss_mb": rebuilt["peak_rss_mb"],
+        "raw_read_decode_events_per_s": raw_result["events_per_s"],
+        "raw_peak_rss_mb": raw_result["peak_rss_mb"],
+        "raw_nats_py_fetch_decode_events_per_s": fetch_result["events_per_s"],
+        "ratio_to_raw": round(rebuilt["events_per_s"] / raw_result["events_per_s"], 3),
+        "publish_s": published["publish_s"],
+        "digest": rebuilt["digest"],
+    }
+
+
+TEMPLATES: list[tuple[str, bytes]] = []
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--part", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--total", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.one:
-        print(json.dumps(run_one(args.one)))
+    if args.part:
+        if args.part == "publish":
+            TEMPLATES.extend(templates())
+            result = asyncio.run(publish(args.url, args.total))
+        elif args.part == "raw":
+            result = asyncio.run(raw(args.url))
+        elif args.part == "raw-fetch":
+            result = asyncio.run(raw_fetch(args.url, min(args.total, 200_000)))
+        else:
+            result = rebuild_once(args.url, args.tmp)
+        print(json.dumps(result | {"peak_rss_mb": peak_rss_mb()}))
         return 0
-    results = []
-    for total in args.events:
-        out = subprocess.run(
-            [sys.executable, __file__, "--one", str(total)], capture_output=True, text=True, check=True
-        )
-        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    results = [run_size(total) for total in args.events]
     columns = [
         "events",
         "rebuild_s",
         "rebuild_events_per_s",
-        "raw_replay_decode_events_per_s",
+        "raw_read_decode_events_per_s",
         "ratio_to_raw",
-        "peak_rss_mb",
+        "rebuild_peak_rss_mb",
     ]
-    print("  ".join(f"{c:>30}" if i else f"{c:>10}" for i, c in enumerate(columns)))
+    print("  ".join(f"{c:>28}" for c in columns))
     for r in results:
-        print("  ".join(f"{r[c]:>30}" if i else f"{r[c]:>10}" for i, c in enumerate(columns)))
+        print("  ".join(f"{r[c]:>28}" for c in columns))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"rebuild": results}, indent=2))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import tomllib
-from functools import cache
+from collections.abc import Iterator, Sequence
+from functools import cache, lru_cache
 from importlib.resources import files
 from typing import Any, ClassVar
 
@@ -67,6 +68,7 @@ def regions() -> dict[str, str]:
     return {code: region for region, codes in data["regions"].items() for code in codes}
 
 
+@lru_cache(maxsize=4096)
 def province_now(code: str) -> str:
     cat = load_catalogue()
     if code in cat.provinces_now:
@@ -75,12 +77,89 @@ def province_now(code: str) -> str:
     return successor.code if successor else code
 
 
+@lru_cache(maxsize=65536)  # static reference data: a bounded cache keeps a rebuild's memory flat
 def district_of(commune: str | None, plan_year: int) -> str | None:
     """Former district of a commune recorded before the reorganisation (None after it)."""
     if not commune:
         return None
     ward = load_catalogue().legacy_ward(commune)
     return ward.district_code if ward and plan_year <= 2025 else None
+
+
+# the milestones this view follows; advances (and any future milestone) leave the row as it is
+FOLLOWED = (
+    DeAnSubmittedV1,
+    DeAnForwardedV1,
+    DeAnProposedV1,
+    BaseAppraisalRecordedV1,
+    MinistryAppraisalRecordedV1,
+    DeAnApprovedV1,
+    DeAnContractedV1,
+    DeAnAcceptedV1,
+    DeAnSettledV1,
+    DeAnReturnedV1,
+    DeAnNotFundedV1,
+    DeAnClosedV1,
+    AdjustmentDecidedV1,
+)
+
+
+@cache
+def _kind(event_type: type) -> str | None:
+    """What a milestone of this class changes (None: not followed). Decided once per class: the
+    contract models are ABCs, so a chain of ``isinstance`` checks costs microseconds per event."""
+    if issubclass(event_type, DeAnForwardedV1 | DeAnProposedV1):
+        return "proposal+recommended"
+    if issubclass(event_type, DeAnSubmittedV1):
+        return "proposal"
+    if issubclass(event_type, BaseAppraisalRecordedV1 | MinistryAppraisalRecordedV1):
+        return "recommended"
+    if issubclass(event_type, DeAnApprovedV1):
+        return "approved"
+    if issubclass(event_type, DeAnContractedV1):
+        return "contracted"
+    if issubclass(event_type, DeAnAcceptedV1):
+        return "accepted"
+    if issubclass(event_type, DeAnSettledV1):
+        return "settled"
+    if issubclass(event_type, DeAnReturnedV1 | DeAnNotFundedV1 | DeAnClosedV1 | AdjustmentDecidedV1):
+        return "status"
+    return None
+
+
+_sorted_json = json.JSONEncoder(sort_keys=True).encode  # json.dumps(..., sort_keys=True), built once
+
+
+def _apply(row: dict[str, Any], envelope: Envelope, e: Any, kind: str) -> None:
+    """What one followed milestone changes in its đề án's row."""
+    row["status"], row["event_time"] = e.status, envelope.time.isoformat()
+    if kind.startswith("proposal"):
+        row["activity_contents"] = json.dumps(e.activity_contents)
+        row["activity"] = e.activity_contents[0]
+        row["commune_code"] = e.commune_code
+        row["district_code"] = district_of(e.commune_code, e.plan_year)
+        row["support_requested_vnd"] = e.budget.support_requested_vnd
+        row["counterpart_vnd"] = e.budget.counterpart_vnd
+        row["other_vnd"] = e.budget.other_vnd
+        if kind == "proposal+recommended":
+            row["recommended_vnd"] = e.recommended_support_vnd
+    elif kind == "recommended":
+        row["recommended_vnd"] = e.recommended_support_vnd
+    elif kind == "approved":
+        row["approved_vnd"] = e.approved_support_vnd
+    elif kind == "contracted":
+        row["contracted_vnd"] = e.contracted_support_vnd
+    elif kind == "accepted":
+        row["outputs"] = _sorted_json(e.outputs)
+    elif kind == "settled":
+        row["settled_vnd"] = e.settled_support_vnd
+    # status: returned, not funded, closed, adjustment decided change the status and time only
+
+
+def _chunks(keys: list[str], size: int = 500) -> Iterator[list[str]]:
+    """Keys in groups small enough for one statement's parameters on SQLite and PostgreSQL."""
+    for i in range(0, len(keys), size):
+        yield keys[i : i + size]
 
 
 class ProgrammeView:
@@ -96,39 +175,37 @@ class ProgrammeView:
     keys: ClassVar[dict[str, str]] = {"programme": "de_an_id"}
 
     def apply_row(self, cur: ViewCursor, names: dict[str, str], envelope: Envelope, event: ContractEvent) -> None:
+        self.apply_rows(cur, names, [(envelope, event)])
+
+    def apply_rows(
+        self, cur: ViewCursor, names: dict[str, str], events: Sequence[tuple[Envelope, ContractEvent]]
+    ) -> None:
+        """Apply ``events`` in order: read the rows they touch once, change them in memory, write each
+        changed row once (a live message is a batch of one; a rebuild applies thousands at a time)."""
+        followed = []
+        for envelope, event in events:
+            kind = _kind(type(event))
+            if kind is not None:  # advances (and milestones not known here) leave the view as it is
+                e: Any = event
+                followed.append((str(e.de_an_id), envelope, e, kind))
+        if not followed:
+            return
         table = names["programme"]
-        e: Any = event
-        key = str(e.de_an_id)
-        row = cur.execute(f"SELECT * FROM {table} WHERE de_an_id = ?", (key,)).fetchone()
-        if row is None:
-            row = self._new_row(envelope, e)
-        row["status"], row["event_time"] = e.status, envelope.time.isoformat()
-        if isinstance(e, DeAnSubmittedV1 | DeAnForwardedV1 | DeAnProposedV1):
-            row["activity_contents"] = json.dumps(e.activity_contents)
-            row["activity"] = e.activity_contents[0]
-            row["commune_code"] = e.commune_code
-            row["district_code"] = district_of(e.commune_code, e.plan_year)
-            row["support_requested_vnd"] = e.budget.support_requested_vnd
-            row["counterpart_vnd"] = e.budget.counterpart_vnd
-            row["other_vnd"] = e.budget.other_vnd
-            if isinstance(e, DeAnForwardedV1 | DeAnProposedV1):
-                row["recommended_vnd"] = e.recommended_support_vnd
-        elif isinstance(e, BaseAppraisalRecordedV1 | MinistryAppraisalRecordedV1):
-            row["recommended_vnd"] = e.recommended_support_vnd
-        elif isinstance(e, DeAnApprovedV1):
-            row["approved_vnd"] = e.approved_support_vnd
-        elif isinstance(e, DeAnContractedV1):
-            row["contracted_vnd"] = e.contracted_support_vnd
-        elif isinstance(e, DeAnAcceptedV1):
-            row["outputs"] = json.dumps(e.outputs, sort_keys=True)
-        elif isinstance(e, DeAnSettledV1):
-            row["settled_vnd"] = e.settled_support_vnd
-        elif not isinstance(e, DeAnReturnedV1 | DeAnNotFundedV1 | DeAnClosedV1 | AdjustmentDecidedV1):
-            return  # a milestone this view does not follow (advances)
-        cur.execute(f"DELETE FROM {table} WHERE de_an_id = ?", (key,))
-        cur.execute(
+        keys = list(dict.fromkeys(key for key, *_ in followed))
+        rows: dict[str, dict[str, Any]] = {}
+        for part in _chunks(keys):
+            marks = ", ".join("?" * len(part))
+            for row in cur.execute(f"SELECT * FROM {table} WHERE de_an_id IN ({marks})", part).fetchall():
+                rows[row["de_an_id"]] = row
+        for key, envelope, e, kind in followed:
+            if key not in rows:
+                rows[key] = self._new_row(envelope, e)
+            _apply(rows[key], envelope, e, kind)
+        for part in _chunks(keys):
+            cur.execute(f"DELETE FROM {table} WHERE de_an_id IN ({', '.join('?' * len(part))})", part)
+        cur.executemany(
             f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-            [row[c] for c in COLUMNS],
+            [[rows[k][c] for c in COLUMNS] for k in keys],
         )
 
     @staticmethod
