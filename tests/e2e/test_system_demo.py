@@ -95,6 +95,28 @@ def test_the_system_starts_loads_the_seed_scenario_and_stops_cleanly(tmp_path: P
             env=os.environ | {"COLUMNS": "200"},
         )
         assert national.returncode == 0 and "Toàn quốc năm 2024" in national.stdout
+
+        # an auditor: the province's log verifies, the ministry's view equals its rebuild, a timeline
+        def audit(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [kc, "audit", *args, "--run-file", str(var / "run.json")],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+                env=os.environ | {"COLUMNS": "200"},
+            )
+
+        verified = audit("verify", "--instance", "tinh-31")
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert "verified" in verified.stdout and "lỗi / failures             │ 0" in verified.stdout
+        rebuilt = audit("rebuild", "--instance", "bo")
+        assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+        assert "bằng nhau / equal" in rebuilt.stdout
+        closed_id = casting["items"][0]["de_an_id"]
+        timeline = audit("timeline", closed_id, "--instance", "tinh-31")
+        assert timeline.returncode == 0, timeline.stdout + timeline.stderr
+        assert "Settled" in timeline.stdout and "Closed" in timeline.stdout
         # the README's integrator example, run as written
         nats_url = json.loads((var / "run.json").read_text())["nats"]
         example = subprocess.run(

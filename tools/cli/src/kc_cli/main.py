@@ -7,6 +7,7 @@ Errors are one line and a non-zero exit code.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -16,11 +17,14 @@ from kc_contracts.money import vnd
 from rich.console import Console
 from rich.table import Table
 
+from kc_cli.audit import audit_app
+
 app = typer.Typer(help="khuyencong: kế hoạch, đề án, báo cáo / plans, projects, views", no_args_is_help=True)
 plan_app = typer.Typer(help="Kế hoạch năm / annual plans", no_args_is_help=True)
 de_an_app = typer.Typer(help="Đề án / projects", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
 app.add_typer(de_an_app, name="de-an")
+app.add_typer(audit_app, name="audit")
 console = Console()
 RunFile = Annotated[Path, typer.Option("--run-file", help="written by make run")]
 
@@ -34,6 +38,23 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
+def token(run_file: Path) -> str:
+    """``KC_TOKEN`` if set; else, beside a local ``make run`` (its keys in ``var/keys``), a read-only
+    national auditor's token signed with the ministry's key. Elsewhere ask for one:
+    ``python -m kc_runtime.auth issue --instance bo --role kiem_toan --sub <you>``."""
+    given = os.environ.get("KC_TOKEN")
+    if given:
+        return given
+    from kc_runtime.auth import issue_token
+    from kc_runtime.keys import MissingKeyError, key_file, load_signer
+
+    try:
+        signer = load_signer(key_file(run_file.parent / "keys", "bo"), "bo")
+    except (MissingKeyError, OSError, ValueError):
+        fail("cần mã truy cập: đặt KC_TOKEN / a token is needed: set KC_TOKEN")
+    return issue_token(signer, sub="kc-cli", role="kiem_toan", name="kc CLI (kiểm toán, chỉ đọc)")
+
+
 def get(run_file: Path, service: str, path: str, **params: Any) -> Any:
     try:
         urls = json.loads(run_file.read_text())["services"]
@@ -43,7 +64,10 @@ def get(run_file: Path, service: str, path: str, **params: Any) -> Any:
         fail(f"không có dịch vụ {service}; có: {', '.join(sorted(urls))}")
     try:
         response = httpx.get(
-            urls[service] + path, params={k: v for k, v in params.items() if v is not None}, timeout=30
+            urls[service] + path,
+            params={k: v for k, v in params.items() if v is not None},
+            headers={"Authorization": f"Bearer {token(run_file)}"},
+            timeout=30,
         )
     except httpx.HTTPError as exc:
         fail(f"{service} không trả lời / does not answer: {exc}")
