@@ -15,7 +15,7 @@ help:
 	@echo "make test     # every test suite (real nats-server, SQLite, PostgreSQL where reachable)"
 	@echo "make lint     # ruff, ruff format --check, mypy, import-linter, schema drift"
 	@echo "make fmt      # ruff format + ruff --fix"
-	@echo "make bench    # benchmarks: a table on stdout, JSON under var/bench/"
+	@echo "make bench    # system vs raw limits: one table on stdout, var/bench/bench.json (BENCH_QUICK=1: no 1M rebuild)"
 	@echo "make schemas  # regenerate contracts/schemas (refuses breaking changes)"
 	@echo "make test-fast # tests without the slow reliability suite, stop at first failure"
 	@echo "make test-reliability # fault injection: SIGKILLed services, NATS outage, node loss, poison, clock jumps"
@@ -58,9 +58,7 @@ schemas:
 	$(PY) -m kc_contracts.asyncapi generate
 
 bench:
-	$(PY) tests/bench/bench_registry.py --json var/bench/registry.json
-	$(PY) tests/bench/bench_system.py --json var/bench/system.json
-	$(PY) tests/bench/bench_rebuild.py --events 100000 1000000 --json var/bench/rebuild.json
+	$(PY) tests/bench/bench.py --dir var/bench $(if $(filter-out 0,$(BENCH_QUICK)),--quick)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .ci-test.log .ci-reliability.log

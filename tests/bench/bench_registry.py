@@ -22,6 +22,7 @@ from kc_registry.domain.taxcode import check_digit
 from kc_registry.main import create_app
 from kc_runtime.adminunits import load_catalogue
 from kc_runtime.settings import Settings
+from kc_runtime.testing import bearer
 from openpyxl import Workbook
 
 WORDS = [
@@ -93,7 +94,7 @@ def run() -> dict[str, Any]:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(Settings(service="registry", instance="tinh-40", var_dir=Path(tmp)))
-        client = TestClient(app)
+        client = TestClient(app, headers=bearer(app.state.runtime.settings, "so_ct", name="bench"))
 
         def upload(data: bytes, dry_run: bool) -> Any:
             response = client.post(
