@@ -287,7 +287,11 @@ def router() -> APIRouter:
         raise PlanError("as_of: dùng GET /views/as-of / use the as-of endpoint", field="as_of")
 
     @api.get("/views/province", tags=["views"], summary="Báo cáo tỉnh: theo xã, huyện cũ, nội dung, nguồn, trạng thái")
-    def provincial(request: Request, year: int | None = None, province_code: str | None = None) -> dict[str, Any]:
+    def provincial(
+        request: Request,
+        year: int | None = None,
+        province_code: str | None = Query(None, pattern=r"^\d{2}$", description="Mã tỉnh"),
+    ) -> dict[str, Any]:
         queries: ProgrammeQueries = request.app.state.programme
         return queries.provincial(queries.rows(year=year, province=province_code))
 
@@ -312,6 +316,7 @@ def router() -> APIRouter:
             programme_sources(runtime.settings.instance, runtime.settings.peers),
             until=moment,
             swap=False,
+            trust=runtime.trust,
         )
         queries: ProgrammeQueries = request.app.state.programme
         try:
@@ -329,7 +334,11 @@ def router() -> APIRouter:
         }
 
     @api.get("/views/export.xlsx", tags=["views"], response_class=Response, summary="Xuất báo cáo ra .xlsx")
-    def export_view(request: Request, year: int | None = None, province_code: str | None = None) -> Response:
+    def export_view(
+        request: Request,
+        year: int | None = None,
+        province_code: str | None = Query(None, pattern=r"^\d{2}$", description="Mã tỉnh"),
+    ) -> Response:
         queries: ProgrammeQueries = request.app.state.programme
         rows = queries.rows(year=year, province=province_code)
         title = f"TỔNG HỢP ĐỀ ÁN KHUYẾN CÔNG{f' NĂM {year}' if year else ''}" + (
@@ -349,6 +358,7 @@ def router() -> APIRouter:
             request.app.state.views,
             runtime.settings.nats_servers,
             programme_sources(runtime.settings.instance, runtime.settings.peers),
+            trust=runtime.trust,
         )
         return {
             "events": report.events,

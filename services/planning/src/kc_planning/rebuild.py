@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from kc_runtime.eventstore import persistence_env
+from kc_runtime.keys import TrustFile
 from kc_runtime.rebuild import ensure_tables, live_digest, rebuild
 from kc_runtime.settings import Settings
 from kc_runtime.views import ViewStore
@@ -45,6 +46,7 @@ def main() -> int:
                     settings.nats_servers,
                     programme_sources(settings.instance, settings.peers),
                     progress=tick,
+                    trust=TrustFile(settings.trust_path),
                 )
             )
         except OSError as exc:

@@ -107,6 +107,10 @@ class TrustFile:
         self.reload()
         self.store.verify(body)
 
+    def admit(self, body: Mapping[str, Any]) -> None:
+        self.reload()
+        self.store.admit(body)
+
 
 def rotate(keys_dir: Path, instance: str, trust_file: Path | None = None) -> tuple[str, str]:
     """A new key for ``instance``; the old one stays trusted for what it signed until now."""
