@@ -19,6 +19,7 @@ import gc
 import hashlib
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -279,6 +280,9 @@ async def _replay(
     timer per message), which costs more than decoding it.
     """
     config = ConsumerConfig(
+        # named: created through $JS.API.CONSUMER.CREATE.<stream>.<name>, the subject an instance's
+        # account may use on the deploy/nats configurations (the unnamed form is not exported to it)
+        name=f"rebuild-{uuid.uuid4().hex[:16]}",
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.NONE,
         filter_subjects=source.subjects,
