@@ -291,6 +291,7 @@ async def command_to_view(sut: SystemUnderTest, rate: float, seconds: float) -> 
                 failed.append(f"{r.status_code} {r.text[:200]}")
 
         interval = int(1e9 / rate)
+        cpu_before = sut.cpu_s()
         wall_began = time.time_ns()
         began = time.monotonic_ns()
         tasks = []
@@ -306,6 +307,7 @@ async def command_to_view(sut: SystemUnderTest, rate: float, seconds: float) -> 
         deadline = time.monotonic() + 30
         while not all(d in watcher.seen for d in ids) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
+        cpu_after = sut.cpu_s()
         watcher.stop()
         follower.cancel()
         published = await stored_times(sut.nats_url, "KC_TINH_40", SUBMITTED, wall_began)
@@ -324,6 +326,7 @@ async def command_to_view(sut: SystemUnderTest, rate: float, seconds: float) -> 
         "missing_in_view": len([d for d in measured if d not in watcher.seen]),
         "sender_max_behind_ms": ms(behind_ns),
         "drafts_prepared_per_s": round(count / prep_s, 1),
+        "cpu_ms_per_command": cpu_per(cpu_before, cpu_after, len(ids)),
         "command_to_view": summary(total),
         "command_http_answer": summary(http_ns),
         "command_to_published": summary(to_bus),
@@ -451,13 +454,7 @@ async def sustained(sut: SystemUnderTest, seconds: float, clients: int) -> dict[
         for name, value in s["consumers"].items():
             per_consumer[name] = max(per_consumer.get(name, 0), value)
     # where the CPU went: milliseconds of CPU per accepted command, by process (load-independent)
-    cpu = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
-    cpu["bench client"] = bench_cpu
-    cpu_ms = {
-        name: round(1000 * seconds / max(sent_commands, 1), 2)
-        for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1])
-        if seconds > 0
-    }
+    cpu_ms = cpu_per(cpu_before, cpu_after | {"bench client": bench_cpu}, sent_commands)
     system_cpu_ms = sum(v for k, v in cpu_ms.items() if k != "bench client")
     return {
         "clients": clients,
@@ -484,6 +481,16 @@ async def sustained(sut: SystemUnderTest, seconds: float, clients: int) -> dict[
         and max(during[half:], default=0) <= max(2 * max(during[:half], default=0), 50),
         "max_consumer_lag": per_consumer,
         "lag_samples": [{"t": s["t"], "relay": s["relay"], "consumers": sum(s["consumers"].values())} for s in samples],
+    }
+
+
+def cpu_per(before: dict[str, float], after: dict[str, float], commands: int) -> dict[str, float]:
+    """Milliseconds of CPU each process spent per command between two ``SystemUnderTest.cpu_s()``."""
+    spent = {name: after[name] - before.get(name, 0.0) for name in after}
+    return {
+        name: round(1000 * seconds / max(commands, 1), 2)
+        for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1])
+        if seconds > 0
     }
 
 

@@ -60,10 +60,10 @@ class SystemUnderTest:
 
     def cpu_s(self) -> dict[str, float]:
         """CPU seconds (user + system) used so far by each process of the system: the services by
-        name, nats-server, and the rest of the supervisor's session (the supervisor itself)."""
+        name, nats-server, the supervisor (and anything else it started) as ``supervisor``."""
         names = {pid: name for name, pid in self.pids.items()}
         tick = os.sysconf("SC_CLK_TCK")
-        out: dict[str, float] = {}
+        procs: dict[int, tuple[int, str, float]] = {}  # pid -> (ppid, comm, cpu seconds)
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
@@ -71,13 +71,18 @@ class SystemUnderTest:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[3]) != self.proc.pid:  # session id (the supervisor leads its own session)
-                continue
-            pid = int(entry.name)
-            comm = stat.split("(", 1)[1].rsplit(")", 1)[0]
+            comm, _, rest = stat.partition("(")[2].rpartition(")")
+            fields = rest.split()
+            procs[int(entry.name)] = (int(fields[1]), comm, (int(fields[11]) + int(fields[12])) / tick)
+        out: dict[str, float] = {}
+        for pid, (_, comm, cpu) in procs.items():
+            ancestor = pid
+            while ancestor in procs and ancestor != self.proc.pid:
+                ancestor = procs[ancestor][0]
+            if ancestor != self.proc.pid:
+                continue  # not part of the system
             name = names.get(pid) or ("nats-server" if "nats-server" in comm else "supervisor")
-            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+            out[name] = out.get(name, 0.0) + cpu
         return out
 
     def stop(self) -> None:
