@@ -33,8 +33,11 @@ class EstablishmentsView:
     def apply(self, envelope: Envelope, event: ContractEvent, tracking: Tracking) -> None:
         with self.store.transaction() as cur:
             if isinstance(event, EstablishmentRegisteredV1):
+                # the same registration delivered again from another stream position (a publisher that
+                # signed it twice): the first delivery stands, the repeat changes nothing
                 cur.execute(
-                    "INSERT INTO establishments VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO establishments VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (establishment_id) DO NOTHING",
                     (
                         str(event.establishment_id),
                         envelope.kcinstance,
