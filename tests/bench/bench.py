@@ -138,6 +138,18 @@ def table(flow: dict[str, Any], rebuild: list[dict[str, Any]], registry: dict[st
         )
     )
     rows.append(row("   consumers' lag bounded (caught up s)", sus["drain_s"], None, "≤ 5 s", sus["lag_bounded"]))
+    consume = flow.get("raw_consume")
+    if consume:
+        rows.append(
+            row(
+                "   raw consume msgs/s, max_ack_pending=1",
+                consume["one_at_a_time_per_s"],
+                consume["batched_per_s"],
+                "",
+                None,
+                "same, batched (fetch 256)",
+            )
+        )
     rows.append(row("   system CPU ms per command", sus["system_cpu_ms_per_command"]))
     if sus.get("cpu_bound_commands_per_s"):
         rows.append(row(f"   CPU-bound commands/s ({sus['cpus']} cores)", sus["cpu_bound_commands_per_s"]))

@@ -9,8 +9,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from kc_runtime.text import fold
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Alignment, Font
 
 from kc_planning.domain.plan import PlanError
 from kc_planning.projections.programme import funding
@@ -44,6 +42,9 @@ MONEY = ("quoc_gia", "dia_phuong", "doi_ung", "khac")
 
 def summary_sheet(title: str, rows: Iterable[dict[str, Any]]) -> bytes:
     """``rows``: programme rows (or plan lines shaped like them)."""
+    from openpyxl import Workbook  # imported when used: it brings numpy (~20 MB of idle RSS)
+    from openpyxl.styles import Alignment, Font
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None
@@ -136,6 +137,8 @@ REGISTRATION_HEADERS = {
 
 def read_registrations(data: bytes) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
     """Group the rows of an .xlsx by registrant; return (items by registrant, row problems)."""
+    from openpyxl import load_workbook
+
     try:
         sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
     except Exception as exc:

@@ -13,7 +13,6 @@ import re
 from typing import Any
 
 from kc_runtime.text import fold
-from openpyxl import Workbook, load_workbook
 
 from kc_registry.application import RowProblem
 from kc_registry.domain.errors import RegistryError
@@ -111,6 +110,8 @@ def read_table(filename: str, data: bytes) -> list[tuple[int, list[Any]]]:
     """(spreadsheet row number, cells) for each row, header first."""
     name = filename.lower()
     if name.endswith(".xlsx"):
+        from openpyxl import load_workbook  # imported when used: it brings numpy (~20 MB of idle RSS)
+
         try:
             sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
         except Exception as exc:
@@ -212,6 +213,8 @@ def _value(key: str, cell: Any, sectors_by_label: dict[str, str]) -> Any:
 
 def template() -> bytes:
     """An empty .xlsx with the headers, for officers to fill in."""
+    from openpyxl import Workbook
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None
