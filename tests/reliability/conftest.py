@@ -27,3 +27,23 @@ def system(tmp_path: Path) -> Iterator[Callable[..., System]]:
     yield make
     for s in made:
         s.stop()
+
+
+# What each scenario verified (its seed, the faults, the counts) is printed by the scenario; pytest keeps
+# a passing test's output to itself, so it is repeated at the end of the run of the reliability suite.
+_verified: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.passed and "reliability" in report.keywords and report.capstdout:
+        _verified.append((report.nodeid, report.capstdout))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _verified:
+        return
+    terminalreporter.section("reliability: what each scenario verified")
+    for nodeid, out in _verified:
+        terminalreporter.write_line(nodeid, bold=True)
+        for line in out.strip().splitlines():
+            terminalreporter.write_line(f"  {line}")

@@ -32,7 +32,7 @@ from reliability_harness import (
     seed_from_env,
 )
 
-pytestmark = [pytest.mark.reliability, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.reliability, pytest.mark.timeout(900)]
 
 COMMANDS = int(os.environ.get("KC_RELIABILITY_COMMANDS", "10000"))
 KILLS_PER_SERVICE = 2
@@ -90,3 +90,7 @@ async def test_sigkill_every_service_during_load_loses_and_duplicates_nothing(
     assert_no_crash(s, kills)
     assert report.views["planning.establishments"] == len(ledger.establishments)
     assert report.views[f"{PROVINCE}/planning.programme"] == report.views["bo/planning.programme"]
+    print(
+        f"SIGKILL: {ledger.commands} commands, {sum(kills.values())} kills, {ledger.ambiguous} answers lost and "
+        f"resolved, {report.bus_messages} events, {report.bus_messages - report.unique_ids} duplicates, digest equal"
+    )
