@@ -8,6 +8,7 @@ the same running system after the idle RSS has been taken.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -125,8 +126,14 @@ def start_system(var_dir: Path, timeout_s: float = 180.0) -> SystemUnderTest:
             break
     cold_start = time.monotonic() - began
     if not banner or not banner[-1].startswith("Ctrl-C to stop."):
-        os.killpg(proc.pid, signal.SIGKILL)
-        raise RuntimeError("the system did not become ready:\n" + "\n".join(banner[-30:]))
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        logs = [
+            f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+            for log in sorted((var_dir / "logs").glob("*.log"))
+            if "rror" in log.read_text(errors="replace")
+        ]
+        raise RuntimeError("the system did not become ready:\n" + "\n".join(banner[-30:] + logs))
     pids: dict[str, int] = {}
     instance = ""
     for line in banner:
