@@ -1,17 +1,22 @@
 """Shared machinery of the reliability suite: the system as real processes, a load, the checks.
 
-- :class:`System` starts nats-server (from the wheel, a temporary store, a free loopback port),
-  ensures the streams and runs each service as its own ``python -m kc_<service>.main`` process, the
-  way ``make run`` does (the modules and their environment come from ``deploy/local/system.toml``).
-  Unlike the supervisor it can SIGKILL and restart one service, or stop and restart NATS.
+- :class:`System` is ``make run``'s supervisor (``kc_runtime.supervisor``) on a chosen topology:
+  nats-server from the wheel (a temporary store, a free loopback port), the streams, the instance
+  keys, each service as its own ``python -m kc_<service>.main`` process with the environment of
+  ``deploy/local/system.toml``. Beyond the supervisor it can SIGKILL and restart one service, stop
+  and restart NATS, run services under a shifted clock (``reliability_clock.py``), or put the bus
+  on the committed 3-node cluster (``kc_runtime.natsconfig.cluster``: R3 streams, each service in
+  its instance's account with all three URLs). Requests carry bearer tokens signed with the
+  instance's key (:meth:`System.headers`).
 - :class:`Load` drives real HTTP concurrently (httpx): establishment registrations and đề án
   drafted, submitted and appraised. Every logical command is carried through to a known outcome
   whatever happens to the process answering it (see :class:`Ledger`), so the test knows exactly
   what the event stores hold and therefore what the bus and the views must show.
 - :func:`check_everything` is the end of every scenario: the bus holds each expected event exactly
   once (unique ``Nats-Msg-Id``) and in order, no consumer lags or holds an unacked message, no dead
-  letter appeared, every view has the expected rows, and every planning view's digest equals a
-  clean rebuild from the bus log.
+  letter appeared, every view has the expected rows (so nothing was applied twice), and each
+  planning programme view's digest equals a clean rebuild from the bus log
+  (``python -m kc_planning.rebuild``, run as the operator would, with the service's settings).
 """
 
 from __future__ import annotations
