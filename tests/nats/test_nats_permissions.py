@@ -7,6 +7,9 @@ the integrator reads KC_BO only, the ministry reads every province.
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from pathlib import Path
 from uuid import UUID
 
@@ -23,6 +26,7 @@ from natshelp import REFUSED, Conn, connect, count, counts, ensure, officer
 pytestmark = pytest.mark.timeout(60)
 
 REGISTERED = "registry.establishment.registered.v1"
+KC = str(Path(sys.executable).parent / "kc")
 
 
 @pytest.fixture
@@ -186,5 +190,17 @@ async def test_services_run_under_their_instance_credentials(
             await eventually(lambda: local.state.beneficiaries.facts(eid) is not None, timeout=15)
             await eventually(lambda: ministry.state.beneficiaries.facts(eid) is not None, timeout=15)
         assert await count(admin, "KCDLQ_TINH_40") == 0 and await count(admin, "KCDLQ_BO") == 0
+        # the auditor, with the auditor's credentials only, replays and verifies the province's stream
+        trust = str(registry.state.runtime.settings.trust_path)
+        audit = await asyncio.to_thread(
+            subprocess.run,
+            [KC, "audit", "verify", "-i", "tinh-40", "--nats-url", single_bus.url(AUDITOR), "--trust", trust],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert audit.returncode == 0, audit.stdout + audit.stderr
+        published = await count(admin, "KC_TINH_40")
+        assert published >= 1 and f"all {published} verified" in audit.stdout
     finally:
         await admin.nc.close()

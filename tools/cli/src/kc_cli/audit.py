@@ -37,6 +37,7 @@ import hashlib
 import json
 import os
 import time
+import uuid
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -255,6 +256,9 @@ async def read_stream(nc: Any, js: Any, state: StreamState, batch: int = 5000) -
     info = await js.add_consumer(
         state.name,
         ConsumerConfig(
+            # named: an auditor's account on deploy/nats may create consumers only by name
+            # ($JS.API.CONSUMER.CREATE.<stream>.<name>); it expires when idle (no delete permission)
+            name=f"audit-{uuid.uuid4().hex[:16]}",
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.NONE,
             inactive_threshold=60.0,
