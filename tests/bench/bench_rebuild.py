@@ -3,6 +3,9 @@ view (planning), next to the raw limit measured in the same run on the same stre
 same events back (an unacknowledged pull consumer read in large batches) and decoding each envelope's
 JSON, nothing applied.
 
+Events are signed and chained as a relay signs them, and the rebuild checks keys, signatures and
+links as it does in the system.
+
 Usage: bench_rebuild.py --events 100000 1000000 [--json PATH]. Each size has its own nats-server;
 the publisher, the raw reader and the rebuild each run in a process of their own, so each peak RSS
 is its own. Events come from five milestone templates (ids and codes filled in by byte
@@ -100,8 +103,33 @@ def peak_rss_mb() -> float:
 
 
 # -- the parts, each in a process of its own --------------------------------------------------------------
-async def publish(url: str, total: int) -> dict[str, Any]:
-    """Publish with JetStream acks, counted on one reply subject, 5,000 in flight at a time."""
+class Chain:
+    """Signs and chains as the appraisal relay does (its key trusted in ``<tmp>/trust.json``), so the
+    rebuild checks what it checks in the system: keys, signatures, links."""
+
+    def __init__(self, tmp: Path) -> None:
+        from kc_contracts.integrity import Signer, TrustedKey, TrustStore
+
+        self.signer = Signer.generate("tinh-40")
+        trust = TrustStore()
+        trust.add(TrustedKey("tinh-40", self.signer.key_id, self.signer.private_key.public_key()))
+        trust.save(tmp / "trust.json")
+        self.seq, self.head = 0, None
+
+    def sign(self, body: bytes) -> bytes:
+        import hashlib
+
+        from kc_contracts.integrity import canonical
+
+        self.seq += 1
+        data = canonical(self.signer.sign(json.loads(body), seq=self.seq, prev_hash=self.head))
+        self.head = "sha256:" + hashlib.sha256(data).hexdigest()
+        return data
+
+
+async def publish(url: str, total: int, tmp: Path) -> dict[str, Any]:
+    """Publish signed, chained envelopes with JetStream acks, counted on one reply subject, 5,000 in
+    flight at a time."""
     import nats
     from kc_runtime.streams import StreamPlan, ensure_streams
 
@@ -122,6 +150,7 @@ async def publish(url: str, total: int) -> dict[str, Any]:
 
     inbox = nc.new_inbox()
     await nc.subscribe(inbox, cb=on_ack, pending_msgs_limit=4 * window, pending_bytes_limit=-1)
+    chain = Chain(tmp)
     marker = str(uuid.UUID(int=1)).encode()
     began = time.perf_counter()
     sent = 0
@@ -130,7 +159,7 @@ async def publish(url: str, total: int) -> dict[str, Any]:
         code = f"{n:07d}".encode()
         for subject, body in TEMPLATES:
             await room.acquire()
-            await nc.publish(subject, body.replace(marker, key).replace(b"XXXXXXX", code), reply=inbox)
+            await nc.publish(subject, chain.sign(body.replace(marker, key).replace(b"XXXXXXX", code)), reply=inbox)
             sent += 1
     while acked < sent and time.perf_counter() - began < 600:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
@@ -188,14 +217,16 @@ async def raw_fetch(url: str, limit: int) -> dict[str, Any]:
 def rebuild_once(url: str, tmp: Path) -> dict[str, Any]:
     from kc_planning.projections.programme import ProgrammeView
     from kc_runtime.eventstore import sqlite_env
+    from kc_runtime.keys import TrustFile
     from kc_runtime.rebuild import Source, ensure_tables, rebuild
     from kc_runtime.views import ViewStore
 
     store = ViewStore(sqlite_env(tmp / "views.sqlite"), name="bench_views")
     ensure_tables(store, ProgrammeView())
     cpu = time.process_time()
+    trust = TrustFile(tmp / "trust.json")
     report = asyncio.run(
-        rebuild(ProgrammeView(), store, url, [Source(STREAM, SUBJECTS, f"bench@{STREAM}")], batch=5000)
+        rebuild(ProgrammeView(), store, url, [Source(STREAM, SUBJECTS, f"bench@{STREAM}")], batch=5000, trust=trust)
     )
     cpu = time.process_time() - cpu
     store.close()
@@ -264,7 +295,7 @@ def main() -> int:
     if args.part:
         if args.part == "publish":
             TEMPLATES.extend(templates())
-            result = asyncio.run(publish(args.url, args.total))
+            result = asyncio.run(publish(args.url, args.total, args.tmp))
         elif args.part == "raw":
             result = asyncio.run(raw(args.url))
         elif args.part == "raw-fetch":
