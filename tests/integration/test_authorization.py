@@ -64,6 +64,8 @@ def test_no_token_a_bad_token_an_expired_one_and_a_revoked_key_are_401(registry:
     assert anonymous.json()["detail"].startswith("Cần mã truy cập")  # Vietnamese first
 
     good = as_(s, "so_ct")["Authorization"]
+    assert registry.get("/establishments", headers={"Authorization": good}).status_code == 200
+    assert registry.get("/establishments", headers={"Authorization": good}).status_code == 200  # verified once, kept
     tampered = good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB")
     assert registry.get("/establishments", headers={"Authorization": tampered}).status_code == 401
 
@@ -75,7 +77,9 @@ def test_no_token_a_bad_token_an_expired_one_and_a_revoked_key_are_401(registry:
     stranger = issue_token(Signer.generate("tinh-40"), sub="x", role="so_ct")
     assert registry.get("/establishments", headers={"Authorization": f"Bearer {stranger}"}).status_code == 401
 
-    revoke(s.key_folder, "tinh-40", signer.key_id, s.trust_path)  # the trust file is re-read on change
+    revoke(
+        s.key_folder, "tinh-40", signer.key_id, s.trust_path
+    )  # the trust file is re-read on change, the kept tokens forgotten
     assert registry.get("/establishments", headers={"Authorization": good}).status_code == 401
 
 
