@@ -66,6 +66,9 @@ CHAIN_DDL = (
 )
 
 
+_DUPLICATE = "duplicate"  # already applied: tracked at this position
+
+
 class InboxChains:
     """The last accepted link of each publisher, per consumer, kept in the service's database.
 
@@ -166,17 +169,14 @@ class Inbox:
         delivered: int,
     ) -> None:
         try:
-            if await asyncio.to_thread(self.is_tracked, tracking):
+            refusal = await asyncio.to_thread(self._apply_in_thread, msg.raw_message.data, envelope, event, tracking)
+            if refusal is _DUPLICATE:
                 self.stats.duplicates += 1
                 await msg.ack()
                 return
-            body, link = await asyncio.to_thread(self._check_chain, msg.raw_message.data, envelope)
-            if link is None:
-                await self._dead_letter(msg, stream, tracking.notification_id, f"integrity: {body['error']}")
+            if refusal is not None:
+                await self._dead_letter(msg, stream, tracking.notification_id, refusal)
                 return
-            await asyncio.to_thread(self.effect, envelope, event, tracking)
-            if self.chains is not None:
-                await asyncio.to_thread(self.chains.advance, self.name, body, link)
         except Exception as exc:
             if delivered >= self.max_deliver:
                 reason = f"gave up after {delivered} deliveries: {exc!r}"
@@ -188,6 +188,19 @@ class Inbox:
             return
         self.stats.applied += 1
         await msg.ack()
+
+    def _apply_in_thread(self, data: bytes, envelope: Envelope, event: ContractEvent, tracking: Tracking) -> str | None:
+        """Everything blocking about one message, in one worker-thread hand-off: ``None`` once applied,
+        :data:`_DUPLICATE` if already tracked, or why it was refused (it breaks its chain)."""
+        if self.is_tracked(tracking):
+            return _DUPLICATE
+        body, link = self._check_chain(data, envelope)
+        if link is None:
+            return f"integrity: {body['error']}"
+        self.effect(envelope, event, tracking)
+        if self.chains is not None:
+            self.chains.advance(self.name, body, link)
+        return None
 
     def _check_chain(self, data: bytes, envelope: Envelope) -> tuple[dict[str, Any], Link | None]:
         """The envelope's new chain link, or (``{"error": ...}``, None) if it breaks its chain."""
