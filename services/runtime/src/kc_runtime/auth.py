@@ -19,7 +19,7 @@ import sys
 import time
 import tomllib
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse
 from kc_contracts.integrity import IntegrityError, Signer
 from kc_contracts.subjects import check_instance
 from starlette.routing import compile_path
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kc_runtime.keys import DEFAULT_KEYS_DIR, MissingKeyError, TrustFile, key_file, load_signer
 
@@ -241,14 +242,14 @@ def install_auth(app: FastAPI, *, instance: str, trust: TrustFile, permissions: 
 
     verified = VerifiedTokens(trust)
 
-    @app.middleware("http")
-    async def authorize(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+    def refusal(request: Request) -> JSONResponse | None:
+        """The 401/403 answer to this request, or None when it may go on (its principal then set)."""
         path = request.url.path
         if path in PUBLIC_PATHS or request.method == "OPTIONS":
-            return await call_next(request)
+            return None
         permission, found = route_permission("GET" if request.method == "HEAD" else request.method, path)
         if not found:
-            return await call_next(request)  # 404 / 405 as usual
+            return None  # 404 / 405 as usual
         header = request.headers.get("authorization", "")
         if not header.lower().startswith("bearer "):
             return _problem(401, "Cần mã truy cập (Authorization: Bearer …)", "a bearer token is required", path)
@@ -266,7 +267,23 @@ def install_auth(app: FastAPI, *, instance: str, trust: TrustFile, permissions: 
                 path,
             )
         request.state.principal = principal
-        return await call_next(request)
+        return None
+
+    class Authorize:
+        """Plain ASGI (no response streaming through a task group, as ``@app.middleware`` does)."""
+
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                refused = refusal(Request(scope))
+                if refused is not None:
+                    await refused(scope, receive, send)
+                    return
+            await self.app(scope, receive, send)
+
+    app.add_middleware(Authorize)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,6 +54,10 @@ class LocalProjection:
                         self.apply(cur, self.app.mapper.to_domain_event(notification))
                     self.store.track(cur, Tracking(self.name, notifications[-1].id))
                 applied += len(notifications)
+                if len(notifications) < self.batch_size:
+                    # the log's end as it was read: a save committed since then catches up after
+                    # itself, so asking again would only cost one more query under the lock
+                    return applied
 
     def _after_save(self) -> None:
         try:
