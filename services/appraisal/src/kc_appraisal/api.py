@@ -13,7 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from kc_runtime.actor import actor_of
 from kc_runtime.fields import Text50, Text100, Text200, Text300, Text500
-from kc_runtime.http import problem_responses
+from kc_runtime.http import problem_responses, rules_dated_by
 from pydantic import BaseModel, ConfigDict, Field
 
 from kc_appraisal.application import AppraisalApplication
@@ -255,18 +255,19 @@ def router() -> APIRouter:
     )
     def submit(de_an_id: UUID, body: Submit, request: Request) -> dict[str, Any]:
         app = app_of(request)
-        return run(
-            request,
-            de_an_id,
-            body,
-            lambda d, by: d.submit(
-                submitted_on=body.submitted_on,
-                rules=app.rules,
-                beneficiaries=app.beneficiaries,
-                calendars=app.calendars,
-                **by,
-            ),
-        )
+        with rules_dated_by("submitted_on"):  # deadline, priority and ceilings: all as of that day
+            return run(
+                request,
+                de_an_id,
+                body,
+                lambda d, by: d.submit(
+                    submitted_on=body.submitted_on,
+                    rules=app.rules,
+                    beneficiaries=app.beneficiaries,
+                    calendars=app.calendars,
+                    **by,
+                ),
+            )
 
     @api.post("/de-an/{de_an_id}/return", tags=["hồ sơ"], responses=errors, summary="Trả lại để bổ sung")
     def return_(de_an_id: UUID, body: Reason, request: Request) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from kc_runtime.fields import Text200
-from kc_runtime.http import problem_responses
+from kc_runtime.http import problem_responses, rules_dated_by
 from pydantic import BaseModel, ConfigDict, Field
 
 from kc_notifications.store import NotificationStore
@@ -68,7 +68,8 @@ def router() -> APIRouter:
     @api.post("/scheduler/tick", tags=["nhắc hạn"], summary="Chạy nhắc hạn cho một ngày (mặc định hôm nay)")
     def tick(request: Request, today: date | None = None) -> dict[str, Any]:
         day = today or datetime.now(UTC).date()
-        return {"day": day.isoformat(), "queued": request.app.state.scheduler.tick(day)}
+        with rules_dated_by("today"):  # the reminder rules in force that day
+            return {"day": day.isoformat(), "queued": request.app.state.scheduler.tick(day)}
 
     @api.get("/mail", tags=["hộp thư thử nghiệm"], summary="Thư trong hộp thư nhúng (make run)")
     def mail(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:

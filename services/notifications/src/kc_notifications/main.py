@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
+from kc_contracts.dated import NoRuleInForceError
 from kc_runtime.auth import install_auth
 from kc_runtime.eventstore import persistence_env
 from kc_runtime.http import install_health, install_problem_handlers, install_request_guards
@@ -82,7 +83,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
     app.state.deliverer = deliverer
     app.state.mail_sink = sink
     app.include_router(api.router())
-    install_problem_handlers(app, {WebhookError: 422})
+    install_problem_handlers(app, {WebhookError: 422, NoRuleInForceError: 422})
     install_auth(app, instance=settings.instance, trust=runtime.trust, permissions=ROUTE_PERMISSIONS)
     install_request_guards(app)
     install_health(app, runtime.readiness)

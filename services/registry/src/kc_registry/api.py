@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from kc_contracts.units import UnitSystem
 from kc_runtime.actor import actor_of
 from kc_runtime.fields import Text50, Text100, Text200, Text300, Text500
-from kc_runtime.http import problem, problem_responses
+from kc_runtime.http import problem, problem_responses, rules_dated_by
 from pydantic import BaseModel, ConfigDict, Field
 
 from kc_registry import imports, rulebook
@@ -235,7 +235,8 @@ def router() -> APIRouter:
     )
     def eligibility(establishment_id: UUID, request: Request, on: date | None = None) -> dict[str, Any]:
         day = on or date.today()
-        verdict = app_of(request).eligibility(establishment_id, day)
+        with rules_dated_by("on"):
+            verdict = app_of(request).eligibility(establishment_id, day)
         return {
             "establishment_id": str(establishment_id),
             "on": day.isoformat(),
@@ -312,17 +313,18 @@ def router() -> APIRouter:
         body: RecordRecognition,
         request: Request,
     ) -> dict[str, Any]:
-        r = app_of(request).record_recognition(
-            establishment_id,
-            scheme=body.scheme,
-            product_name=body.product_name,
-            level=body.level,
-            stars=body.stars,
-            decision_number=body.decision_number,
-            decision_date=body.decision_date,
-            issuer=body.issuer,
-            actor=actor_of(request),
-        )
+        with rules_dated_by("decision_date"):
+            r = app_of(request).record_recognition(
+                establishment_id,
+                scheme=body.scheme,
+                product_name=body.product_name,
+                level=body.level,
+                stars=body.stars,
+                decision_number=body.decision_number,
+                decision_date=body.decision_date,
+                issuer=body.issuer,
+                actor=actor_of(request),
+            )
         return recognition_to_dict(r)
 
     @api.get(

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from kc_contracts.dated import NoRuleInForceError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -96,7 +98,7 @@ def problem(status: int, title: str, detail: str | None = None, **extra: Any) ->
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
-    body.update(extra)
+    body.update((name, value) for name, value in extra.items() if value is not None)
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
@@ -127,6 +129,32 @@ def field_errors(errors: Any) -> list[dict[str, str]]:
     return out
 
 
+class RuleNotInForceOnFieldError(NoRuleInForceError):
+    """No version of a dated rule is in force on the date the caller gave in ``field``."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@contextmanager
+def rules_dated_by(field: str) -> Iterator[None]:
+    """Dated rules looked up inside are looked up for the date in ``field``: when none is in force on
+    it, the 422 names that field (as a validation error would)."""
+    try:
+        yield
+    except NoRuleInForceError as exc:
+        if getattr(exc, "field", None):
+            raise
+        raise RuleNotInForceOnFieldError(str(exc), field) from exc
+
+
+def _whole_request(request: Request) -> str:
+    """The ``field`` of an error about the request as a whole: its body if it has one, else its query."""
+    has_body = request.headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in request.headers
+    return "(body)" if has_body else "(query)"
+
+
 def install_problem_handlers(app: FastAPI, status_by_error: Mapping[type[Exception], int]) -> None:
     """Map the service's domain errors (by class, most specific first) to problem responses."""
 
@@ -149,6 +177,8 @@ def install_problem_handlers(app: FastAPI, status_by_error: Mapping[type[Excepti
                 field = getattr(exc, "field", None)
                 if status == 404 and not field:
                     return problem(404, _TITLES[404], str(exc))
+                if status == 422 and not field:  # a 422 always lists what to correct, here the whole request
+                    field = _whole_request(request)
                 errors = [{"field": field, "message": vi, "message_en": en}] if field else None
                 return problem(status, _TITLES.get(status, type(exc).__name__), str(exc), errors=errors)
         return await unexpected(request, exc)
