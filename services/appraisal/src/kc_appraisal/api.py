@@ -187,10 +187,10 @@ def router() -> APIRouter:
         request: Request,
         q: Annotated[str | None, Query(max_length=200)] = None,
         status: str | None = None,
-        plan_year: int | None = None,
+        plan_year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
         level: Level | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     ) -> dict[str, Any]:
         view: DeAnList = request.app.state.de_an_list
         total, items = view.search(

@@ -127,7 +127,7 @@ def router() -> APIRouter:
     @api.get("/events", tags=["nguồn sự kiện"], summary="Nguồn sự kiện cho bên tích hợp không nhận được webhook")
     def feed(
         request: Request,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         type: str | None = None,
     ) -> dict[str, Any]:

@@ -289,7 +289,7 @@ def router() -> APIRouter:
     @api.get("/views/province", tags=["views"], summary="Báo cáo tỉnh: theo xã, huyện cũ, nội dung, nguồn, trạng thái")
     def provincial(
         request: Request,
-        year: int | None = None,
+        year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
         province_code: str | None = Query(None, pattern=r"^\d{2}$", description="Mã tỉnh"),
     ) -> dict[str, Any]:
         queries: ProgrammeQueries = request.app.state.programme
@@ -300,12 +300,16 @@ def router() -> APIRouter:
         tags=["views"],
         summary="Báo cáo toàn quốc: theo tỉnh (cũ và sau sáp nhập), vùng, nội dung; chỉ tiêu chương trình",
     )
-    def national(request: Request, year: int | None = None, level: str | None = None) -> dict[str, Any]:
+    def national(
+        request: Request, year: Annotated[int | None, Query(ge=1990, le=2100)] = None, level: str | None = None
+    ) -> dict[str, Any]:
         queries: ProgrammeQueries = request.app.state.programme
         return queries.national(queries.rows(year=year, level=level))
 
     @api.get("/views/as-of", tags=["views"], summary="Báo cáo tại một thời điểm trong quá khứ (dựng lại từ nhật ký)")
-    async def as_of(request: Request, at: datetime, year: int | None = None) -> dict[str, Any]:
+    async def as_of(
+        request: Request, at: datetime, year: Annotated[int | None, Query(ge=1990, le=2100)] = None
+    ) -> dict[str, Any]:
         runtime = request.app.state.runtime
         store = request.app.state.views
         moment = at if at.tzinfo else at.replace(tzinfo=UTC)
@@ -336,7 +340,7 @@ def router() -> APIRouter:
     @api.get("/views/export.xlsx", tags=["views"], response_class=Response, summary="Xuất báo cáo ra .xlsx")
     def export_view(
         request: Request,
-        year: int | None = None,
+        year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
         province_code: str | None = Query(None, pattern=r"^\d{2}$", description="Mã tỉnh"),
     ) -> Response:
         queries: ProgrammeQueries = request.app.state.programme

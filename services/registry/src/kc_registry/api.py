@@ -164,7 +164,7 @@ def router() -> APIRouter:
         recognition: Scheme | None = None,
         valid_on: date | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     ) -> EstablishmentPage:
         view: EstablishmentsView = request.app.state.establishments
         total, items = view.search(

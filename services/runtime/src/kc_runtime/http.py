@@ -183,6 +183,13 @@ def install_problem_handlers(app: FastAPI, status_by_error: Mapping[type[Excepti
                 return problem(status, _TITLES.get(status, type(exc).__name__), str(exc), errors=errors)
         return await unexpected(request, exc)
 
+    async def too_large(request: Request, exc: Exception) -> JSONResponse:
+        # an integer from the request beyond what the database stores (64-bit): the caller's to correct
+        message = "Số quá lớn / a number in the request is too large"
+        vi, en = split_message(message)
+        errors = [{"field": _whole_request(request), "message": vi, "message_en": en}]
+        return problem(422, _TITLES[422], message, errors=errors)
+
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error", path=request.url.path, exc_info=exc)
         return problem(500, "Lỗi hệ thống / Internal error", "Vui lòng thử lại sau / Please retry later")
@@ -191,6 +198,7 @@ def install_problem_handlers(app: FastAPI, status_by_error: Mapping[type[Excepti
     app.add_exception_handler(StarletteHTTPException, http_error)
     for cls in status_by_error:
         app.add_exception_handler(cls, domain_error)
+    app.add_exception_handler(OverflowError, too_large)
     app.add_exception_handler(Exception, unexpected)
 
 
