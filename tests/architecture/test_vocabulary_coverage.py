@@ -1,0 +1,155 @@
+"""Every code a service can show a person has a Vietnamese label in the one vocabulary
+(kc_contracts/data/vocabulary.toml): the codes in the services' rules/*.toml, their domain enums and
+status tables, the roles, and the provinces of the admin-unit catalogue."""
+
+from __future__ import annotations
+
+import tomllib
+from enum import StrEnum
+from importlib.resources import files
+from typing import Any
+
+import pytest
+from kc_contracts.units import DistrictType, UnitSystem, WardType
+from kc_contracts.vocabulary import has_label, labels
+
+
+def _rules(package: str, name: str) -> dict[str, Any]:
+    return tomllib.loads(files(package).joinpath("rules", name).read_text("utf-8"))
+
+
+def _enum_codes() -> list[tuple[str, type[StrEnum]]]:
+    from kc_appraisal.domain import de_an
+    from kc_registry.domain import eligibility, establishment, recognition
+
+    return [
+        ("de_an_status", de_an.Status),
+        ("plan_level", de_an.Level),
+        ("de_an_type", de_an.DeAnType),
+        ("appraisal_conclusion", de_an.Conclusion),
+        ("legal_form", establishment.LegalForm),
+        ("document_kind", establishment.DocumentKind),
+        ("document_status", establishment.DocumentStatus),
+        ("recognition_scheme", recognition.Scheme),
+        ("recognition_level", recognition.Level),
+        ("eligibility_outcome", eligibility.Outcome),
+        ("unit_type", WardType),
+        ("unit_type", DistrictType),
+        ("unit_system", UnitSystem),
+    ]
+
+
+def _table_codes() -> list[tuple[str, str]]:
+    """(kind, code) from the rules data files and the status/action tables."""
+    from kc_appraisal.domain import de_an
+    from kc_notifications import scheduler
+    from kc_planning.domain import plan
+    from kc_planning.projections import programme
+
+    codes: list[tuple[str, str]] = []
+    ceilings = _rules("kc_appraisal", "ceilings.toml")
+    for table in ceilings["national"]:
+        codes += [("support_item", c) for c in table["items"]]
+    for province, tables in ceilings.get("local", {}).items():  # a province's HĐND table, when on record
+        codes.append(("province", province))
+        codes += [("support_item", c) for table in tables for c in table["items"]]
+    for table in _rules("kc_appraisal", "contents.toml")["contents"]:
+        codes += [("activity_content", c) for c in table["items"]]
+    for table in _rules("kc_appraisal", "adjustments.toml")["authority"]:
+        for level, matrix in table.items():
+            if isinstance(matrix, dict):
+                codes.append(("authority_table", level))
+                codes += [("change_type", c) for c in matrix]
+                codes += [("authority", a) for a in matrix.values()]
+    finance = _rules("kc_appraisal", "finance.toml")
+    for table in finance["advance"]:
+        codes += [("advance_group", g) for g in table["groups"]]
+        codes += [("support_item", i) for group in table["groups"].values() for i in group["items"]]
+    for table in finance["priority"]:
+        codes += [("priority_area", a) for a in table["areas"]]
+        codes += [("sector", s) for s in table["sectors"]]
+    for table in _rules("kc_appraisal", "calendars.toml")["calendar"]:
+        codes.append(("plan_level", table["level"]))
+        if table["province"] != "*":
+            codes.append(("province", table["province"]))
+    eligibility = _rules("kc_registry", "eligibility.toml")
+    for table in eligibility["legal_form"]:
+        codes += [("legal_form", f) for f in table["forms"]]
+    for table in eligibility["sector"]:
+        codes += [("sector", s) for s in table["eligible"]]
+    for table in eligibility["location"]:
+        for key in ("eligible_ward_types", "eligible_district_types", "current_unit_types", "in_province"):
+            codes += [("unit_type", t) for t in table.get(key, [])]
+        codes += [("legal_form", f) for f in table.get("no_location_limit_forms", [])]
+    for table in _rules("kc_registry", "recognitions.toml")["typical_product"]:
+        codes += [("recognition_level", level) for level in table["levels"]]
+    regions = _rules("kc_planning", "regions.toml")["regions"]
+    codes += [("region", r) for r in regions]
+    codes += [("province", p) for provinces in regions.values() for p in provinces]
+    codes += [("de_an_action", a) for a in de_an.LIFECYCLE]
+    codes += [("funding_source", s) for s in plan.FUNDING_SOURCES]
+    codes += [("indicator", i) for i in programme.INDICATORS]
+    codes += [("deadline", k) for k in scheduler.KINDS]
+    codes += [("eligibility_check", c) for c in ("location", "legal_form", "sector", "size")]
+    codes += [("appraisal_stage", s) for s in ("co_so", "cap_bo")]
+    codes += [("appraisal_mode", m) for m in ("hoi_dong", "can_bo")]
+    codes += [("notification_status", s) for s in ("cho_gui", "da_gui", "thu_lai", "that_bai", "huy")]
+    return codes
+
+
+def _event_names() -> list[str]:
+    from eventsourcing.domain import Aggregate
+    from kc_appraisal.domain.de_an import DeAn
+    from kc_planning.domain.calendar import PlanCalendar, Registration
+    from kc_planning.domain.plan import AnnualPlan
+    from kc_registry.domain.establishment import Establishment
+
+    names = []
+    for aggregate in (DeAn, Establishment, PlanCalendar, Registration, AnnualPlan):
+        names += [
+            name
+            for name, value in vars(aggregate).items()
+            if isinstance(value, type) and issubclass(value, Aggregate.Event) and name not in ("Event", "Created")
+        ]
+    return names
+
+
+def test_every_domain_enum_member_has_a_label() -> None:
+    missing = [(kind, m.value) for kind, enum in _enum_codes() for m in enum if not has_label(kind, m.value)]
+    assert not missing, f"codes without a Vietnamese label in kc_contracts/data/vocabulary.toml: {missing}"
+
+
+def test_every_code_in_the_rules_files_and_status_tables_has_a_label() -> None:
+    codes = _table_codes()
+    assert len(codes) > 100  # the walk really reads the files
+    missing = sorted({(kind, code) for kind, code in codes if not has_label(kind, code)})
+    assert not missing, f"codes without a Vietnamese label in kc_contracts/data/vocabulary.toml: {missing}"
+
+
+def test_every_event_a_timeline_shows_has_a_label() -> None:
+    names = _event_names()
+    assert {"Drafted", "Approved", "Registered", "BatchApproved"} <= set(names)
+    missing = [n for n in names if not has_label("event", n)]
+    assert not missing, f"events without a Vietnamese name: {missing}"
+
+
+def test_every_role_has_a_label() -> None:
+    from kc_runtime.auth import load_roles
+
+    roles = load_roles()
+    missing = [name for name in roles if not has_label("role", name)]
+    assert not missing, f"roles without a Vietnamese label: {missing}"
+
+
+def test_province_names_agree_with_the_admin_unit_catalogue() -> None:
+    from kc_runtime.adminunits import load_catalogue
+
+    catalogue = load_catalogue()
+    assert dict(labels("province")) == {c: p.name for c, p in catalogue.provinces_now.items()}
+    assert dict(labels("province_truoc_2025")) == {c: p.name for c, p in catalogue.provinces_before.items()}
+
+
+@pytest.mark.parametrize("kind", sorted(k for k in ("sector", "support_item", "legal_form", "de_an_status")))
+def test_labels_are_vietnamese_text_not_codes(kind: str) -> None:
+    for code, text in labels(kind).items():
+        assert text and text != code and "_" not in text, (kind, code, text)
