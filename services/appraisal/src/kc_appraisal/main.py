@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from kc_contracts.dated import NoRuleInForceError
+from kc_runtime.apidocs import install_offline_docs
 from kc_runtime.auth import install_auth
 from kc_runtime.eventstore import persistence_env
 from kc_runtime.http import install_health, install_problem_handlers, install_request_guards
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_auth(app, instance=settings.instance, trust=runtime.trust, permissions=ROUTE_PERMISSIONS)
     install_request_guards(app)
     install_health(app, runtime.readiness)
+    install_offline_docs(app)
     return app
 
 
