@@ -54,13 +54,20 @@ class DeAnFields(BaseModel):
 
 
 class DraftDeAn(DeAnFields):
-    code: Text50 = Field(examples=["KCĐP-40-2024-07"])
+    code: Text50 = Field(examples=["KCĐP-40-2024-07"], description="Mã đề án, duy nhất trong hệ thống của tỉnh")
     title: Text300
     level: Level
     de_an_type: DeAnType
     plan_year: int = Field(ge=2010, le=2100)
     province_code: str | None = Field(None, pattern=r"^\d{2}$", description="Mặc định: tỉnh của hệ thống")
     implementing_unit: Text200
+    unit: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+        max_length=100,
+        description="Mã đơn vị thực hiện (mặc định: tên đơn vị không dấu, nối bằng '-'; "
+        "mã truy cập của đơn vị thực hiện: đơn vị của mã)",
+    )
     activity_contents: list[str] = Field(min_length=1)
     budget_lines: list[BudgetLine] = []
 
@@ -174,8 +181,8 @@ def router() -> APIRouter:
         body: Command,
         command: Callable[[DeAn, dict[str, Any]], Any],
     ) -> dict[str, Any]:
-        by = actor_of(request).by
-        return app_of(request).change(de_an_id, lambda d: command(d, by), body.version).state()
+        actor = actor_of(request)
+        return app_of(request).change(de_an_id, lambda d: command(d, actor.by), body.version, actor=actor).state()
 
     @api.post("/de-an", status_code=201, tags=["đề án"], responses=errors, summary="Tạo dự thảo đề án / draft")
     def draft(body: DraftDeAn, request: Request) -> dict[str, Any]:
@@ -193,10 +200,27 @@ def router() -> APIRouter:
         offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     ) -> dict[str, Any]:
         view: DeAnList = request.app.state.de_an_list
+        actor = actor_of(request)
+        units = ([actor.unit] if actor.unit else []) if actor.unit_bound else None  # a unit sees its own
         total, items = view.search(
-            q=q, status=status, plan_year=plan_year, level=level.value if level else None, limit=limit, offset=offset
+            q=q,
+            status=status,
+            plan_year=plan_year,
+            level=level.value if level else None,
+            limit=limit,
+            offset=offset,
+            units=units,
         )
         return {"total": total, "items": items}
+
+    @api.get(
+        "/public/de-an",
+        tags=["tra cứu"],
+        responses=problem_responses(404, 422),
+        summary="Tra cứu công khai theo mã đề án: trạng thái, không có thông tin cá nhân / public status by code",
+    )
+    def public_status(code: Annotated[str, Query(min_length=1, max_length=50)], request: Request) -> dict[str, Any]:
+        return app_of(request).public_status(code).as_json()
 
     @api.get(
         "/de-an/{de_an_id}",
@@ -205,11 +229,11 @@ def router() -> APIRouter:
         summary="Đề án (as_of: trạng thái tại một thời điểm / state as of a past date)",
     )
     def get(de_an_id: UUID, request: Request, as_of: datetime | date | None = None) -> dict[str, Any]:
-        app = app_of(request)
+        app, actor = app_of(request), actor_of(request)
         if as_of is None:
-            return app.get(de_an_id).state()
+            return app.get(de_an_id, actor=actor).state()
         moment = as_of if isinstance(as_of, datetime) else datetime.combine(as_of, time.max, UTC)
-        return app.as_of(de_an_id, moment if moment.tzinfo else moment.replace(tzinfo=UTC)).state()
+        return app.as_of(de_an_id, moment if moment.tzinfo else moment.replace(tzinfo=UTC), actor=actor).state()
 
     @api.get(
         "/de-an/{de_an_id}/timeline",
@@ -218,7 +242,7 @@ def router() -> APIRouter:
         summary="Lịch sử: ai, làm gì, khi nào, theo quy định nào / who, what, when, which rule",
     )
     def timeline(de_an_id: UUID, request: Request) -> list[dict[str, Any]]:
-        return app_of(request).timeline(de_an_id)
+        return app_of(request).timeline(de_an_id, actor=actor_of(request))
 
     @api.patch("/de-an/{de_an_id}", tags=["đề án"], responses=errors, summary="Sửa dự thảo / edit the draft")
     def edit(de_an_id: UUID, body: EditDeAn, request: Request) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from kc_contracts.dated import NoRuleInForceError
+from kc_runtime.adminunits import load_catalogue
 from kc_runtime.apidocs import install_offline_docs
 from kc_runtime.auth import install_auth
 from kc_runtime.eventstore import persistence_env
@@ -15,7 +16,7 @@ from kc_runtime.settings import Settings
 from kc_runtime.views import ViewStore
 
 from kc_appraisal import api, messaging, rulebook, translators
-from kc_appraisal.application import AppraisalApplication, DeAnNotFoundError
+from kc_appraisal.application import AmbiguousCodeError, AppraisalApplication, DeAnNotFoundError, UnitMismatchError
 from kc_appraisal.domain.errors import AppraisalError, NotAllowedInStateError, StaleVersionError
 from kc_appraisal.permissions import ROUTE_PERMISSIONS
 from kc_appraisal.projections import beneficiaries, calendars, de_an_list
@@ -23,19 +24,30 @@ from kc_appraisal.projections import beneficiaries, calendars, de_an_list
 SERVICE = "appraisal"
 
 
+def province_name(code: str) -> str | None:
+    """A province's name as the catalogue knows it now, or before the 2025 merger."""
+    units = load_catalogue()
+    province = units.current_province(code) or units.legacy_province(code)
+    return province.name if province else None
+
+
 def create_app(settings: Settings) -> FastAPI:
     env = persistence_env(settings)
     views = ViewStore(env, name="appraisal_views", ddl=beneficiaries.DDL + de_an_list.DDL + calendars.DDL)
     beneficiary_view = beneficiaries.BeneficiariesView(views)
     calendar_view = calendars.CalendarsView(views)
+    de_an_view = de_an_list.DeAnList(views)
     application = AppraisalApplication(
         env,
         rules=rulebook.rulebook(),
         beneficiaries=beneficiary_view.facts,
         instance=settings.instance,
         calendars=calendar_view.lookup,
+        codes=de_an_view.by_code,
+        drafted_in=de_an_view.count_in_year,
+        province_name=province_name,
     )
-    listing = LocalProjection(application, views, de_an_list.apply, name="appraisal-de-an-list")
+    listing = LocalProjection(application, views, de_an_list.apply, name=de_an_list.NAME)
     listing.catch_up()
 
     runtime = ServiceRuntime(settings)
@@ -55,13 +67,15 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.application = application
     app.state.beneficiaries = beneficiary_view
-    app.state.de_an_list = de_an_list.DeAnList(views)
+    app.state.de_an_list = de_an_view
     app.state.runtime = runtime
     app.include_router(api.router())
     install_problem_handlers(
         app,
         {
             DeAnNotFoundError: 404,
+            UnitMismatchError: 403,
+            AmbiguousCodeError: 409,
             NotAllowedInStateError: 409,
             StaleVersionError: 409,
             AppraisalError: 422,

@@ -31,4 +31,5 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/de-an/{de_an_id}/close"): "appraise",
     ("GET", "/beneficiaries/{establishment_id}"): "read",
     ("GET", "/rules"): "read_public",
+    ("GET", "/public/de-an"): "read_public",
 }

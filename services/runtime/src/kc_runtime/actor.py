@@ -11,11 +11,21 @@ from typing import Any
 
 from fastapi import Request
 
+from kc_runtime.auth import ROLES
+
 
 @dataclass(frozen=True)
 class Actor:
     name: str
     correlation_id: str | None = None
+    # a role bound to one implementing unit (don_vi) acts on that unit's records only: ``unit_bound``
+    # says so, ``unit`` names the unit (None: the token named none, so it reaches no record)
+    unit_bound: bool = False
+    unit: str | None = None
+
+    def reaches_unit(self, unit: str | None) -> bool:
+        """Whether this actor may see and act on a record of ``unit``."""
+        return not self.unit_bound or (self.unit is not None and self.unit == unit)
 
     @property
     def by(self) -> dict[str, Any]:
@@ -26,5 +36,9 @@ class Actor:
 def actor_of(request: Request) -> Actor:
     """The actor of an HTTP request; the correlation id is the request's (see ``install_request_guards``)."""
     principal = getattr(request.state, "principal", None)
-    name = principal.actor if principal is not None else "anonymous"
-    return Actor(name, getattr(request.state, "correlation_id", None))
+    correlation_id = getattr(request.state, "correlation_id", None)
+    if principal is None:
+        return Actor("anonymous", correlation_id)
+    role = ROLES.get(principal.role)
+    unit_bound = role is not None and role.unit_bound
+    return Actor(principal.actor, correlation_id, unit_bound=unit_bound, unit=principal.unit if unit_bound else None)

@@ -3,7 +3,11 @@
 A token is a JWT signed (EdDSA / Ed25519) with the issuing instance's key — the key it signs its
 events with — so every instance verifies tokens with the trust file it already has. Claims:
 ``iss`` (issuing instance), ``sub`` (the person or system), ``name``, ``role`` (see
-``data/roles.toml``), ``scope`` (``bo`` or ``tinh-<code>``), ``iat``, ``exp``, ``jti``.
+``data/roles.toml``), ``scope`` (``bo`` or ``tinh-<code>``), ``iat``, ``exp``, ``jti``; and, for a
+role bound to a unit (``don_vi``), the optional ``unit``: the key of the implementing unit the
+person works for (``trung-tam-khuyen-cong-nghe-an``: the unit's name folded, see
+:func:`kc_runtime.text.unit_key`). A service lets such a token see and act on its own unit's
+records only; without ``unit`` it sees none.
 
 A province may issue tokens only for its own scope; the ministry for any. Each service maps every
 route to one permission (``ROUTE_PERMISSIONS`` beside its API); a route without one is refused to
@@ -15,6 +19,7 @@ everyone, so a new route cannot be open by omission. Health probes and the API d
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 import tomllib
@@ -39,6 +44,7 @@ from kc_runtime.keys import DEFAULT_KEYS_DIR, MissingKeyError, TrustFile, key_fi
 
 log = structlog.get_logger("kc.auth")
 
+UNIT_KEY = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 DEFAULT_TTL = timedelta(hours=8)
 
@@ -50,6 +56,7 @@ class Role:
     national: bool
     permissions: frozenset[str]
     reach: frozenset[str]  # what it may also do on other instances (bo for provinces, provinces for bo)
+    unit_bound: bool = False  # acts for one implementing unit only (the token's ``unit`` claim)
 
 
 def load_roles() -> dict[str, Role]:
@@ -61,6 +68,7 @@ def load_roles() -> dict[str, Role]:
             national=r["scope"] == "national",
             permissions=frozenset(r["permissions"]),
             reach=frozenset(r.get("reach_provinces" if r["scope"] == "national" else "reach_bo", [])),
+            unit_bound=bool(r.get("unit_bound", False)),
         )
         for name, r in doc["role"].items()
     }
@@ -84,6 +92,7 @@ class Principal:
     issuer: str
     token_id: str
     expires_at: float = 0.0  # the token's ``exp`` (seconds since the epoch)
+    unit: str | None = None  # the implementing unit a unit-bound role acts for (``unit`` claim)
 
     @property
     def actor(self) -> str:
@@ -111,8 +120,10 @@ def issue_token(
     ttl: timedelta = DEFAULT_TTL,
     now: datetime | None = None,
     roles: Mapping[str, Role] = ROLES,
+    unit: str | None = None,
 ) -> str:
-    """A token for ``sub`` acting as ``role`` in ``scope`` (default: the issuer's own instance)."""
+    """A token for ``sub`` acting as ``role`` in ``scope`` (default: the issuer's own instance);
+    ``unit``: the implementing unit's key, for a role bound to a unit only."""
     scope = check_instance(scope or signer.instance)
     if role not in roles:
         raise ValueError(f"unknown role {role!r}; roles: {', '.join(sorted(roles))}")
@@ -120,8 +131,12 @@ def issue_token(
         raise ValueError(f"role {role} is {'national (bo)' if roles[role].national else 'provincial'}, not {scope}")
     if signer.instance not in ("bo", scope):
         raise ValueError(f"{signer.instance} may issue tokens only for its own scope, not {scope}")
+    if unit is not None and not roles[role].unit_bound:
+        raise ValueError(f"role {role} is not bound to a unit: no unit claim")
+    if unit is not None and not UNIT_KEY.fullmatch(unit):
+        raise ValueError(f"unit {unit!r} is not a unit key (lower case, digits, hyphens: trung-tam-khuyen-cong)")
     issued = now or datetime.now(UTC)
-    claims = {
+    claims: dict[str, Any] = {
         "iss": signer.instance,
         "sub": sub,
         "name": name or sub,
@@ -131,6 +146,8 @@ def issue_token(
         "exp": int((issued + ttl).timestamp()),
         "jti": uuid.uuid4().hex,
     }
+    if unit is not None:
+        claims["unit"] = unit
     return jwt.encode(claims, signer.private_key, algorithm="EdDSA", headers={"kid": signer.key_id})
 
 
@@ -157,6 +174,9 @@ def verify_token(token: str, trust: TrustFile, roles: Mapping[str, Role] = ROLES
         raise AuthError(401, "Tỉnh chỉ cấp mã cho tỉnh mình", f"{issuer} cannot issue tokens for {scope}")
     if role not in roles or roles[role].national != (scope == "bo"):
         raise AuthError(401, "Vai trò không hợp lệ cho phạm vi này", f"role {role!r} is not valid for scope {scope}")
+    unit = claims.get("unit")
+    if unit is not None and (not roles[role].unit_bound or not isinstance(unit, str) or not UNIT_KEY.fullmatch(unit)):
+        raise AuthError(401, "Đơn vị trong mã truy cập không hợp lệ", f"invalid unit claim {unit!r} for role {role}")
     return Principal(
         sub=str(claims["sub"]),
         name=str(claims.get("name") or claims["sub"]),
@@ -165,6 +185,7 @@ def verify_token(token: str, trust: TrustFile, roles: Mapping[str, Role] = ROLES
         issuer=issuer,
         token_id=str(claims.get("jti", "")),
         expires_at=float(claims["exp"]),
+        unit=unit,
     )
 
 
@@ -295,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scope", help="bo | tinh-<code>; default: the issuing instance")
     parser.add_argument("--sub", help="who: an account name")
     parser.add_argument("--name", help="display name (in event histories)")
+    parser.add_argument("--unit", help="don_vi: the implementing unit's key (its name folded: trung-tam-khuyen-cong)")
     parser.add_argument("--hours", type=float, default=DEFAULT_TTL.total_seconds() / 3600)
     args = parser.parse_args(argv)
     if args.command == "roles":
@@ -315,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
                 scope=args.scope,
                 name=args.name,
                 ttl=timedelta(hours=args.hours),
+                unit=args.unit,
             )
         )
     except (ValueError, OSError, MissingKeyError) as exc:

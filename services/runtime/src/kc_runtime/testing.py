@@ -52,13 +52,19 @@ class SigningPublisher:
 
 
 def bearer(
-    settings: Settings, role: str = "so_ct", *, scope: str | None = None, name: str | None = None
+    settings: Settings,
+    role: str = "so_ct",
+    *,
+    scope: str | None = None,
+    name: str | None = None,
+    unit: str | None = None,
 ) -> dict[str, str]:
     """An ``Authorization`` header for ``role`` (default scope: the settings' instance, or bo for a
-    national role), signed by the issuing instance's key from the test's key folder."""
+    national role; ``unit`` for a role bound to a unit), signed by the issuing instance's key from the
+    test's key folder."""
     scope = scope or ("bo" if ROLES[role].national else settings.instance)
     signer = ensure_instance_key(settings.key_folder, scope, settings.trust_path)
-    token = issue_token(signer, sub=f"{role}.test", role=role, scope=scope, name=name or f"Cán bộ {role}")
+    token = issue_token(signer, sub=f"{role}.test", role=role, scope=scope, name=name or f"Cán bộ {role}", unit=unit)
     return {"Authorization": f"Bearer {token}"}
 
 

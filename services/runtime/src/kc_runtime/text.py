@@ -13,3 +13,9 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text.translate(_EXTRA))
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(bare.casefold().split())
+
+
+def unit_key(name: str) -> str:
+    """The key of a unit (an implementing unit, a commune office) from its name:
+    "Trung tâm Khuyến công Nghệ An" → ``trung-tam-khuyen-cong-nghe-an``."""
+    return "-".join("".join(c if c.isascii() and c.isalnum() else " " for c in fold(name)).split())

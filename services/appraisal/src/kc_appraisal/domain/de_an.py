@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -46,6 +46,10 @@ class Level(StrEnum):
     national = "quoc_gia"
     local = "dia_phuong"
 
+    @property
+    def label(self) -> str:
+        return LEVEL_LABELS[self]
+
 
 class DeAnType(StrEnum):
     flagship = "kcqg_diem"  # đề án điểm: ≥ 2 linked contents, large, multi-year
@@ -72,6 +76,31 @@ class Status(StrEnum):
     accepted = "da_nghiem_thu"
     settled = "da_quyet_toan"
     closed = "da_dong"
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self]
+
+
+LEVEL_LABELS = {Level.national: "Khuyến công quốc gia", Level.local: "Khuyến công địa phương"}
+STATUS_LABELS = {
+    Status.draft: "Dự thảo",
+    Status.submitted: "Đã nộp hồ sơ",
+    Status.base_rejected: "Không đạt thẩm định cơ sở",
+    Status.base_passed: "Đạt thẩm định cơ sở",
+    Status.forwarded: "Đã gửi Bộ Công Thương",
+    Status.ministry_rejected: "Không đạt thẩm định cấp Bộ",
+    Status.ministry_passed: "Đạt thẩm định cấp Bộ",
+    Status.proposed: "Đã đề xuất vào kế hoạch",
+    Status.not_funded: "Không bố trí kinh phí",
+    Status.approved: "Đã phê duyệt",
+    Status.contracted: "Đã ký hợp đồng",
+    Status.stopped: "Dừng thực hiện",
+    Status.completed: "Hoàn thành",
+    Status.accepted: "Đã nghiệm thu",
+    Status.settled: "Đã quyết toán",
+    Status.closed: "Đã đóng",
+}
 
 
 class Conclusion(StrEnum):
@@ -147,6 +176,16 @@ def totals(lines: list[dict[str, Any]]) -> dict[str, int]:
 
 class DeAn(Aggregate):
     """A đề án khuyến công and its whole history."""
+
+    status_changed_at: datetime
+
+    class Event(Aggregate.Event):
+        def mutate(self, aggregate: Any) -> Any:
+            before = getattr(aggregate, "status", None)
+            aggregate = super().mutate(aggregate)
+            if aggregate is not None and aggregate.status != before:
+                aggregate.status_changed_at = self.timestamp  # when the status last changed (public lookup)
+            return aggregate
 
     class Drafted(Aggregate.Created):
         details: dict[str, Any]
@@ -1145,6 +1184,7 @@ class DeAn(Aggregate):
             "id": str(self.id),
             "version": self.version,
             "status": self.status.value,
+            "status_changed_at": self.status_changed_at,
             "details": self.details,
             "budget": self.budget,
             "extension": self.extension,
