@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import structlog
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
 from kc_contracts.planning_events import PlanApprovedV1
+from kc_contracts.vocabulary import VIETNAM_TIME, has_label, label
 from kc_runtime.actor import Actor
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.text import unit_key
@@ -24,10 +24,8 @@ from kc_appraisal.domain.rules import CalendarLookup, Rulebook
 
 T = TypeVar("T")
 log = structlog.get_logger("kc.appraisal")
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 CodeLookup = Callable[[str], list[UUID]]  # the đề án with this code (the list view)
 YearCount = Callable[[int], int]  # how many đề án of this plan year there are (the list view)
-ProvinceName = Callable[[str], str | None]
 
 
 class DeAnNotFoundError(AppraisalError):
@@ -53,7 +51,6 @@ class PublicStatus:
     plan_year: int
     level: Level
     province_code: str
-    province_name: str | None
     status_changed_on: date
 
     def as_json(self) -> dict[str, Any]:
@@ -61,12 +58,20 @@ class PublicStatus:
             "code": self.code,
             "reference": self.reference,
             "title": self.title,
-            "status": {"code": self.status.value, "label": self.status.label},
+            "status": {"code": self.status.value, "label": label("de_an_status", self.status)},
             "plan_year": self.plan_year,
-            "level": {"code": self.level.value, "label": self.level.label},
-            "province": {"code": self.province_code, "name": self.province_name},
+            "level": {"code": self.level.value, "label": label("plan_level", self.level)},
+            "province": {"code": self.province_code, "name": _province_name(self.province_code)},
             "status_changed_on": self.status_changed_on.isoformat(),
         }
+
+
+def _province_name(code: str) -> str | None:
+    """Its name now, or before the 2025 merger; the ministry's own đề án (``00``) have none."""
+    for kind in ("province", "province_truoc_2025"):
+        if has_label(kind, code):
+            return label(kind, code)
+    return None
 
 
 def unit_of(de_an: DeAn) -> str:
@@ -87,11 +92,9 @@ class AppraisalApplication(ServiceApplication):
         calendars: CalendarLookup | None = None,
         codes: CodeLookup | None = None,
         drafted_in: YearCount | None = None,
-        province_name: ProvinceName | None = None,
     ) -> None:
         self.codes = codes
         self.drafted_in = drafted_in
-        self.province_name = province_name
         self.rules = rules
         self.calendars = calendars
         self.beneficiaries = beneficiaries
@@ -145,8 +148,7 @@ class AppraisalApplication(ServiceApplication):
             plan_year=int(d["plan_year"]),
             level=de_an.level,
             province_code=d["province_code"],
-            province_name=self.province_name(d["province_code"]) if self.province_name else None,
-            status_changed_on=de_an.status_changed_at.astimezone(VIETNAM).date(),
+            status_changed_on=de_an.status_changed_at.astimezone(VIETNAM_TIME).date(),
         )
 
     def timeline(self, de_an_id: UUID, *, actor: Actor | None = None) -> list[dict[str, Any]]:

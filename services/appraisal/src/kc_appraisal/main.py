@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from kc_contracts.dated import NoRuleInForceError
-from kc_runtime.adminunits import load_catalogue
 from kc_runtime.apidocs import install_offline_docs
 from kc_runtime.auth import install_auth
 from kc_runtime.eventstore import persistence_env
@@ -24,13 +23,6 @@ from kc_appraisal.projections import beneficiaries, calendars, de_an_list
 SERVICE = "appraisal"
 
 
-def province_name(code: str) -> str | None:
-    """A province's name as the catalogue knows it now, or before the 2025 merger."""
-    units = load_catalogue()
-    province = units.current_province(code) or units.legacy_province(code)
-    return province.name if province else None
-
-
 def create_app(settings: Settings) -> FastAPI:
     env = persistence_env(settings)
     views = ViewStore(env, name="appraisal_views", ddl=beneficiaries.DDL + de_an_list.DDL + calendars.DDL)
@@ -45,7 +37,6 @@ def create_app(settings: Settings) -> FastAPI:
         calendars=calendar_view.lookup,
         codes=de_an_view.by_code,
         drafted_in=de_an_view.count_in_year,
-        province_name=province_name,
     )
     listing = LocalProjection(application, views, de_an_list.apply, name=de_an_list.NAME)
     listing.catch_up()

@@ -46,10 +46,6 @@ class Level(StrEnum):
     national = "quoc_gia"
     local = "dia_phuong"
 
-    @property
-    def label(self) -> str:
-        return LEVEL_LABELS[self]
-
 
 class DeAnType(StrEnum):
     flagship = "kcqg_diem"  # đề án điểm: ≥ 2 linked contents, large, multi-year
@@ -76,31 +72,6 @@ class Status(StrEnum):
     accepted = "da_nghiem_thu"
     settled = "da_quyet_toan"
     closed = "da_dong"
-
-    @property
-    def label(self) -> str:
-        return STATUS_LABELS[self]
-
-
-LEVEL_LABELS = {Level.national: "Khuyến công quốc gia", Level.local: "Khuyến công địa phương"}
-STATUS_LABELS = {
-    Status.draft: "Dự thảo",
-    Status.submitted: "Đã nộp hồ sơ",
-    Status.base_rejected: "Không đạt thẩm định cơ sở",
-    Status.base_passed: "Đạt thẩm định cơ sở",
-    Status.forwarded: "Đã gửi Bộ Công Thương",
-    Status.ministry_rejected: "Không đạt thẩm định cấp Bộ",
-    Status.ministry_passed: "Đạt thẩm định cấp Bộ",
-    Status.proposed: "Đã đề xuất vào kế hoạch",
-    Status.not_funded: "Không bố trí kinh phí",
-    Status.approved: "Đã phê duyệt",
-    Status.contracted: "Đã ký hợp đồng",
-    Status.stopped: "Dừng thực hiện",
-    Status.completed: "Hoàn thành",
-    Status.accepted: "Đã nghiệm thu",
-    Status.settled: "Đã quyết toán",
-    Status.closed: "Đã đóng",
-}
 
 
 class Conclusion(StrEnum):
