@@ -2,7 +2,10 @@
 against the published JSON Schema (contracts/schemas/planning.plan.approved.v1.json).
 
     pip install nats-py jsonschema
-    python docs/integrator_example.py nats://127.0.0.1:14222
+    python docs/integrator_example.py nats://integrator:<password>@127.0.0.1:14222
+
+The URL is the one `make run` prints on its line beginning with `integrator`: the bus has no
+anonymous clients, and the integrator's account reads the ministry's stream (KC_BO) and nothing else.
 """
 
 import asyncio
@@ -40,4 +43,6 @@ async def main(url: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "nats://127.0.0.1:14222"))
+    if len(sys.argv) != 2:
+        sys.exit("usage: python docs/integrator_example.py nats://integrator:<password>@127.0.0.1:14222")
+    asyncio.run(main(sys.argv[1]))

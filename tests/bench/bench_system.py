@@ -54,7 +54,10 @@ class SystemUnderTest:
 
     @property
     def nats_url(self) -> str:
-        return str(self.run["nats"])
+        """The bus as its operator (the raw limits publish and read streams directly)."""
+        from kc_runtime.natsconfig import ADMIN_USER, Credentials
+
+        return Credentials(Path(self.run["nats_credentials"])).url(str(self.run["nats"]), ADMIN_USER)
 
     def rss(self) -> dict[str, float]:
         return {name: round(rss_mb(pid), 1) for name, pid in self.pids.items()}

@@ -117,8 +117,9 @@ def test_the_system_starts_loads_the_seed_scenario_and_stops_cleanly(tmp_path: P
         timeline = audit("timeline", closed_id, "--instance", "tinh-31")
         assert timeline.returncode == 0, timeline.stdout + timeline.stderr
         assert "Settled" in timeline.stdout and "Closed" in timeline.stdout
-        # the README's integrator example, run as written
-        nats_url = json.loads((var / "run.json").read_text())["nats"]
+        # the README's integrator example, run as written with the integrator's connection make run printed
+        (integrator,) = [line for line in lines if line.startswith("integrator ")]
+        nats_url = integrator.split()[1]
         example = subprocess.run(
             [sys.executable, "docs/integrator_example.py", nats_url],
             cwd=ROOT,

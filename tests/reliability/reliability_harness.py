@@ -1,7 +1,8 @@
 """Shared machinery of the reliability suite: the system as real processes, a load, the checks.
 
 - :class:`System` is ``make run``'s supervisor (``kc_runtime.supervisor``) on a chosen topology:
-  nats-server from the wheel (a temporary store, a free loopback port), the streams, the instance
+  nats-server from the wheel with ``make run``'s accounts configuration (one account per instance,
+  generated passwords; a temporary store, a free loopback port), the streams, the instance
   keys, each service as its own ``python -m kc_<service>.main`` process with the environment of
   ``deploy/local/system.toml``. Beyond the supervisor it can SIGKILL and restart one service, stop
   and restart NATS, run services under a shifted clock (``reliability_clock.py``), or put the bus
@@ -48,7 +49,6 @@ from kc_runtime.auth import issue_token
 from kc_runtime.keys import ensure_instance_key
 from kc_runtime.natsconfig import ADMIN_USER, NatsDeployment
 from kc_runtime.natsserver import die_with_parent
-from kc_runtime.streams import StreamPlan, ensure_streams
 from kc_runtime.supervisor import ServiceProcess, Supervisor
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -124,10 +124,8 @@ class System:
         self.cluster: NatsDeployment | None = None
         if cluster:  # deploy/nats/cluster: three nodes, R3 streams, each service in its instance's account
             self.cluster = natsconfig.cluster(self.var_dir / "nats-cluster")
-            self.supervisor.nats = ClusterNats(self.cluster)
-            self.supervisor._ensure_streams = self._ensure_replicated_streams  # type: ignore[method-assign]
-            for s in self.services.values():
-                s.env["KC_NATS_URL"] = self.cluster.url(s.instance)
+            self.supervisor.nats = ClusterNats(self.cluster)  # type: ignore[assignment]
+            self.supervisor.replicas = 3
         for key, s in self.services.items():
             s.env |= (env or {}) | (service_env or {}).get(key, {})
         for key in clocked or []:  # run under the shifted clock (reliability_clock.py), set by set_clock()
@@ -156,21 +154,14 @@ class System:
         return int(count), moment
 
     # -- NATS ---------------------------------------------------------------------------------------
-    async def _ensure_replicated_streams(self) -> list[str]:
-        """The supervisor's stream declaration, on the cluster: as the operator, three replicas each."""
-        nc = await nats.connect(self.nats_url.split(","), connect_timeout=5)
-        try:
-            return await ensure_streams(nc.jetstream(), StreamPlan(self.stream_instances, replicas=3))
-        finally:
-            await nc.close()
-
     @property
     def nats(self) -> Any:
         return self.supervisor.nats
 
     @property
     def nats_url(self) -> str:
-        return str(self.nats.url)
+        """The bus as its operator (``kc-admin``, the account holding the streams): what the checks read with."""
+        return str(self.nats.url(ADMIN_USER))
 
     @property
     def stream_instances(self) -> tuple[str, ...]:
@@ -288,15 +279,15 @@ class System:
 
 
 class ClusterNats:
-    """A :class:`NatsDeployment` where the supervisor expects its ``NatsServer``; ``url`` is the operator's
-    (``kc-admin``, the account holding the streams), every node, as ``KC_NATS_URL`` takes them."""
+    """The cluster's :class:`NatsDeployment` where the supervisor expects its bus, started with this suite's
+    patience (two cores shared: a cluster's election is slow at times); ``url(user)`` lists every node with
+    ``user``'s credentials, as ``KC_NATS_URL`` takes them."""
 
     def __init__(self, deployment: NatsDeployment) -> None:
         self.deployment = deployment
 
-    @property
-    def url(self) -> str:
-        return self.deployment.url(ADMIN_USER)
+    def url(self, user: str | None = None) -> str:
+        return self.deployment.url(user)
 
     @property
     def running(self) -> bool:

