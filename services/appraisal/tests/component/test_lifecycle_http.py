@@ -291,7 +291,15 @@ def test_bad_input_is_refused_in_vietnamese_and_nothing_is_half_written(service:
         json={"contract_number": "1", "signed_on": "2024-01-01", "contracted_support_vnd": 1},
     )
     assert wrong_state.status_code == 409
-    assert "được phép: sua_du_thao, gia_han_nop, nop" in wrong_state.json()["detail"]
+    refusal = wrong_state.json()
+    # people read labels: the Vietnamese message names the action and the status, never their codes
+    vietnamese = refusal["errors"][0]["message"]
+    assert "Không thể «Ký hợp đồng» khi đề án ở trạng thái «Dự thảo»" in vietnamese
+    assert "được phép: «Sửa dự thảo», «Ghi quyết định gia hạn nộp hồ sơ», «Nộp hồ sơ»" in vietnamese
+    assert not {"du_thao", "ky_hop_dong", "sua_du_thao", "nop"} & set(vietnamese.replace(",", " ").split())
+    # clients read the codes, in their own fields
+    assert refusal["code"] == "not_allowed_in_state" and refusal["de_an_status"] == "du_thao"
+    assert refusal["action"] == "ky_hop_dong" and refusal["allowed_actions"] == ["sua_du_thao", "gia_han_nop", "nop"]
 
     stale = na.http.post(f"/de-an/{no_lines['id']}/return", json={"reason": "x", "version": 99})
     assert stale.status_code == 409

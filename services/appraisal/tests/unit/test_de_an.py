@@ -18,6 +18,7 @@ from kc_appraisal.domain.errors import (
     OverCeilingError,
 )
 from kc_appraisal.rulebook import rulebook
+from kc_contracts.vocabulary import label
 
 RULES = rulebook()
 BENEFICIARY = uuid4()
@@ -155,7 +156,10 @@ def test_actions_outside_their_states_are_refused_with_the_allowed_list(action: 
         calls[action]()
     assert refused.value.action == action
     assert refused.value.allowed == ["sua_du_thao", "gia_han_nop", "nop"]
-    assert "được phép: sua_du_thao, gia_han_nop, nop" in str(refused.value)
+    vietnamese = str(refused.value).split(" / ")[0]
+    assert f"Không thể «{label('de_an_action', action)}» khi đề án ở trạng thái «Dự thảo»" in vietnamese
+    assert "được phép: «Sửa dự thảo», «Ghi quyết định gia hạn nộp hồ sơ», «Nộp hồ sơ»" in vietnamese
+    assert action not in vietnamese.replace("«", " ").replace("»", " ").split()
 
 
 def test_every_action_of_the_table_is_reachable_in_some_state() -> None:
@@ -456,10 +460,11 @@ def test_the_authority_matrix_decides_who_may_approve_a_change(
         == authority
     )
     wrong = "cuc" if authority != "cuc" else "bo_truong"
-    with pytest.raises(AuthorityError, match=f"thuộc thẩm quyền {authority}"):
+    with pytest.raises(AuthorityError, match=f"thuộc thẩm quyền «{label('authority', authority)}»") as refused:
         d.decide_adjustment(
             approved=True, authority=wrong, decision_number="9", decided_on=date(2023, 3, 10), actor="x"
         )
+    assert refused.value.codes["required_authority"] == authority
     d.decide_adjustment(
         approved=True, authority=authority, decision_number="9", decided_on=date(2023, 3, 10), actor="x"
     )

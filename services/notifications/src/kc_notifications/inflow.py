@@ -20,14 +20,12 @@ from kc_contracts.appraisal_events import (
     DeAnSubmittedV1,
     MinistryAppraisalRecordedV1,
 )
-from kc_contracts.money import vnd
 from kc_contracts.planning_events import CalendarChangedV1, RegistrationFiledV1, plan_owner
+from kc_contracts.vocabulary import format_date, format_money, label, money_in_words
 from kc_runtime.text import fold
 from kc_runtime.views import ViewCursor, ViewStore
 
 from kc_notifications.store import queue_deliveries, queue_notification
-
-CONCLUSIONS = {"dong_y": "đồng ý", "dong_y_co_chinh_sua": "đồng ý có chỉnh sửa", "khong_dong_y": "không đồng ý"}
 
 
 def unit_key(name: str) -> str:
@@ -36,7 +34,8 @@ def unit_key(name: str) -> str:
 
 
 def dong(amount: int) -> str:
-    return f"{vnd(amount)} đồng"
+    """An amount as on a decision: ``1.250.000 đồng (Bằng chữ: Một triệu hai trăm năm mươi nghìn đồng)``."""
+    return f"{format_money(amount)} (bằng chữ: {money_in_words(amount)})"
 
 
 def status_message(e: Any) -> tuple[str, str, str] | None:
@@ -44,10 +43,10 @@ def status_message(e: Any) -> tuple[str, str, str] | None:
     if isinstance(e, DeAnReturnedV1):
         return "trả lại để bổ sung", "Hồ sơ đề án được trả lại để bổ sung.", f"Lý do: {e.reason}"
     if isinstance(e, BaseAppraisalRecordedV1 | MinistryAppraisalRecordedV1):
-        stage = "cấp cơ sở" if isinstance(e, BaseAppraisalRecordedV1) else "cấp Bộ"
+        stage = label("appraisal_stage", "co_so" if isinstance(e, BaseAppraisalRecordedV1) else "cap_bo")
         return (
-            f"kết quả thẩm định {stage}",
-            f"Kết quả thẩm định {stage}: {CONCLUSIONS.get(e.conclusion)}.",
+            f"kết quả {stage.lower()}",
+            f"Kết quả {stage.lower()}: {label('appraisal_conclusion', e.conclusion)}.",
             f"Kinh phí đề nghị hỗ trợ: {dong(e.recommended_support_vnd)}.",
         )
     if isinstance(e, DeAnApprovedV1):
@@ -61,7 +60,7 @@ def status_message(e: Any) -> tuple[str, str, str] | None:
     if isinstance(e, DeAnContractedV1):
         return (
             "đã ký hợp đồng",
-            f"Đã ký hợp đồng {e.contract_number} ngày {e.signed_on:%d/%m/%Y}, kinh phí hỗ trợ "
+            f"Đã ký hợp đồng {e.contract_number} ngày {format_date(e.signed_on)}, kinh phí hỗ trợ "
             f"{dong(e.contracted_support_vnd)}.",
             "Đơn vị thực hiện báo cáo tiến độ hằng tháng trước ngày 25.",
         )
@@ -69,13 +68,13 @@ def status_message(e: Any) -> tuple[str, str, str] | None:
         due = e.accepted_on + timedelta(days=15)
         return (
             "đã nghiệm thu",
-            f"Đề án đã được nghiệm thu ngày {e.accepted_on:%d/%m/%Y}.",
-            f"Hồ sơ quyết toán cần nộp trước ngày {due:%d/%m/%Y}; quyết toán xong trước 22/01 năm sau.",
+            f"Đề án đã được nghiệm thu ngày {format_date(e.accepted_on)}.",
+            f"Hồ sơ quyết toán cần nộp trước ngày {format_date(due)}; quyết toán xong trước 22/01 năm sau.",
         )
     if isinstance(e, DeAnSettledV1):
         return (
             "đã quyết toán",
-            f"Đề án đã được quyết toán ngày {e.settled_on:%d/%m/%Y}.",
+            f"Đề án đã được quyết toán ngày {format_date(e.settled_on)}.",
             f"Kinh phí quyết toán: {dong(e.settled_support_vnd)}.",
         )
     return None

@@ -15,6 +15,7 @@ from typing import Any
 import aiosmtplib
 from aiosmtpd.controller import Controller
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from kc_contracts.vocabulary import format_date, format_money, label
 
 SUBJECTS = {
     "reminder": "[Khuyến công] Nhắc hạn {kind_label} kế hoạch năm {year} — còn {lead} ngày",
@@ -24,12 +25,17 @@ SUBJECTS = {
 
 @cache
 def templates() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("kc_notifications", "templates"),
         undefined=StrictUndefined,
         autoescape=select_autoescape(["html.j2"]),
         keep_trailing_newline=True,
     )
+    # codes in a message's context reach the reader as labels: {{ instance | label("instance") }}
+    env.filters["label"] = lambda code, kind: label(kind, code)
+    env.filters["money"] = format_money
+    env.filters["date"] = format_date
+    return env
 
 
 def render(template: str, context: dict[str, Any], *, sender: str, to: str, message_key: str) -> EmailMessage:

@@ -11,6 +11,7 @@ from importlib.resources import files
 
 import holidays
 from kc_contracts.dated import DatedRules, rules_from_records
+from kc_contracts.vocabulary import label
 from kc_runtime.views import ViewStore
 
 from kc_notifications.domain.reminders import Milestone, ReminderRule, due
@@ -67,7 +68,7 @@ class Scheduler:
             reminders = due(today, milestones, lambda m, who: (m.calendar, m.kind, who) in acted, rule, is_holiday)
             for r in reminders:
                 level, _, year = r.calendar.split(":")
-                label, action, _ = KINDS[r.kind]
+                kind_label, action, _ = KINDS[r.kind]
                 queue_notification(
                     cur,
                     source_key=f"nhac:{r.key}",
@@ -75,10 +76,10 @@ class Scheduler:
                     channel="email",
                     template="reminder",
                     context={
-                        "kind_label": label,
+                        "kind_label": kind_label,
                         "action_label": action,
                         "year": year,
-                        "level_label": "quốc gia" if level == "quoc_gia" else "địa phương",
+                        "level_label": label("plan_level", level).lower(),
                         "deadline": f"{r.deadline:%d/%m/%Y}",
                         "lead": r.lead,
                         "working_days": rule.working_days,

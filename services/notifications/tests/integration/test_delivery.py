@@ -202,7 +202,10 @@ async def test_status_email_and_webhook_exactly_once_despite_redelivery_and_retr
         assert mails[0]["to"] == "ttkc@nghean.gov.vn"
         assert mails[0]["subject"] == "[Khuyến công] Đề án KCĐP-40-2024-07: được phê duyệt trong kế hoạch"
         assert "Đề án được phê duyệt trong kế hoạch (quyết định 3456/QĐ-UBND, đợt 1)." in mails[0]["text"]
-        assert "Kinh phí hỗ trợ được duyệt: 120.000.000 đồng." in mails[0]["text"]
+        assert (
+            "Kinh phí hỗ trợ được duyệt: 120.000.000 đồng (bằng chữ: Một trăm hai mươi triệu đồng)." in mails[0]["text"]
+        )
+        assert "Thư tự động từ hệ thống khuyến công (Tỉnh Nghệ An)." in mails[0]["text"]  # the instance by name
         raw = message_from_bytes(next(smtp.directory.glob("*.eml")).read_bytes(), policy=policy.default)
         assert raw.get_body(preferencelist=("html",)) is not None  # text + HTML
         log = (await http.get("/notifications")).json()

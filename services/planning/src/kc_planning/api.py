@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from kc_contracts.vocabulary import label
 from kc_runtime.actor import actor_of
 from kc_runtime.fields import Text100, Text200, Text300, Text500
 from kc_runtime.http import problem, problem_responses
@@ -159,7 +160,7 @@ def router() -> APIRouter:
     )
     def export_plan(level: str, year: int, request: Request) -> Response:
         state = app_of(request).plan(level, year).state()
-        title = f"KẾ HOẠCH KHUYẾN CÔNG {'QUỐC GIA' if level == 'quoc_gia' else 'ĐỊA PHƯƠNG'} NĂM {year}"
+        title = f"KẾ HOẠCH {label('plan_level', level).upper()} NĂM {year}"
         return _xlsx(exports.summary_sheet(title, exports.plan_rows(state)), f"ke-hoach-{level}-{year}.xlsx")
 
     @api.get(
@@ -346,7 +347,7 @@ def router() -> APIRouter:
         queries: ProgrammeQueries = request.app.state.programme
         rows = queries.rows(year=year, province=province_code)
         title = f"TỔNG HỢP ĐỀ ÁN KHUYẾN CÔNG{f' NĂM {year}' if year else ''}" + (
-            f" — TỈNH {province_code}" if province_code else ""
+            f" — {label('province', province_code).upper()}" if province_code else ""
         )
         return _xlsx(exports.summary_sheet(title, rows), "bao-cao-khuyen-cong.xlsx")
 

@@ -9,6 +9,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
 from kc_contracts.appraisal_events import DeAnProposedV1
+from kc_contracts.vocabulary import label
 from kc_runtime.actor import Actor
 from kc_runtime.eventstore import ServiceApplication
 
@@ -41,7 +42,8 @@ class PlanningApplication(ServiceApplication):
         owner = plan_owner(level, self.instance)
         if owner != self.instance:
             raise NotOwnerError(
-                f"Kế hoạch {level} do {owner} lập, không phải {self.instance} / this instance does not own that plan",
+                f"Kế hoạch {label('plan_level', level).lower()} do {label('instance', owner)} lập, không phải "
+                f"{label('instance', self.instance)} / {owner}, not {self.instance}, owns the {level} plan",
                 field="level",
             )
         return owner
@@ -51,7 +53,9 @@ class PlanningApplication(ServiceApplication):
         try:
             plan: AnnualPlan = self.repository.get(plan_id(level, owner or plan_owner(level, self.instance), year))
         except AggregateNotFoundError:
-            raise NotFoundError(f"Chưa có kế hoạch {level} năm {year} / no such plan yet") from None
+            raise NotFoundError(
+                f"Chưa có kế hoạch {label('plan_level', level).lower()} năm {year} / no such plan yet"
+            ) from None
         return plan
 
     def _plan_or_open(self, level: str, owner: str, year: int, actor: str) -> AnnualPlan:
@@ -156,7 +160,9 @@ class PlanningApplication(ServiceApplication):
         try:
             cal: PlanCalendar = self.repository.get(calendar_id(level, owner or plan_owner(level, self.instance), year))
         except AggregateNotFoundError:
-            raise NotFoundError(f"Chưa có lịch kế hoạch {level} năm {year} / no calendar yet") from None
+            raise NotFoundError(
+                f"Chưa có lịch kế hoạch {label('plan_level', level).lower()} năm {year} / no calendar yet"
+            ) from None
         return cal
 
     def set_calendar(

@@ -8,23 +8,13 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
+from kc_contracts.vocabulary import has_label, label
 from kc_runtime.text import fold
 
 from kc_planning.domain.plan import PlanError
 from kc_planning.projections.programme import funding
 
 VND = "#,##0"
-CONTENTS = {
-    "1": "Đào tạo nghề, truyền nghề",
-    "2": "Nâng cao năng lực quản lý, sản xuất sạch hơn",
-    "3": "Mô hình trình diễn, ứng dụng máy móc tiên tiến",
-    "4": "Sản phẩm CNNT tiêu biểu, hội chợ, thương hiệu",
-    "5": "Tư vấn, trợ giúp",
-    "6": "Cung cấp thông tin",
-    "7": "Liên doanh liên kết, cụm công nghiệp",
-    "8": "Hợp tác quốc tế",
-    "9": "Nâng cao năng lực hệ thống khuyến công",
-}
 HEADERS = [
     "STT",
     "Mã đề án",
@@ -62,20 +52,20 @@ def summary_sheet(title: str, rows: Iterable[dict[str, Any]]) -> bytes:
     grand = dict.fromkeys(MONEY, 0)
     for group, (activity, items) in enumerate(sorted(by_activity.items()), start=1):
         subtotal = dict.fromkeys(MONEY, 0)
-        sheet.append([_roman(group), None, f"Nội dung {activity}: {CONTENTS.get(activity, '')}"])
+        sheet.append([_roman(group), None, f"Nội dung {activity}: {label('activity_content', activity)}"])
         sheet.cell(sheet.max_row, 3).font = Font(bold=True)
         for n, row in enumerate(items, start=1):
             money = funding(row)
             for k in MONEY:
                 subtotal[k] += money[k]
-            place = ", ".join(x for x in (row.get("province_code"), row.get("commune_code")) if x)
+            place = _place(row)
             sheet.append(
                 [
                     n,
                     row["code"],
                     row["title"],
                     place,
-                    row.get("status"),
+                    _status(row),
                     *(money[k] for k in MONEY),
                     sum(money.values()),
                 ]
@@ -110,7 +100,8 @@ def plan_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
                 "province_code": p["province_code"],
                 "commune_code": p.get("commune_code"),
                 "activity": (p["activity_contents"] or [""])[0],
-                "status": f"đợt {line['batch']}" if approved is not None else "đề xuất",
+                "status": "da_phe_duyet" if approved is not None else "de_xuat",
+                "batch": line["batch"],
                 "level": state["level"],
                 "approved_vnd": approved or 0,
                 "support_requested_vnd": p["recommended_support_vnd"],
@@ -120,6 +111,21 @@ def plan_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _place(row: dict[str, Any]) -> str:
+    """The commune and province by name (the commune's name carries its province)."""
+    commune = row.get("commune_code")
+    for kind in ("commune", "commune_truoc_2025"):
+        if commune and has_label(kind, commune):
+            return label(kind, commune)
+    return label("province", row.get("province_code"))
+
+
+def _status(row: dict[str, Any]) -> str:
+    """The đề án's status by its label, with the plan batch that approved it."""
+    text = label("de_an_status", row.get("status"))
+    return f"{text} (đợt {row['batch']})" if row.get("batch") else text
 
 
 def _roman(n: int) -> str:

@@ -8,6 +8,7 @@ from importlib.resources import files
 from typing import Any
 
 from kc_contracts.dated import DatedRules, rules_from_records
+from kc_contracts.vocabulary import labels
 
 from kc_registry.domain.eligibility import (
     CityClass,
@@ -34,7 +35,7 @@ def eligibility_rules() -> EligibilityRules:
         sector=rules_from_records("eligibility.sector", SectorRule, data["sector"]),
         sme=rules_from_records("eligibility.sme", SmeRule, data["sme"]),
         city_classes=tuple(CityClass(c["district_code"], c["name"], c["class"], c["since"]) for c in cities),
-        sector_labels=dict(data.get("sector_labels", {})),
+        sector_labels=dict(labels("sector")),
     )
 
 

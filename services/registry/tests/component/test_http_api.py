@@ -59,7 +59,7 @@ def test_register_read_back_and_history_name_the_actor(client: TestClient) -> No
     [
         ({"tax_code": "0100112438"}, "tax_code", "sai số kiểm tra"),
         ({"commune_code": "99999"}, "commune_code", "không có trong danh mục"),
-        ({"commune_code": "10507"}, "commune_code", "không thuộc tỉnh 40"),
+        ({"commune_code": "10507"}, "commune_code", "thuộc Thành phố Hải Phòng, không thuộc Tỉnh Nghệ An"),
         ({"commune_code": "123"}, "commune_code", "Sai định dạng"),
         ({"sectors": ["ban_le"]}, "sectors", "không có trong danh mục"),
         ({"capital_vnd": 1.5}, "capital_vnd", "Phải là số nguyên"),

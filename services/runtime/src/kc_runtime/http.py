@@ -129,6 +129,16 @@ def field_errors(errors: Any) -> list[dict[str, str]]:
     return out
 
 
+_RESERVED = frozenset({"type", "title", "status", "detail", "instance", "errors"})
+
+
+def machine_codes(exc: Exception) -> dict[str, Any]:
+    """The codes behind a domain error's Vietnamese message (``exc.codes``: the action refused, the
+    đề án's status…), sent as extension members beside it so clients need not parse the words."""
+    codes = getattr(exc, "codes", None) or {}
+    return {name: value for name, value in codes.items() if name not in _RESERVED}
+
+
 class RuleNotInForceOnFieldError(NoRuleInForceError):
     """No version of a dated rule is in force on the date the caller gave in ``field``."""
 
@@ -180,7 +190,9 @@ def install_problem_handlers(app: FastAPI, status_by_error: Mapping[type[Excepti
                 if status == 422 and not field:  # a 422 always lists what to correct, here the whole request
                     field = _whole_request(request)
                 errors = [{"field": field, "message": vi, "message_en": en}] if field else None
-                return problem(status, _TITLES.get(status, type(exc).__name__), str(exc), errors=errors)
+                return problem(
+                    status, _TITLES.get(status, type(exc).__name__), str(exc), errors=errors, **machine_codes(exc)
+                )
         return await unexpected(request, exc)
 
     async def too_large(request: Request, exc: Exception) -> JSONResponse:

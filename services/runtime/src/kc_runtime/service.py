@@ -23,8 +23,10 @@ from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, Pu
 from faststream.security import SASLPlaintext
 from kc_contracts.base import ContractRegistry, registry
 from kc_contracts.subjects import dead_letter_stream, stream_name
+from kc_contracts.vocabulary import use_admin_units
 from nats.js import JetStreamContext
 
+from kc_runtime.adminunits import load_catalogue
 from kc_runtime.deadletters import DeadLetters
 from kc_runtime.eventstore import ServiceApplication, persistence_env
 from kc_runtime.inbox import Effect, Inbox, InboxChains
@@ -48,6 +50,8 @@ class Subscription:
 class ServiceRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # communes are named (in e-mails, exports, messages) from the catalogue, loaded on first use
+        use_admin_units(load_catalogue)
         servers, user, password = settings.nats_credentials
         self.broker = NatsBroker(
             servers,

@@ -17,6 +17,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 from kc_contracts.money import vnd
+from kc_contracts.vocabulary import label
 
 from kc_appraisal.domain.errors import (
     AppraisalError,
@@ -497,7 +498,7 @@ class DeAn(Aggregate):
                 None,
             )
             if verdict is None or verdict["outcome"] != "dat":
-                outcome = verdict["outcome"] if verdict else "chưa đánh giá"
+                outcome = label("eligibility_outcome", verdict["outcome"]) if verdict else "chưa đánh giá"
                 raise BeneficiaryError(
                     f"Cơ sở '{facts.get('name')}' không đủ điều kiện thụ hưởng ngày {on:%d/%m/%Y} ({outcome}; "
                     f"{', '.join(verdict['rules']) if verdict else 'no verdict'}) / ineligible beneficiary",
@@ -562,7 +563,10 @@ class DeAn(Aggregate):
         self._require("tham_dinh_co_so" if stage == "co_so" else "tham_dinh_cap_bo")
         if mode not in ("hoi_dong", "can_bo"):
             raise AppraisalError(
-                "Hình thức thẩm định: hoi_dong hoặc can_bo / mode must be council or staff", field="mode"
+                f"Hình thức thẩm định: «{label('appraisal_mode', 'hoi_dong')}» hoặc "
+                f"«{label('appraisal_mode', 'can_bo')}»"
+                " / mode must be hoi_dong (council) or can_bo (staff)",
+                field="mode",
             )
         clean_members = self._check_council(mode, members, conclusion)
         requested = self.budget["support_requested_vnd"]
@@ -631,7 +635,9 @@ class DeAn(Aggregate):
                     opinion = Conclusion(str(opinion)).value
                 except ValueError:
                     raise AppraisalError(
-                        f"Ý kiến của {name}: dong_y, dong_y_co_chinh_sua hoặc khong_dong_y / opinion required",
+                        f"Ý kiến của {name}: "
+                        + ", ".join(f"«{label('appraisal_conclusion', c)}»" for c in Conclusion)
+                        + " / opinion required: dong_y, dong_y_co_chinh_sua or khong_dong_y",
                         field=f"members.{i}.opinion",
                     ) from None
             clean.append(
@@ -889,7 +895,8 @@ class DeAn(Aggregate):
         )
         if self.advanced_vnd + amount_vnd > limit:
             raise OverCeilingError(
-                f"Tạm ứng vượt mức cho phép: tối đa {vnd(limit)} đồng (nhóm {group}, tiến độ {self.progress_pct}%, "
+                f"Tạm ứng vượt mức cho phép: tối đa {vnd(limit)} đồng (nhóm «{label('advance_group', group)}», "
+                f"tiến độ {self.progress_pct}%, "
                 f"đã tạm ứng {vnd(self.advanced_vnd)}; {ref}) / advance above the allowed share",
                 field="amount_vnd",
             )
@@ -926,7 +933,8 @@ class DeAn(Aggregate):
             new_amount = _money(new_support, "changes.support_vnd")
             if (change_type == "tang_kinh_phi") != (new_amount > current):
                 raise AppraisalError(
-                    f"Kinh phí mới {new_support} không phù hợp loại điều chỉnh {change_type} "
+                    f"Kinh phí mới {vnd(new_amount)} đồng không phù hợp loại điều chỉnh "
+                    f"«{label('change_type', change_type)}» "
                     "/ the new amount does not match the change type",
                     field="changes.support_vnd",
                 )
@@ -988,9 +996,12 @@ class DeAn(Aggregate):
             )
         if authority != pending["authority"]:
             raise AuthorityError(
-                f"Điều chỉnh '{pending['change_type']}' thuộc thẩm quyền {pending['authority']}, không phải "
-                f"{authority} ({', '.join(pending['rule_versions'])}) / wrong authority",
+                f"Điều chỉnh «{label('change_type', pending['change_type'])}» thuộc thẩm quyền "
+                f"«{label('authority', pending['authority'])}», không phải «{label('authority', authority)}» "
+                f"({', '.join(pending['rule_versions'])}) / wrong authority: {pending['authority']}, not {authority}",
                 field="authority",
+                code="wrong_authority",
+                required_authority=pending["authority"],
             )
         self._adjustment_decided(
             approved=approved,

@@ -13,7 +13,8 @@ from typing import Any
 
 from kc_contracts.dated import DatedRules
 from kc_contracts.money import vnd
-from pydantic import BaseModel, ConfigDict
+from kc_contracts.vocabulary import label
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from kc_appraisal.domain.errors import AuthorityError, DeadlineMissedError, OverCeilingError
 
@@ -26,11 +27,22 @@ class CeilingItem(Frozen):
     share_pct: int | None = None
     cap_vnd: int | None = None
     per: str = ""
-    label: str = ""
+    label: str = ""  # from the vocabulary, not the rules file
 
 
 class CeilingTable(Frozen):
     items: dict[str, CeilingItem]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("items"), dict):
+            items = {
+                code: {**spec, "label": label("support_item", code)} if isinstance(spec, dict) else spec
+                for code, spec in data["items"].items()
+            }
+            data = {**data, "items": items}
+        return data
 
 
 class AdvanceGroup(Frozen):
@@ -64,7 +76,16 @@ class AuthorityMatrix(Frozen):
 
 
 class ContentCatalogue(Frozen):
+    """The contents in force (codes in the rules file) with their names from the vocabulary."""
+
     items: dict[str, str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("items"), list):
+            data = {**data, "items": {str(c): label("activity_content", c) for c in data["items"]}}
+        return data
 
 
 @dataclass(frozen=True)
@@ -107,7 +128,8 @@ def calendar_for(
             if c.level == level and c.province == wanted and c.plan_year == plan_year:
                 return c
     raise DeadlineMissedError(
-        f"Chưa có lịch kế hoạch {level} năm {plan_year} cho tỉnh {province} / no plan calendar for this "
+        f"Chưa có lịch kế hoạch {label('plan_level', level).lower()} năm {plan_year} cho "
+        f"{label('province', province)} / no plan calendar for this "
         "level, province and year",
         field="plan_year",
     )
@@ -150,7 +172,8 @@ def allowed_support(
     spec = table.items.get(item)
     if spec is None:
         raise OverCeilingError(
-            f"Hạng mục hỗ trợ '{item}' không có trong bảng mức hỗ trợ {ref} / unknown support item",
+            f"Hạng mục hỗ trợ «{label('support_item', item)}» không có trong bảng mức hỗ trợ {ref} "
+            f"/ unknown support item {item!r}",
             field="support_item",
         )
     limits = []
@@ -165,7 +188,7 @@ def check_ceiling(check: CeilingCheck, requested_vnd: int, field: str) -> None:
     if check.allowed_vnd is not None and requested_vnd > check.allowed_vnd:
         raise OverCeilingError(
             f"Kinh phí hỗ trợ {vnd(requested_vnd)} đồng vượt mức tối đa {vnd(check.allowed_vnd)} đồng "
-            f"cho '{check.item}' ({check.rule}) / support above the ceiling",
+            f"cho «{label('support_item', check.item)}» ({check.rule}) / support above the ceiling",
             field=field,
         )
 
@@ -200,7 +223,9 @@ def evaluate_priority(rules: Rulebook, *, on: date, areas: list[str], beneficiar
         PriorityItem(
             "dia_ban",
             bool(area_hits),
-            f"Địa bàn ưu tiên: {', '.join(area_hits)}" if area_hits else "Không thuộc địa bàn ưu tiên",
+            f"Địa bàn ưu tiên: {', '.join(label('priority_area', a) for a in area_hits)}"
+            if area_hits
+            else "Không thuộc địa bàn ưu tiên",
         )
     )
     facts = beneficiary or {}
@@ -209,7 +234,9 @@ def evaluate_priority(rules: Rulebook, *, on: date, areas: list[str], beneficiar
         PriorityItem(
             "nganh_nghe",
             bool(sector_hits),
-            f"Ngành nghề ưu tiên: {', '.join(sector_hits)}" if sector_hits else "Không có ngành ưu tiên",
+            f"Ngành nghề ưu tiên: {', '.join(label('sector', s) for s in sector_hits)}"
+            if sector_hits
+            else "Không có ngành ưu tiên",
         )
     )
     if rule.recognition_priority:
@@ -261,9 +288,10 @@ def required_authority(rules: Rulebook, *, on: date, level: str, group: bool, ch
     if level == "quoc_gia" and group and change_type in matrix.quoc_gia_theo_nhom:
         return matrix.quoc_gia_theo_nhom[change_type], ref
     if change_type not in table:
+        types = ", ".join(f"«{label('change_type', c)}» ({c})" for c in sorted(table))
         raise AuthorityError(
-            f"Loại điều chỉnh '{change_type}' không có trong quy định; các loại: {', '.join(sorted(table))} / "
-            "unknown change type",
+            f"Loại điều chỉnh {change_type!r} không có trong quy định; các loại: {types} / "
+            f"unknown change type; types: {', '.join(sorted(table))}",
             field="change_type",
         )
     return table[change_type], ref

@@ -14,8 +14,10 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 from kc_contracts.money import vnd
+from kc_contracts.vocabulary import label
 
 FUNDING_SOURCES = ("quoc_gia", "dia_phuong", "doi_ung", "khac")
+FUNDING = "funding_source"  # the vocabulary's kind for them
 NAMESPACE = uuid.UUID("0d7d1f7e-3b0a-4c55-9a8e-2f6c7b1f9a31")
 
 
@@ -77,7 +79,12 @@ class AnnualPlan(Aggregate):
     @classmethod
     def open(cls, *, level: str, owner: str, year: int, actor: str) -> AnnualPlan:
         if level not in ("quoc_gia", "dia_phuong"):
-            raise PlanError("Cấp kế hoạch: quoc_gia hoặc dia_phuong / level must be national or local", field="level")
+            raise PlanError(
+                f"Cấp kế hoạch: «{label('plan_level', 'quoc_gia')}» (quoc_gia) hoặc "
+                f"«{label('plan_level', 'dia_phuong')}» "
+                "(dia_phuong) / level must be quoc_gia (national) or dia_phuong (local)",
+                field="level",
+            )
         if (level == "quoc_gia") != (owner == "bo"):
             raise PlanError(
                 "Kế hoạch quốc gia do Bộ (bo) lập; kế hoạch địa phương do tỉnh / the ministry owns the "
@@ -117,8 +124,8 @@ class AnnualPlan(Aggregate):
         for source, amount in envelope.items():
             if source not in FUNDING_SOURCES:
                 raise PlanError(
-                    f"Nguồn kinh phí '{source}' không hợp lệ; các nguồn: {', '.join(FUNDING_SOURCES)} / "
-                    "unknown funding source",
+                    f"Nguồn kinh phí {source!r} không hợp lệ; các nguồn: "
+                    f"{', '.join(f'«{label(FUNDING, s)}» ({s})' for s in FUNDING_SOURCES)} / unknown funding source",
                     field=f"envelope.{source}",
                 )
             if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
@@ -191,7 +198,8 @@ class AnnualPlan(Aggregate):
         limit = self.envelope.get(self.funding_source)
         if limit is not None and total > limit:
             raise PlanError(
-                f"Tổng kinh phí phê duyệt {vnd(total)} vượt dự toán nguồn {self.funding_source} {vnd(limit)} "
+                f"Tổng kinh phí phê duyệt {vnd(total)} đồng vượt dự toán nguồn «{label(FUNDING, self.funding_source)}» "
+                f"{vnd(limit)} đồng "
                 "/ approved total above the budget envelope",
                 field="amounts",
             )

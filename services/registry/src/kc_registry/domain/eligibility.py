@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from kc_contracts.dated import DatedRules
 from kc_contracts.units import REORGANISED_ON, AdminUnits, CurrentCommune, LegacyWard, UnitSystem, WardType
+from kc_contracts.vocabulary import label
 from pydantic import BaseModel, ConfigDict
 
 REORGANISED = date.fromisoformat(REORGANISED_ON)
@@ -131,7 +132,7 @@ def _legal_form(details: dict[str, Any], on: date, rules: EligibilityRules) -> R
             rules.legal_form,
             on,
             Outcome.passes,
-            f"Loại hình {form} thuộc đối tượng",
+            f"Loại hình «{label('legal_form', form)}» thuộc đối tượng",
             f"legal form {form} is eligible",
         )
     return _reason(
@@ -139,7 +140,7 @@ def _legal_form(details: dict[str, Any], on: date, rules: EligibilityRules) -> R
         rules.legal_form,
         on,
         Outcome.fails,
-        f"Loại hình {form} không thuộc đối tượng vào ngày {on:%d/%m/%Y}",
+        f"Loại hình «{label('legal_form', form)}» không thuộc đối tượng vào ngày {on:%d/%m/%Y}",
         f"legal form {form} is not eligible on {on.isoformat()}",
     )
 
@@ -158,7 +159,7 @@ def _sector(details: dict[str, Any], on: date, rules: EligibilityRules) -> Reaso
         )
     matching = [s for s in sectors if s in eligible]
     if matching:
-        labels = ", ".join(rules.sector_labels.get(s, s) for s in matching)
+        labels = ", ".join(rules.sector_labels.get(s) or label("sector", s) for s in matching)
         return _reason(
             "sector",
             rules.sector,
@@ -273,7 +274,7 @@ def _location(details: dict[str, Any], on: date, rules: EligibilityRules, units:
         if current.type.value in rule.current_unit_types:
             return say(
                 Outcome.passes,
-                f"{current.name} ({current.type.value}) thuộc địa bàn",
+                f"{current.name} ({label('unit_type', current.type).lower()}) thuộc địa bàn",
                 f"{current.type.value} is an eligible location",
             )
         return say(
@@ -324,11 +325,15 @@ def _nd45_legacy(
 ) -> Reason:
     place = f"{ward.name}, {ward.district_name}"
     if ward.type.value in rule.eligible_ward_types:
-        return say(Outcome.passes, f"{place}: {ward.type.value} thuộc địa bàn", f"a {ward.type.value} is eligible")
+        return say(
+            Outcome.passes,
+            f"{place}: {label('unit_type', ward.type).lower()} thuộc địa bàn",
+            f"a {ward.type.value} is eligible",
+        )
     if ward.district_type.value in rule.eligible_district_types:
         return say(
             Outcome.passes,
-            f"{place}: thuộc {ward.district_type.value}",
+            f"{place}: thuộc {label('unit_type', ward.district_type).lower()}",
             f"within a {ward.district_type.value}",
         )
     if ward.type is not WardType.phuong or ward.district_type.value == "quan":

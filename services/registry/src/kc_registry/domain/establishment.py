@@ -15,6 +15,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 from kc_contracts.units import AdminUnits, CurrentCommune, LegacyWard, UnitSystem
+from kc_contracts.vocabulary import label
 
 from kc_registry.domain.errors import (
     DocumentError,
@@ -220,8 +221,9 @@ class Establishment(Aggregate):
         clean["succession_ambiguous"] = ambiguous
         if instance_province is not None and current.province.code != instance_province:
             raise OutsideProvinceError(
-                f"Đơn vị {clean['commune_code']} thuộc tỉnh {current.province.name}, không thuộc tỉnh "
-                f"{instance_province} của hệ thống này / the unit is outside this instance's province",
+                f"Đơn vị {clean['commune_code']} ({current.name}) thuộc {current.province.name}, không thuộc "
+                f"{label('province', instance_province)} của hệ thống này "
+                "/ the unit is outside this instance's province",
                 field="commune_code",
             )
         clean["province_code"] = legacy.province.code if legacy else current.province.code
@@ -310,7 +312,8 @@ class Establishment(Aggregate):
             raise DocumentError(f"Không có tài liệu {sha256[:12]}… trong hồ sơ / no such document", field="sha256")
         if document["status"] != DocumentStatus.pending.value:
             raise DocumentError(
-                f"Tài liệu đã được xử lý ({document['status']}) / the document was already decided",
+                f"Tài liệu đã được xử lý («{label('document_status', document['status'])}») "
+                "/ the document was already decided",
                 field="sha256",
             )
         return document

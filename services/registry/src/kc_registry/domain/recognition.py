@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from kc_contracts.dated import DatedRules
+from kc_contracts.vocabulary import label
 from pydantic import BaseModel, ConfigDict
 
 from kc_registry.domain.errors import RecognitionError
@@ -32,13 +33,8 @@ class Level(StrEnum):
     quoc_gia = "quoc_gia"
 
 
-LEVEL_NAMES = {
-    Level.xa: "cấp xã",
-    Level.huyen: "cấp huyện",
-    Level.tinh: "cấp tỉnh",
-    Level.khu_vuc: "cấp khu vực",
-    Level.quoc_gia: "cấp quốc gia",
-}
+# "cấp tỉnh"… as they read inside a sentence, from the one vocabulary
+LEVEL_NAMES = {level: label("recognition_level", level).lower() for level in Level}
 
 
 class TypicalProductRule(BaseModel):
