@@ -181,7 +181,7 @@ async def raw(url: str) -> dict[str, Any]:
     head = (await js.stream_info(STREAM)).state.last_seq
     began, count = time.perf_counter(), 0
     async for chunk in _replay(nc, js, Source(STREAM, SUBJECTS, "raw"), head, 5000):
-        for _, data in chunk:
+        for _, _, data in chunk:
             json.loads(data)
             count += 1
     seconds = time.perf_counter() - began

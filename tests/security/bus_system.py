@@ -138,3 +138,76 @@ async def eventually(check: Callable[[], Any], timeout: float = 30.0, what: str 
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"{what} not met within {timeout}s (last: {last!r})")
+
+
+# -- what the scenarios do over HTTP ---------------------------------------------------------------------
+
+
+async def register(http: httpx.AsyncClient, registry: str, tax_code: str, name: str, commune: str) -> str:
+    """Register an establishment (a ``ho_kinh_doanh``) and return its id."""
+    created = await http.post(
+        f"{registry}/establishments",
+        json={
+            "name": name,
+            "tax_code": tax_code,
+            "legal_form": "ho_kinh_doanh",
+            "commune_code": commune,
+            "sectors": ["co_khi_che_tao"],
+        },
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+def de_an_body(code: str, province: str, commune: str, support: int = 60_000_000) -> dict[str, Any]:
+    """A local đề án (machinery support) of ``province`` for plan year 2024."""
+    return {
+        "code": code,
+        "title": f"Hỗ trợ máy móc thiết bị {code}",
+        "level": "dia_phuong",
+        "de_an_type": "kcdp",
+        "plan_year": 2024,
+        "implementing_unit": f"Trung tâm Khuyến công tỉnh {province}",
+        "activity_contents": ["3"],
+        "commune_code": commune,
+        "budget_lines": [
+            {
+                "cost_item": "Máy móc",
+                "support_item": "may_moc_thiet_bi",
+                "total_cost_vnd": 3 * support,
+                "support_requested_vnd": support,
+                "counterpart_vnd": 2 * support,
+            }
+        ],
+    }
+
+
+async def submit_and_appraise(http: httpx.AsyncClient, appraisal: str, body: dict[str, Any]) -> str:
+    """Draft, submit and base-appraise a đề án; return its id."""
+    drafted = await http.post(f"{appraisal}/de-an", json=body)
+    assert drafted.status_code == 201, drafted.text
+    url = f"{appraisal}/de-an/{drafted.json()['id']}"
+    support = body["budget_lines"][0]["support_requested_vnd"]
+    for action, step in (
+        ("submit", {"submitted_on": "2023-10-20", "version": 1}),
+        (
+            "base-appraisal",
+            {
+                "mode": "can_bo",
+                "conclusion": "dong_y",
+                "recommended_support_vnd": support,
+                "appraised_on": "2023-10-25",
+                "version": 2,
+            },
+        ),
+    ):
+        answer = await http.post(f"{url}/{action}", json=step)
+        assert answer.status_code == 200, answer.text
+    return str(drafted.json()["id"])
+
+
+async def stream_messages(conn: Conn, stream: str) -> list[Any]:
+    """Every message of ``stream`` by sequence (``get_msg``: as an auditor or the operator may)."""
+    js = conn.js()
+    last = (await js.stream_info(stream)).state.last_seq
+    return [await js.get_msg(stream, seq) for seq in range(1, last + 1)]

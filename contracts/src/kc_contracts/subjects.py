@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 from kc_contracts.base import ContractEvent
+from kc_contracts.envelope import envelope_type
 
 _INSTANCE = re.compile(r"^(bo|tinh-\d{2})$")
 
@@ -66,3 +67,26 @@ def dead_letter_stream(instance: str) -> str:
 
 def dead_letter_subjects(instance: str) -> str:
     return f"kcdlq.{check_instance(instance)}.>"
+
+
+def misplaced(*, instance: str, source: str, type_: str, subject: str, stream: str) -> str | None:
+    """Why an envelope is not where it belongs, or None: the instance it names (``kcinstance``) must own
+    the subject it arrived on (``kc.<instance>.…``) and the stream it was read from (``KC_<INSTANCE>``),
+    its ``source`` must be a service of that instance and the subject must name its type.
+
+    Signatures say who published an envelope, not where: a validly signed event of one instance replayed
+    under another's subject would otherwise count for the instance whose subject it took.
+    """
+    try:
+        owner, subject_type, version = parse_subject(subject)
+    except ValueError:
+        return f"subject {subject!r} is not an event subject"
+    if instance != owner:
+        return f"an event of {instance!r} on {subject}, a subject of {owner!r}"
+    if _INSTANCE.match(owner) is None or stream != stream_name(owner):
+        return f"an event of {instance!r} read from stream {stream}, not {owner!r}'s"
+    if not source.startswith(f"/kc/{instance}/"):
+        return f"source {source!r} is not a service of {instance!r}"
+    if type_ != envelope_type(subject_type, version):
+        return f"type {type_!r} does not match its subject {subject}"
+    return None

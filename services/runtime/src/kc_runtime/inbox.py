@@ -7,7 +7,10 @@ then ack. A transient failure naks with a delay; after ``max_deliver`` attempts 
 dead-lettered with the last error. Consumers take one message at a time (``max_ack_pending=1``), so
 each stream is applied in order and "already recorded" means "sequence <= the highest recorded".
 
-With a trust store, every envelope must be signed by a trusted key of the instance it names, and
+Every envelope must have arrived where its instance publishes: the subject ``kc.<its instance>.…``
+on that instance's stream (:func:`~kc_contracts.subjects.misplaced`); a validly signed event of one
+instance replayed under another's subject is dead-lettered with the reason, unapplied. With a trust
+store, every envelope must be signed by a trusted key of the instance it names, and
 must continue its publisher's chain (:class:`~kc_contracts.integrity.ChainCheck`, the heads kept
 per consumer in :class:`InboxChains`); anything else is dead-lettered and reported, unapplied.
 """
@@ -26,6 +29,7 @@ from faststream.nats import NatsMessage
 from kc_contracts import ContractEvent, Envelope
 from kc_contracts.base import ContractRegistry, UnknownContractError, registry
 from kc_contracts.integrity import ChainCheck, IntegrityError, Link
+from kc_contracts.subjects import misplaced
 from pydantic import ValidationError
 
 from kc_runtime.deadletters import DeadLetters
@@ -143,6 +147,13 @@ class Inbox:
         except (ValidationError, ValueError) as exc:
             raise UndeliverableMessageError(f"data does not match its contract {envelope.type}: {exc}") from exc
 
+    def check_placement(self, envelope: Envelope, subject: str, stream: str) -> None:
+        """Refuse an envelope that is not on its own instance's subject and stream."""
+        wrong = placement(envelope, subject, stream)
+        if wrong is not None:
+            self._report(envelope, IntegrityError("misplaced", wrong))
+            raise UndeliverableMessageError(f"misplaced: {wrong}")
+
     async def receive(self, msg: NatsMessage) -> None:
         raw = msg.raw_message
         meta = raw.metadata
@@ -153,6 +164,7 @@ class Inbox:
         with bound:
             try:
                 envelope, event = self.decode(raw.data)
+                self.check_placement(envelope, raw.subject, stream)
             except UndeliverableMessageError as exc:
                 await self._dead_letter(msg, stream, sequence, str(exc))
                 return
@@ -241,6 +253,13 @@ class Inbox:
             return
         self.stats.dead_lettered += 1
         await msg.ack()
+
+
+def placement(envelope: Envelope, subject: str, stream: str) -> str | None:
+    """Why ``envelope`` does not belong on ``subject`` of ``stream`` (None if it does)."""
+    return misplaced(
+        instance=envelope.kcinstance, source=envelope.source, type_=envelope.type, subject=subject, stream=stream
+    )
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -35,7 +35,7 @@ from kc_contracts.integrity import ChainCheck, IntegrityError, Link, envelope_ha
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import Field, TypeAdapter, ValidationError, create_model
 
-from kc_runtime.inbox import Effect
+from kc_runtime.inbox import Effect, placement
 from kc_runtime.views import ViewCursor, ViewStore
 
 log = structlog.get_logger("kc.rebuild")
@@ -271,8 +271,8 @@ def _position(reply: str) -> tuple[int, int]:
 
 async def _replay(
     nc: Any, js: Any, source: Source, until_seq: int, batch: int
-) -> AsyncIterator[list[tuple[int, bytes]]]:
-    """Yield batches of (stream sequence, data) from the start up to ``until_seq``.
+) -> AsyncIterator[list[tuple[int, str, bytes]]]:
+    """Yield batches of (stream sequence, subject, data) from the start up to ``until_seq``.
 
     An ephemeral, unacknowledged pull consumer read through a plain subscription: one pull request
     per batch, the next one sent before the current batch is handed over (so the server streams
@@ -304,7 +304,7 @@ async def _replay(
             state.complete.set()
             return
         seq, pending = _position(msg.reply)
-        state.received.append((seq, msg.data))
+        state.received.append((seq, msg.subject, msg.data))
         if pending == 0 or seq >= until_seq:
             state.ended = True
             state.complete.set()
@@ -322,7 +322,7 @@ async def _replay(
             ended = state.ended
             if not ended:
                 await nc.publish(next_subject, request, reply=inbox)
-            out = [(seq, data) for seq, data in chunk if seq <= until_seq]
+            out = [item for item in chunk if item[0] <= until_seq]
             if out:
                 yield out
             if ended:
@@ -337,7 +337,7 @@ _PULL_EXPIRES_S = 5.0
 
 @dataclass
 class _Pull:
-    received: list[tuple[int, bytes]] = field(default_factory=list)
+    received: list[tuple[int, str, bytes]] = field(default_factory=list)
     complete: asyncio.Event = field(default_factory=asyncio.Event)
     ended: bool = False
 
@@ -381,9 +381,10 @@ async def rebuild(
             async for chunk in _replay(nc, js, source, heads[source.stream], batch):
                 with _collector_paused():
                     readable = []
-                    for _seq, data in chunk:
+                    for _seq, subject, data in chunk:
                         decoded = _decode(data, typed)
-                        if decoded is None:
+                        # refused as the live inbox refuses it: unreadable, or not on its instance's subject
+                        if decoded is None or placement(decoded[0], subject, source.stream) is not None:
                             report.skipped += 1
                         else:
                             readable.append((data, decoded))
@@ -437,7 +438,11 @@ async def _swap(
                 if not any(_matches(msg.subject, s) for s in source.subjects):
                     continue
                 decoded = _decode(msg.data)
-                if decoded is not None and checks.accepted([(msg.data, decoded[0])])[0]:
+                if (
+                    decoded is not None
+                    and placement(decoded[0], msg.subject, source.stream) is None
+                    and checks.accepted([(msg.data, decoded[0])])[0]
+                ):
                     view.apply_rows(cur, names, [decoded])
                     report.events += 1
             final = max(position, live or 0)
