@@ -51,7 +51,7 @@ def test_the_system_starts_loads_the_seed_scenario_and_stops_cleanly(tmp_path: P
         assert "Ctrl-C to stop." in output, output
         assert "national 2024: 2 đề án from Nghệ An and Hải Phòng approved by 3208/QĐ-BCT" in output
         urls = json.loads((var / "run.json").read_text())["services"]
-        assert len(urls) == 11
+        assert len(urls) == 14  # 11 services and a console per instance
         auditor = issue_token(load_signer(key_file(var / "keys", "bo"), "bo"), sub="kiem-toan", role="kiem_toan")
         officer = issue_token(load_signer(key_file(var / "keys", "tinh-40"), "tinh-40"), sub="so", role="so_ct")
         with httpx.Client(timeout=10, headers={"Authorization": f"Bearer {auditor}"}) as http:

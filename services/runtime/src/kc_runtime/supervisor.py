@@ -151,10 +151,13 @@ class Supervisor:
         keys = self.var_dir / "keys"
         for instance in self.stream_instances:  # before any service starts: they share the trust file
             print(f"  key {instance}: {ensure_instance_key(keys, instance).key_id}", flush=True)
+        # where every service listens: the console calls its instance's services (and the others') by URL
+        urls = json.dumps({f"{s.instance}/{s.name}": s.url for s in self.services})
         for service in self.services:
             env = (
                 os.environ
                 | {
+                    "KC_SERVICE_URLS": urls,
                     "KC_INSTANCE": service.instance,
                     "KC_SERVICE": service.name,
                     "KC_NATS_URL": self.nats.url(service.instance),  # its own instance's account
@@ -259,8 +262,21 @@ class Supervisor:
         )
         return path
 
+    def console_lines(self) -> list[str]:
+        """The consoles first (one per instance), then the demo accounts each created under var/."""
+        lines = [f"console        {s.url}  ({s.instance})" for s in self.services if s.name == "console"]
+        for s in (s for s in self.services if s.name == "console"):
+            accounts = self.var_dir / s.instance / "console-demo-accounts.json"
+            try:
+                listed = json.loads(accounts.read_text("utf-8"))
+            except (OSError, ValueError):
+                continue
+            lines += [f"  {a['username']} / {a['password']} ({a['role']}, {s.instance})" for a in listed]
+        return lines
+
     def banner(self, started_in: float) -> str:
         lines = [
+            *self.console_lines(),
             f"khuyencong — {self.instance} ready in {started_in:.1f}s (data: {self.var_dir}/)",
             f"  NATS           {self.nats.url()}  (accounts: no anonymous client; passwords in "
             f"{self.nats_dir}/credentials.json)",
@@ -269,7 +285,7 @@ class Supervisor:
         for inst in self.instances:
             if many:
                 lines.append(f"  [{inst['id']}]")
-            for s in (s for s in self.services if s.instance == inst["id"]):
+            for s in (s for s in self.services if s.instance == inst["id"] and s.name != "console"):
                 pid = s.process.pid if s.process else "-"
                 lines.append(f"  {s.name:<14} {s.url}  (docs {s.url}/docs, pid {pid})")
             notifications = next(

@@ -1,0 +1,1 @@
+"""The officers' web console: server-rendered pages in Vietnamese over the services' public HTTP APIs."""
