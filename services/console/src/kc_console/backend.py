@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 from kc_contracts.integrity import Signer
-from kc_runtime.auth import issue_token
+from kc_runtime.auth import ROLES, issue_token
+from kc_runtime.text import unit_key
 
 from kc_console.roles import Officer
 
@@ -83,6 +84,8 @@ class TokenMint:
             scope=officer.instance,
             name=officer.name,
             ttl=TOKEN_TTL,
+            # a unit's account acts for its own implementing unit only (the services check the claim)
+            unit=unit_key(officer.unit) if officer.unit and ROLES[officer.role].unit_bound else None,
         )
         if len(self._tokens) > 10_000:
             self._tokens.clear()

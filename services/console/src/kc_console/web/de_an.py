@@ -237,25 +237,21 @@ async def appraisal_rules(api: Calls, instance: str) -> dict[str, Any]:
 
 
 def support_items(rules: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The support items of the national ceilings table (every version), by their vocabulary label."""
     tables = rules.get("national_ceilings") or {}
-    versions = tables.get("versions") if isinstance(tables, dict) else None
-    items: dict[str, str] = {}
-    for version in versions or []:
-        for code, item in ((version.get("params") or {}).get("items") or {}).items():
-            items[code] = item.get("label", code) if isinstance(item, dict) else str(code)
-    if not items:
-        items = {"may_moc_thiet_bi": "Ứng dụng máy móc thiết bị", "dao_tao_nghe": "Đào tạo nghề", "khac": "Chi khác"}
-    return tuple(items.items())
+    codes: dict[str, None] = {}
+    for version in (tables.get("versions") if isinstance(tables, dict) else None) or []:
+        codes.update(dict.fromkeys((version.get("params") or {}).get("items") or {}))
+    return tuple((code, vocab.label("support_item", code)) for code in codes or vocab.labels("support_item"))
 
 
 def contents(rules: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    found: dict[str, str] = {}
+    """The activity contents (1–9) of the catalogue, by their vocabulary label."""
     tables = rules.get("contents") or {}
+    codes: dict[str, None] = {}
     for version in (tables.get("versions") if isinstance(tables, dict) else None) or []:
-        found.update(((version.get("params") or {}).get("items")) or {})
-    if not found:
-        found = {str(i): f"Nội dung {i}" for i in range(1, 10)}
-    return tuple(sorted(found.items()))
+        codes.update(dict.fromkeys((version.get("params") or {}).get("items") or {}))
+    return tuple((c, vocab.label("activity_content", c)) for c in sorted(codes or vocab.labels("activity_content")))
 
 
 def draft_fields(
