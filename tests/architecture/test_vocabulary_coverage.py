@@ -133,12 +133,15 @@ def test_every_event_a_timeline_shows_has_a_label() -> None:
     assert not missing, f"events without a Vietnamese name: {missing}"
 
 
-def test_every_role_has_a_label() -> None:
+def test_every_role_and_permission_has_a_label() -> None:
     from kc_runtime.auth import load_roles
 
     roles = load_roles()
     missing = [name for name in roles if not has_label("role", name)]
     assert not missing, f"roles without a Vietnamese label: {missing}"
+    permissions = {p for role in roles.values() for p in role.permissions | role.reach}
+    missing = [p for p in sorted(permissions) if not has_label("permission", p)]
+    assert not missing, f"permissions without a Vietnamese label: {missing}"
 
 
 def test_province_names_agree_with_the_admin_unit_catalogue() -> None:

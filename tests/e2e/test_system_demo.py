@@ -77,6 +77,8 @@ def test_the_system_starts_loads_the_seed_scenario_and_stops_cleanly(tmp_path: P
         )
         assert shown.returncode == 0, shown.stderr
         assert "KCQG-2024-31-01" in shown.stdout and "Tổng phê duyệt: 580.000.000 đồng" in shown.stdout
+        assert "Kế hoạch khuyến công quốc gia năm 2024 (Bộ Công Thương)" in shown.stdout
+        assert "Thành phố Hải Phòng" in shown.stdout and "quoc_gia" not in shown.stdout
         listed = subprocess.run(
             [kc, "de-an", "list", "tinh-31", "--status", "da_dong", "--run-file", str(var / "run.json")],
             capture_output=True,
@@ -86,6 +88,7 @@ def test_the_system_starts_loads_the_seed_scenario_and_stops_cleanly(tmp_path: P
             env=os.environ | {"COLUMNS": "200"},
         )
         assert "KCĐP-31-2023-04" in listed.stdout
+        assert "Đã đóng" in listed.stdout and "da_dong" not in listed.stdout  # labels, not codes
         national = subprocess.run(
             [kc, "national", "2024", "--run-file", str(var / "run.json")],
             capture_output=True,
@@ -95,6 +98,7 @@ def test_the_system_starts_loads_the_seed_scenario_and_stops_cleanly(tmp_path: P
             env=os.environ | {"COLUMNS": "200"},
         )
         assert national.returncode == 0 and "Toàn quốc năm 2024" in national.stdout
+        assert "Tỉnh Nghệ An" in national.stdout and "Thành phố Hải Phòng" in national.stdout
 
         # an auditor: the province's log verifies, the ministry's view equals its rebuild, a timeline
         def audit(*args: str) -> subprocess.CompletedProcess[str]:
@@ -116,7 +120,8 @@ def test_the_system_starts_loads_the_seed_scenario_and_stops_cleanly(tmp_path: P
         closed_id = casting["items"][0]["de_an_id"]
         timeline = audit("timeline", closed_id, "--instance", "tinh-31")
         assert timeline.returncode == 0, timeline.stdout + timeline.stderr
-        assert "Settled" in timeline.stdout and "Closed" in timeline.stdout
+        assert "Quyết toán" in timeline.stdout and "Đóng đề án" in timeline.stdout
+        assert "Settled" not in timeline.stdout and "Closed" not in timeline.stdout
         # the README's integrator example, run as written with the integrator's connection make run printed
         (integrator,) = [line for line in lines if line.startswith("integrator ")]
         nats_url = integrator.split()[1]

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from kc_appraisal.main import create_app as appraisal_app
 from kc_appraisal.permissions import ROUTE_PERMISSIONS as APPRAISAL
 from kc_contracts.integrity import Signer
+from kc_contracts.vocabulary import label
 from kc_notifications.main import create_app as notifications_app
 from kc_notifications.permissions import ROUTE_PERMISSIONS as NOTIFICATIONS
 from kc_notifications.settings import NotificationSettings
@@ -142,7 +143,7 @@ def test_registry_matrix_and_the_legal_dossier_stays_in_its_province(registry: T
         assert refused != allowed, (role, scope, method, path, response.status_code, response.text[:200])
         if refused:
             assert response.headers["content-type"] == PROBLEM
-            assert role in response.json()["detail"]
+            assert response.json()["role"] == role and f"«{label('role', role)}»" in response.json()["detail"]
     assert registry.get(document, headers=as_(s, "so_ct")).content == pdf
 
 
@@ -212,7 +213,14 @@ def test_appraisal_and_planning_roles_do_their_own_steps(make_settings: Settings
     assert made.status_code == 201, made.text
     url = f"/de-an/{made.json()['id']}"
     appraise = {"mode": "can_bo", "conclusion": "dong_y", "recommended_support_vnd": 1, "appraised_on": "2023-10-05"}
-    assert apr.post(f"{url}/base-appraisal", json=appraise, headers=as_(s, "don_vi")).status_code == 403
+    refused = apr.post(f"{url}/base-appraisal", json=appraise, headers=as_(s, "don_vi"))
+    assert refused.status_code == 403
+    # the refusal names the role, the permission and the instance by their labels; the codes stand beside
+    assert refused.json()["detail"] == (
+        "Vai trò «Đơn vị thực hiện» (Tỉnh Nghệ An) không được phép: "
+        "«Thẩm định, ký hợp đồng, nghiệm thu, quyết toán» trên Tỉnh Nghệ An"
+    )
+    assert (refused.json()["role"], refused.json()["permission"]) == ("don_vi", "appraise")
     assert apr.post(f"{url}/base-appraisal", json=appraise, headers=as_(s, "so_ct")).status_code != 403
     # ministry-level appraisal is the ministry's; its officer may record it on the province's instance
     assert apr.post(f"{url}/ministry-appraisal", json=appraise, headers=as_(s, "so_ct")).status_code == 403

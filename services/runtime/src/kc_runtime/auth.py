@@ -37,6 +37,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from kc_contracts.integrity import IntegrityError, Signer
 from kc_contracts.subjects import check_instance
+from kc_contracts.vocabulary import label
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -64,7 +65,7 @@ def load_roles() -> dict[str, Role]:
     return {
         name: Role(
             name=name,
-            label=str(r["label"]),
+            label=label("role", name),  # from the one vocabulary
             national=r["scope"] == "national",
             permissions=frozenset(r["permissions"]),
             reach=frozenset(r.get("reach_provinces" if r["scope"] == "national" else "reach_bo", [])),
@@ -212,11 +213,19 @@ class VerifiedTokens:
         return principal
 
 
-def _problem(status: int, vi: str, en: str, instance: str) -> JSONResponse:
+def _problem(status: int, vi: str, en: str, instance: str, **codes: str) -> JSONResponse:
     title = "Chưa xác thực / Unauthenticated" if status == 401 else "Không có quyền / Forbidden"
     headers = {"WWW-Authenticate": 'Bearer realm="khuyencong"'} if status == 401 else None
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": vi,
+        "detail_en": en,
+        "instance": instance,
+    }
     return JSONResponse(
-        {"type": "about:blank", "title": title, "status": status, "detail": vi, "detail_en": en, "instance": instance},
+        body | codes,
         status_code=status,
         media_type="application/problem+json",
         headers=headers,
@@ -283,9 +292,14 @@ def install_auth(app: FastAPI, *, instance: str, trust: TrustFile, permissions: 
             needed = permission or "(none configured)"
             return _problem(
                 403,
-                f"Vai trò {principal.role} ({principal.scope}) không được phép: {needed} trên {instance}",
+                f"Vai trò «{label('role', principal.role)}» ({label('instance', principal.scope)}) không được phép: "
+                f"«{label('permission', needed) if permission else 'chưa cấu hình'}» "
+                f"trên {label('instance', instance)}",
                 f"role {principal.role} of {principal.scope} may not {needed} on {instance}",
                 path,
+                role=principal.role,
+                scope=principal.scope,
+                permission=needed,
             )
         request.state.principal = principal
         return None

@@ -59,6 +59,7 @@ from kc_contracts.integrity import (
 )
 from kc_contracts.money import vnd
 from kc_contracts.subjects import check_instance, instance_subjects, parse_subject, stream_name
+from kc_contracts.vocabulary import label
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -71,6 +72,8 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
+
+from kc_cli import readable
 
 audit_app = typer.Typer(
     help="Kiểm toán: xác minh chữ ký và chuỗi băm, xuất gói kiểm toán, dựng lại báo cáo, lịch sử đề án / "
@@ -584,8 +587,8 @@ def print_summary(audit: Audit, title: str, facts: list[tuple[str, str]]) -> Non
     summary = Table(title=title, show_header=False, title_justify="left")
     summary.add_column("", style="bold")
     summary.add_column("")
-    for label, value in facts:
-        summary.add_row(label, value)
+    for name, value in facts:
+        summary.add_row(name, value)
     summary.add_row("thông điệp / messages", f"{audit.messages:,}")
     if audit.messages:
         summary.add_row("số thứ tự / sequence", f"#{audit.first_seq} … #{audit.last_seq}")
@@ -1128,13 +1131,7 @@ def rebuild(
 
 
 def _details(data: dict[str, Any]) -> str:
-    parts = []
-    for key, value in data.items():
-        if value in (None, [], {}, ""):
-            continue
-        text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
-        parts.append(f"{key}={text[:60]}")
-    return "; ".join(parts)[:200]
+    return readable.details(data)
 
 
 @audit_app.command()
@@ -1169,12 +1166,12 @@ def timeline(
         typer.echo(json.dumps({"de_an_id": de_an_id, "events": events}, ensure_ascii=False, indent=2))
         return
     details = current.get("details", {}) if isinstance(current, dict) else {}
-    title = f"Đề án {de_an_id} ({instance})"
+    title = f"Đề án {de_an_id} ({label('instance', instance)})"
     if details.get("code") or details.get("title"):
         title += f"\n{details.get('code', '')} {details.get('title', '')}"
     table = Table(
         "#",
-        "thời điểm (UTC)",
+        "thời điểm",
         "sự kiện",
         "người thực hiện",
         "quy định áp dụng",
@@ -1185,15 +1182,16 @@ def timeline(
     for e in events:
         table.add_row(
             str(e["version"]),
-            str(e["at"])[:19],
-            e["event"],
-            e.get("actor") or "",
+            readable.moment(e["at"]),
+            readable.event_name(e),
+            readable.actor(e.get("actor")),
             "\n".join(e.get("rule_versions") or []),
             _details(e.get("data") or {}),
         )
     console.print(table)
     status = current.get("status") if isinstance(current, dict) else None
-    console.print(f"{len(events)} sự kiện / events; trạng thái hiện tại / status now: {status or '?'}")
+    status_now = label("de_an_status", status) if status else "?"
+    console.print(f"{len(events)} sự kiện / events; trạng thái hiện tại / status now: {status_now}")
 
 
 def as_of_moment(value: str) -> datetime:

@@ -14,10 +14,12 @@ from typing import Annotated, Any, NoReturn
 import httpx
 import typer
 from kc_contracts.money import vnd
+from kc_contracts.vocabulary import format_date, label
 from rich.console import Console
 from rich.table import Table
 
 from kc_cli.audit import audit_app
+from kc_cli.readable import actor, event_name, moment
 
 app = typer.Typer(help="khuyencong: kế hoạch, đề án, báo cáo / plans, projects, views", no_args_is_help=True)
 plan_app = typer.Typer(help="Kế hoạch năm / annual plans", no_args_is_help=True)
@@ -83,13 +85,14 @@ def status(run_file: RunFile = Path("var/run.json")) -> None:
     urls = json.loads(run_file.read_text())["services"] if run_file.exists() else {}
     if not urls:
         fail("chưa chạy / not running: `make run`")
-    table = Table("dịch vụ", "URL", "sẵn sàng")
+    table = Table("hệ thống", "dịch vụ", "URL", "sẵn sàng")
     for name, url in urls.items():
+        instance, _, service = name.partition("/")
         try:
             ready = httpx.get(f"{url}/readyz", timeout=3).json().get("ready")
         except httpx.HTTPError:
             ready = False
-        table.add_row(name, url, "✔" if ready else "✘")
+        table.add_row(label("instance", instance), service, url, "✔" if ready else "✘")
     console.print(table)
 
 
@@ -109,21 +112,21 @@ def plan_show(
         "đề xuất (đồng)",
         "phê duyệt (đồng)",
         "đợt",
-        title=f"Kế hoạch khuyến công {level} năm {year} ({plan['owner']})",
+        title=f"Kế hoạch {label('plan_level', level).lower()} năm {year} ({label('instance', plan['owner'])})",
     )
     for line in plan["lines"].values():
         p = line["proposal"]
         table.add_row(
             p["code"],
             p["title"][:60],
-            p["province_code"],
+            label("province", p["province_code"]),
             money(p["recommended_support_vnd"]),
             money(line["approved_support_vnd"]) if line["approved_support_vnd"] is not None else "—",
             str(line["batch"] or "—"),
         )
     console.print(table)
     for b in plan["batches"]:
-        console.print(f"đợt {b['batch']}: {b['decision_number']} ngày {b['decision_date']}, {b['signer']}")
+        console.print(f"đợt {b['batch']}: {b['decision_number']} ngày {format_date(b['decision_date'])}, {b['signer']}")
     console.print(f"Tổng phê duyệt: [bold]{money(plan['approved_total_vnd'])}[/] đồng")
 
 
@@ -136,14 +139,16 @@ def de_an_list(
 ) -> None:
     """Danh sách đề án của một tỉnh (hoặc bo)."""
     page = get(run_file, f"{instance}/appraisal", "/de-an", status=status, plan_year=year, limit=200)
-    table = Table("id", "mã", "tên", "năm", "trạng thái", "xin hỗ trợ (đồng)", title=f"Đề án ({instance})")
+    table = Table(
+        "id", "mã", "tên", "năm", "trạng thái", "xin hỗ trợ (đồng)", title=f"Đề án ({label('instance', instance)})"
+    )
     for d in page["items"]:
         table.add_row(
             d["de_an_id"][:8],
             d["code"],
             d["title"][:50],
             str(d["plan_year"]),
-            d["status"],
+            label("de_an_status", d["status"]),
             money(d["support_requested_vnd"]),
         )
     console.print(table)
@@ -159,9 +164,11 @@ def de_an_timeline(instance: str, de_an_id: str, run_file: RunFile = Path("var/r
             fail(f"không xác định được đề án '{de_an_id}' ({len(found)} kết quả)")
         de_an_id = found[0]
     events = get(run_file, f"{instance}/appraisal", f"/de-an/{de_an_id}/timeline")
-    table = Table("#", "thời điểm (UTC)", "sự kiện", "người thực hiện", "quy định áp dụng", title=f"Đề án {de_an_id}")
+    table = Table("#", "thời điểm", "sự kiện", "người thực hiện", "quy định áp dụng", title=f"Đề án {de_an_id}")
     for e in events:
-        table.add_row(str(e["version"]), str(e["at"])[:19], e["event"], e["actor"] or "", "\n".join(e["rule_versions"]))
+        table.add_row(
+            str(e["version"]), moment(e["at"]), event_name(e), actor(e["actor"]), "\n".join(e["rule_versions"])
+        )
     console.print(table)
 
 
@@ -169,15 +176,25 @@ def de_an_timeline(instance: str, de_an_id: str, run_file: RunFile = Path("var/r
 def national(year: int, run_file: RunFile = Path("var/run.json")) -> None:
     """Báo cáo toàn quốc: theo tỉnh (sau sáp nhập), vùng; chỉ tiêu chương trình."""
     view = get(run_file, "bo/planning", "/views/national", year=year)
-    table = Table("tỉnh (2025)", "đề án", "KP quốc gia", "KP địa phương", "đối ứng", title=f"Toàn quốc năm {year}")
+    table = Table(
+        "tỉnh, thành phố (từ 01/07/2025)",
+        "đề án",
+        "KP quốc gia (đồng)",
+        "KP địa phương (đồng)",
+        "đối ứng (đồng)",
+        title=f"Toàn quốc năm {year}",
+    )
     for r in view["by_province_now"]:
         table.add_row(
-            str(r["province_now"]), str(r["de_an"]), money(r["quoc_gia"]), money(r["dia_phuong"]), money(r["doi_ung"])
+            label("province", r["province_now"]),
+            str(r["de_an"]),
+            money(r["quoc_gia"]),
+            money(r["dia_phuong"]),
+            money(r["doi_ung"]),
         )
     console.print(table)
-    values, labels = view["indicators"]["values"], view["indicators"]["labels"]
-    for key, value in values.items():
-        console.print(f"{labels[key]}: {value}")
+    for key, value in view["indicators"]["values"].items():
+        console.print(f"{label('indicator', key)}: {value}")
 
 
 if __name__ == "__main__":
