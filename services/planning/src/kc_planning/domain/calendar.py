@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
+from kc_contracts.vocabulary import label
 
 from kc_planning.domain.plan import NAMESPACE, PlanError
 
@@ -44,7 +45,11 @@ class PlanCalendar(Aggregate):
         required = ("registration_deadline", "dossier_deadline")
         missing = [m for m in required if m not in milestones]
         if missing:
-            raise PlanError(f"Thiếu mốc: {', '.join(missing)} / missing milestones", field="milestones")
+            raise PlanError(
+                f"Thiếu mốc: {', '.join(label('deadline', m) for m in missing)} "
+                f"/ missing milestones: {', '.join(missing)}",
+                field="milestones",
+            )
         if milestones["registration_deadline"] > milestones["dossier_deadline"]:
             raise PlanError(
                 "Hạn đăng ký phải trước hạn nộp hồ sơ / registration must come before dossiers",
