@@ -33,7 +33,8 @@ def document(contracts: ContractRegistry = registry) -> dict[str, Any]:
                 "properties": {
                     "Nats-Msg-Id": {
                         "type": "string",
-                        "description": "<instance>:<stream id>:<version>, the CloudEvents id",
+                        "description": "sha256:<hex> of the message's bytes (the signed envelope's hash): "
+                        "stable across republishes, unclaimable without those bytes",
                     }
                 },
             },

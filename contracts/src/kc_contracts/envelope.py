@@ -4,7 +4,8 @@ Extension attributes (lower-case, as CloudEvents requires):
 
 - ``kcinstance``: the publishing instance (``bo``, ``tinh-40`` ...)
 - ``kcstreamid`` / ``kcstreamversion``: the originating event stream (aggregate id) and the event's
-  version in it; together with the instance they make the event id and the ``Nats-Msg-Id``
+  version in it; together with the instance they make the event id (the ``Nats-Msg-Id`` is the hash
+  of the published bytes instead: :func:`kc_contracts.integrity.message_id`)
 - ``correlationid`` / ``causationid``: the conversation and the message that caused this one
 - ``traceparent``: W3C trace context
 - ``kcseq`` / ``kcprevhash`` / ``kcsig`` / ``kckeyid``: integrity (position in the publisher's
@@ -30,8 +31,8 @@ SCHEMA_URN = "urn:khuyencong:schema:"
 def event_id(instance: str, stream_id: UUID | str, stream_version: int) -> str:
     """Stable identity of one event: ``<instance>:<originator id>:<version>``.
 
-    Used as the CloudEvents ``id``, the JetStream ``Nats-Msg-Id`` and the webhook id, so a republish
-    is recognised as the same event everywhere.
+    Used as the CloudEvents ``id`` and the webhook id, so a republish is recognised as the same event
+    everywhere. Not the JetStream ``Nats-Msg-Id``: anyone can compute this one in advance.
     """
     return f"{instance}:{stream_id}:{stream_version}"
 

@@ -62,6 +62,16 @@ def envelope_hash(body: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical(body)).hexdigest()
 
 
+def message_id(payload: bytes) -> str:
+    """The JetStream ``Nats-Msg-Id`` of a published envelope: ``sha256:<hex>`` of its exact bytes (for the
+    canonical bytes a relay publishes, its :func:`envelope_hash`, which the next envelope's ``kcprevhash``
+    repeats). Stable across republishes of the same event (a relay republishes the very same bytes), and
+    unclaimable by anyone who cannot produce those signed bytes: a predictable id such as
+    ``<instance>:<aggregate id>:<version>`` let another publisher take it first and JetStream then dropped
+    the real event as a duplicate."""
+    return "sha256:" + hashlib.sha256(payload).hexdigest()
+
+
 def public_bytes(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 

@@ -2,10 +2,17 @@
 
 It follows the application's notification log from its stored position, translates each domain
 event that has a public contract, publishes the envelope to JetStream with
-``Nats-Msg-Id = <instance>:<originator id>:<version>`` and waits for the ack, then stores the
-position (a tracking row in the same database). A crash between ack and position write
-republishes; JetStream drops the copy by message id. A save wakes the relay at once; NATS being
-down only delays it: it retries from the same position, so order is kept.
+``Nats-Msg-Id = sha256:<hex of the published bytes>`` (:func:`~kc_contracts.integrity.message_id`)
+and waits for the ack, then stores the position (a tracking row in the same database). A crash
+between ack and position write republishes the same bytes; JetStream drops the copy by message id.
+A save wakes the relay at once; NATS being down only delays it: it retries from the same position,
+so order is kept.
+
+The id cannot be taken in advance by anyone who cannot produce the same signed bytes. Still, a
+``duplicate`` ack is checked: the relay fetches the stored message (by the sequence in the ack) and
+compares it with its own bytes. Anything else is an alarm — logged as an error, recorded with the
+relay's own bytes in the instance's dead-letter stream (``kcdlq.<instance>.relay-<service>``),
+counted in ``alarms`` — and never counted as published.
 
 With a :class:`~kc_contracts.integrity.Signer`, each envelope is signed and chained: it carries its
 number in this publisher's chain and the hash of the previous envelope. The chain head is stored
@@ -23,10 +30,11 @@ import structlog
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
 from kc_contracts import ContractEvent, Envelope
-from kc_contracts.integrity import Signer, canonical, envelope_hash
+from kc_contracts.integrity import Signer, canonical, envelope_hash, message_id
 from kc_contracts.subjects import stream_name, subject_for
 from nats.js import JetStreamContext
 
+from kc_runtime.deadletters import DeadLetters
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.views import ViewStore
 
@@ -52,6 +60,7 @@ class OutboxRelay:
         jetstream: Callable[[], JetStreamContext | None],
         batch_size: int = 200,
         signer: Signer | None = None,
+        alarms: DeadLetters | None = None,
     ) -> None:
         self.app = app
         self.translate = translate
@@ -69,6 +78,8 @@ class OutboxRelay:
         self._seq = 0
         self._head: str | None = None
         self.published = 0
+        self.alarms = 0  # duplicate acks for a message that is not ours (see the module's docstring)
+        self._alarm_letters = alarms or DeadLetters(instance, jetstream)
         self.running = False
 
     # -- position ---------------------------------------------------------------------------------
@@ -156,9 +167,28 @@ class OutboxRelay:
             passed += len(notifications)
 
     async def _publish(self, js: JetStreamContext, domain_event: DomainEventProtocol[Any]) -> None:
+        message = self.message(domain_event)
+        if message is None:
+            return  # a private event: no public contract
+        envelope, subject, payload = message
+        ack = await js.publish(
+            subject,
+            payload,
+            timeout=PUBLISH_TIMEOUT_S,
+            stream=self._stream,
+            headers={"Nats-Msg-Id": message_id(payload), "Content-Type": "application/cloudevents+json"},
+        )
+        if not ack.duplicate:
+            self.published += 1
+        elif not await self._is_ours(js, ack.seq, subject, payload):
+            await self._alarm(envelope, subject, payload, ack.seq)
+
+    def message(self, domain_event: DomainEventProtocol[Any]) -> tuple[Envelope, str, bytes] | None:
+        """The envelope, subject and exact bytes this relay publishes for ``domain_event`` next (signed as
+        the next link of its chain), or None for a private event."""
         contract = self.translate(domain_event)
         if contract is None:
-            return  # a private event: no public contract
+            return None
         envelope = Envelope.wrap(
             contract,
             instance=self.instance,
@@ -175,11 +205,31 @@ class OutboxRelay:
             body = self.signer.sign(envelope.body(), seq=self._seq + 1, prev_hash=self._head)
             payload = canonical(body)
             self._seq, self._head = self._seq + 1, envelope_hash(body)
-        ack = await js.publish(
-            subject_for(self.instance, contract),
-            payload,
-            timeout=PUBLISH_TIMEOUT_S,
-            stream=self._stream,
-            headers={"Nats-Msg-Id": envelope.id, "Content-Type": "application/cloudevents+json"},
+        return envelope, subject_for(self.instance, contract), payload
+
+    async def _is_ours(self, js: JetStreamContext, seq: int, subject: str, payload: bytes) -> bool:
+        """Whether the message JetStream kept under our id (a republish after a crash) is our very bytes."""
+        try:
+            stored = await js.get_msg(self._stream, seq)
+        except Exception as exc:  # gone (deleted) or unreadable: it cannot be shown to be ours
+            log.error("cannot fetch the message a duplicate ack points to", seq=seq, error=repr(exc))
+            return False
+        return bool(stored.data == payload and stored.subject == subject)
+
+    async def _alarm(self, envelope: Envelope, subject: str, payload: bytes, seq: int) -> None:
+        reason = (
+            f"duplicate ack for a message that is not ours: {self._stream} #{seq} holds other bytes under our "
+            f"Nats-Msg-Id {message_id(payload)}; event {envelope.id} is not on the bus"
         )
-        self.published += 0 if ack.duplicate else 1
+        log.error("message id taken by a foreign message; event not published", event_id=envelope.id, seq=seq)
+        self.alarms += 1
+        # our own bytes, kept beside the reason: nothing is lost, and an operator can publish them again
+        await self._alarm_letters.send(
+            consumer=f"relay-{self.service}",
+            data=payload,
+            subject=subject,
+            stream=self._stream,
+            sequence=seq,
+            reason=reason,
+            headers={"Content-Type": "application/cloudevents+json"},
+        )

@@ -98,6 +98,7 @@ class ServiceRuntime:
             service=self.settings.service,
             jetstream=self.jetstream,
             signer=self.signer,
+            alarms=self.dead_letters,
         )
         return self.relay
 
