@@ -1,13 +1,18 @@
 """HTTP API of the appraisal service: one endpoint per command, the đề án, its timeline and past states.
 
-Every command body may carry ``version`` (the version the caller saw): a stale one is a 409.
+A handler decodes the body into the use case's command, calls the application method of the same
+name and answers the đề án's state. Every command body may carry ``version`` (the version the caller
+saw): a stale one is a 409. A đề án is approved by a plan decision, through one use case
+(``approve_in_plan``): from planning on the bus, or — ``POST /de-an/{id}/approve`` — a decision
+taken outside the system, recorded by the approving authority.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
-from typing import Annotated, Any
+from enum import Enum
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -16,9 +21,10 @@ from kc_runtime.fields import Text50, Text100, Text200, Text300, Text500
 from kc_runtime.http import problem_responses, rules_dated_by
 from pydantic import BaseModel, ConfigDict, Field
 
-from kc_appraisal.application import AppraisalApplication
-from kc_appraisal.domain.de_an import Conclusion, DeAn, DeAnType, Level
-from kc_appraisal.projections.de_an_list import DeAnList
+from kc_appraisal import commands as c
+from kc_appraisal.application import AppraisalApplication, DeAnNotFoundError
+from kc_appraisal.domain.de_an import AppraisalMode, Conclusion, DeAn, DeAnType, Level
+from kc_appraisal.domain.de_an import Member as CouncilMember
 
 Vnd = Annotated[int, Field(ge=0, description="VND, số nguyên không âm")]
 
@@ -103,7 +109,7 @@ class Member(BaseModel):
 
 
 class Appraise(Command):
-    mode: str = Field(pattern=r"^(hoi_dong|can_bo)$")
+    mode: AppraisalMode
     members: list[Member] = []
     conclusion: Conclusion
     recommended_support_vnd: Vnd
@@ -117,7 +123,7 @@ class OnDate(Command):
 
 
 class Approve(Command):
-    plan_id: Text100 = "thu-cong"
+    plan_id: Text100 = Field("thu-cong", description="Kế hoạch (mặc định: quyết định ngoài hệ thống)")
     plan_decision: Text100
     batch: int = Field(1, ge=1)
     decided_on: date
@@ -167,6 +173,21 @@ class Settle(Command):
     settled_support_vnd: Vnd
 
 
+C = TypeVar("C")
+
+
+def _appraisal(body: Appraise, command: Callable[..., C]) -> C:
+    return command(
+        mode=body.mode,
+        conclusion=body.conclusion,
+        recommended_support_vnd=body.recommended_support_vnd,
+        appraised_on=body.appraised_on,
+        members=tuple(CouncilMember(**m.model_dump()) for m in body.members),
+        field_visit=body.field_visit,
+        notes=body.notes or "",
+    )
+
+
 def router() -> APIRouter:
     api = APIRouter()
     errors = problem_responses(404, 409, 422)
@@ -175,19 +196,41 @@ def router() -> APIRouter:
         app: AppraisalApplication = request.app.state.application
         return app
 
-    def run(
-        request: Request,
-        de_an_id: UUID,
-        body: Command,
-        command: Callable[[DeAn, dict[str, Any]], Any],
-    ) -> dict[str, Any]:
-        actor = actor_of(request)
-        return app_of(request).change(de_an_id, lambda d: command(d, actor.by), body.version, actor=actor).state()
+    def command(
+        path: str,
+        use_case: Callable[[AppraisalApplication], Callable[..., DeAn]],
+        to_command: Callable[[Any], Any],
+        body_model: type[Command],
+        *,
+        tags: list[str | Enum],
+        summary: str,
+        dated_by: str | None = None,
+    ) -> None:
+        """``POST /de-an/{id}/<path>``: the body as the use case's command, the đề án's state back."""
+
+        def handler(de_an_id: UUID, body: Any, request: Request) -> dict[str, Any]:
+            app = app_of(request)
+            run = use_case(app)
+            if dated_by is None:
+                return run(de_an_id, to_command(body), actor_of(request), body.version).state()
+            with rules_dated_by(dated_by):  # the rules as of that day: none in force names the field
+                return run(de_an_id, to_command(body), actor_of(request), body.version).state()
+
+        handler.__annotations__["body"] = body_model
+        api.add_api_route(
+            f"/de-an/{{de_an_id}}/{path}",
+            handler,
+            methods=["POST"],
+            name=path.replace("/", "_").replace("-", "_"),
+            tags=tags,
+            responses=errors,
+            summary=summary,
+        )
 
     @api.post("/de-an", status_code=201, tags=["đề án"], responses=errors, summary="Tạo dự thảo đề án / draft")
     def draft(body: DraftDeAn, request: Request) -> dict[str, Any]:
         details = body.model_dump(mode="json", exclude_none=True)
-        return app_of(request).draft(details, actor_of(request), on=datetime.now(UTC).date()).state()
+        return app_of(request).draft(c.DraftDeAn(details), actor_of(request)).state()
 
     @api.get("/de-an", tags=["đề án"], summary="Danh sách, lọc / list")
     def list_de_an(
@@ -199,18 +242,8 @@ def router() -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     ) -> dict[str, Any]:
-        view: DeAnList = request.app.state.de_an_list
-        actor = actor_of(request)
-        units = ([actor.unit] if actor.unit else []) if actor.unit_bound else None  # a unit sees its own
-        total, items = view.search(
-            q=q,
-            status=status,
-            plan_year=plan_year,
-            level=level.value if level else None,
-            limit=limit,
-            offset=offset,
-            units=units,
-        )
+        query = c.ListQuery(q, status, plan_year, level.value if level else None, limit, offset)
+        total, items = app_of(request).list_de_an(query, actor_of(request))
         return {"total": total, "items": items}
 
     @api.get(
@@ -247,242 +280,168 @@ def router() -> APIRouter:
     @api.patch("/de-an/{de_an_id}", tags=["đề án"], responses=errors, summary="Sửa dự thảo / edit the draft")
     def edit(de_an_id: UUID, body: EditDeAn, request: Request) -> dict[str, Any]:
         changes = body.model_dump(mode="json", exclude_unset=True, exclude={"version"})
-        rules = app_of(request).rules
-        return run(
-            request,
-            de_an_id,
-            body,
-            lambda d, by: d.edit(changes, rules=rules, on=datetime.now(UTC).date(), **by),
-        )
+        return app_of(request).edit(de_an_id, c.EditDraft(changes), actor_of(request), body.version).state()
 
-    @api.post(
-        "/de-an/{de_an_id}/submission-extension",
+    # (path, use case, body → command, body model, tags, summary[, rules dated by])
+    command(
+        "submission-extension",
+        lambda a: a.extend_submission,
+        lambda b: c.ExtendSubmission(b.decision_number, b.decided_on, b.new_deadline),
+        Extend,
         tags=["hồ sơ"],
-        responses=errors,
         summary="Ghi quyết định gia hạn nộp hồ sơ",
     )
-    def extend(de_an_id: UUID, body: Extend, request: Request) -> dict[str, Any]:
-        return run(
-            request,
-            de_an_id,
-            body,
-            lambda d, by: d.extend_submission(
-                decision_number=body.decision_number, decided_on=body.decided_on, new_deadline=body.new_deadline, **by
-            ),
-        )
-
-    @api.post(
-        "/de-an/{de_an_id}/submit",
+    command(
+        "submit",
+        lambda a: a.submit,
+        lambda b: c.Submit(b.submitted_on),
+        Submit,
         tags=["hồ sơ"],
-        responses=errors,
         summary="Nộp hồ sơ (kiểm tra hạn nộp, cơ sở thụ hưởng, mức hỗ trợ)",
+        dated_by="submitted_on",  # deadline, priority and ceilings: all as of that day
     )
-    def submit(de_an_id: UUID, body: Submit, request: Request) -> dict[str, Any]:
-        app = app_of(request)
-        with rules_dated_by("submitted_on"):  # deadline, priority and ceilings: all as of that day
-            return run(
-                request,
-                de_an_id,
-                body,
-                lambda d, by: d.submit(
-                    submitted_on=body.submitted_on,
-                    rules=app.rules,
-                    beneficiaries=app.beneficiaries,
-                    calendars=app.calendars,
-                    **by,
-                ),
-            )
-
-    @api.post("/de-an/{de_an_id}/return", tags=["hồ sơ"], responses=errors, summary="Trả lại để bổ sung")
-    def return_(de_an_id: UUID, body: Reason, request: Request) -> dict[str, Any]:
-        return run(request, de_an_id, body, lambda d, by: d.return_for_supplement(reason=body.reason, **by))
-
-    def appraise(stage: str) -> Callable[..., dict[str, Any]]:
-        def handler(de_an_id: UUID, body: Appraise, request: Request) -> dict[str, Any]:
-            rules = app_of(request).rules
-            return run(
-                request,
-                de_an_id,
-                body,
-                lambda d, by: d.appraise(
-                    stage=stage,
-                    mode=body.mode,
-                    members=[m.model_dump(mode="json") for m in body.members],
-                    conclusion=body.conclusion,
-                    recommended_support_vnd=body.recommended_support_vnd,
-                    appraised_on=body.appraised_on,
-                    rules=rules,
-                    field_visit=body.field_visit,
-                    notes=body.notes or "",
-                    **by,
-                ),
-            )
-
-        return handler
-
-    api.add_api_route(
-        "/de-an/{de_an_id}/base-appraisal",
-        appraise("co_so"),
-        methods=["POST"],
+    command(
+        "return",
+        lambda a: a.return_for_supplement,
+        lambda b: c.ReturnForSupplement(b.reason),
+        Reason,
+        tags=["hồ sơ"],
+        summary="Trả lại để bổ sung",
+    )
+    command(
+        "base-appraisal",
+        lambda a: a.record_base_appraisal,
+        lambda b: _appraisal(b, c.RecordBaseAppraisal),
+        Appraise,
         tags=["thẩm định"],
-        responses=errors,
         summary="Thẩm định cấp cơ sở (Sở Công Thương)",
     )
-    api.add_api_route(
-        "/de-an/{de_an_id}/ministry-appraisal",
-        appraise("cap_bo"),
-        methods=["POST"],
+    command(
+        "ministry-appraisal",
+        lambda a: a.record_ministry_appraisal,
+        lambda b: _appraisal(b, c.RecordMinistryAppraisal),
+        Appraise,
         tags=["thẩm định"],
-        responses=errors,
         summary="Thẩm định cấp Bộ",
     )
-
-    @api.post("/de-an/{de_an_id}/forward", tags=["thẩm định"], responses=errors, summary="Gửi Bộ (đề án quốc gia)")
-    def forward(de_an_id: UUID, body: OnDate, request: Request) -> dict[str, Any]:
-        return run(request, de_an_id, body, lambda d, by: d.forward_to_ministry(forwarded_on=body.on, **by))
-
-    @api.post("/de-an/{de_an_id}/propose", tags=["kế hoạch"], responses=errors, summary="Đề xuất vào kế hoạch")
-    def propose(de_an_id: UUID, body: OnDate, request: Request) -> dict[str, Any]:
-        app = app_of(request)
-        return run(
-            request,
-            de_an_id,
-            body,
-            lambda d, by: d.propose(proposed_on=body.on, rules=app.rules, beneficiaries=app.beneficiaries, **by),
-        )
+    command(
+        "forward",
+        lambda a: a.forward,
+        lambda b: c.Forward(b.on),
+        OnDate,
+        tags=["thẩm định"],
+        summary="Gửi Bộ (đề án quốc gia)",
+    )
+    command(
+        "propose",
+        lambda a: a.propose,
+        lambda b: c.Propose(b.on),
+        OnDate,
+        tags=["kế hoạch"],
+        summary="Đề xuất vào kế hoạch",
+    )
 
     @api.post(
         "/de-an/{de_an_id}/approve",
         tags=["kế hoạch"],
         responses=errors,
-        summary="Phê duyệt trong kế hoạch (thường đến từ sự kiện plan.approved)",
+        summary="Ghi quyết định phê duyệt kế hoạch ngoài hệ thống (thường đến từ sự kiện plan.approved)",
     )
     def approve(de_an_id: UUID, body: Approve, request: Request) -> dict[str, Any]:
-        return run(
-            request,
-            de_an_id,
-            body,
-            lambda d, by: d.approve_in_plan(
-                plan_id=body.plan_id,
-                plan_decision=body.plan_decision,
-                batch=body.batch,
-                decided_on=body.decided_on,
-                approved_support_vnd=body.approved_support_vnd,
-                **by,
-            ),
+        app, actor = app_of(request), actor_of(request)
+        decision = c.ApproveInPlan(
+            plan_id=body.plan_id,
+            plan_decision=body.plan_decision,
+            batch=body.batch,
+            decided_on=body.decided_on,
+            lines=(c.PlanLine(de_an_id, "", body.approved_support_vnd),),
+            approver=actor.name,
+            correlation_id=actor.correlation_id,
+            skip_failed_lines=False,
         )
+        app.approve_in_plan(decision, actor=actor, expected_version=body.version)
+        return app.get(de_an_id).state()
 
-    @api.post("/de-an/{de_an_id}/not-funded", tags=["kế hoạch"], responses=errors, summary="Không bố trí kinh phí")
-    def not_funded(de_an_id: UUID, body: Reason, request: Request) -> dict[str, Any]:
-        return run(request, de_an_id, body, lambda d, by: d.mark_not_funded(reason=body.reason, **by))
-
-    @api.post("/de-an/{de_an_id}/contract", tags=["thực hiện"], responses=errors, summary="Ký hợp đồng")
-    def contract(de_an_id: UUID, body: Contract, request: Request) -> dict[str, Any]:
-        return run(
-            request,
-            de_an_id,
-            body,
-            lambda d, by: d.sign_contract(
-                contract_number=body.contract_number,
-                signed_on=body.signed_on,
-                contracted_support_vnd=body.contracted_support_vnd,
-                **by,
-            ),
-        )
-
-    @api.post("/de-an/{de_an_id}/progress", tags=["thực hiện"], responses=errors, summary="Báo cáo tiến độ tháng")
-    def progress(de_an_id: UUID, body: Progress, request: Request) -> dict[str, Any]:
-        return run(
-            request,
-            de_an_id,
-            body,
-            lambda d, by: d.report_progress(month=body.month, percent=body.percent, note=body.note or "", **by),
-        )
-
-    @api.post("/de-an/{de_an_id}/advances", tags=["thực hiện"], responses=errors, summary="Tạm ứng")
-    def advance(de_an_id: UUID, body: Advance, request: Request) -> dict[str, Any]:
-        rules = app_of(request).rules
-        return run(
-            request,
-            de_an_id,
-            body,
-            lambda d, by: d.record_advance(amount_vnd=body.amount_vnd, paid_on=body.paid_on, rules=rules, **by),
-        )
-
-    @api.post(
-        "/de-an/{de_an_id}/adjustments",
+    command(
+        "not-funded",
+        lambda a: a.mark_not_funded,
+        lambda b: c.MarkNotFunded(b.reason),
+        Reason,
+        tags=["kế hoạch"],
+        summary="Không bố trí kinh phí",
+    )
+    command(
+        "contract",
+        lambda a: a.sign_contract,
+        lambda b: c.SignContract(b.contract_number, b.signed_on, b.contracted_support_vnd),
+        Contract,
+        tags=["thực hiện"],
+        summary="Ký hợp đồng",
+    )
+    command(
+        "progress",
+        lambda a: a.report_progress,
+        lambda b: c.ReportProgress(b.month, b.percent, b.note or ""),
+        Progress,
+        tags=["thực hiện"],
+        summary="Báo cáo tiến độ tháng",
+    )
+    command(
+        "advances",
+        lambda a: a.record_advance,
+        lambda b: c.RecordAdvance(b.amount_vnd, b.paid_on),
+        Advance,
+        tags=["thực hiện"],
+        summary="Tạm ứng",
+    )
+    command(
+        "adjustments",
+        lambda a: a.request_adjustment,
+        lambda b: c.RequestAdjustment(b.change_type, b.description, b.requested_on, b.changes),
+        RequestAdjustment,
         tags=["điều chỉnh"],
-        responses=errors,
         summary="Đề nghị điều chỉnh (thẩm quyền theo quy định)",
     )
-    def request_adjustment(de_an_id: UUID, body: RequestAdjustment, request: Request) -> dict[str, Any]:
-        rules = app_of(request).rules
-        return run(
-            request,
-            de_an_id,
-            body,
-            lambda d, by: d.request_adjustment(
-                change_type=body.change_type,
-                description=body.description,
-                changes=body.changes,
-                requested_on=body.requested_on,
-                rules=rules,
-                **by,
-            ),
-        )
-
-    @api.post(
-        "/de-an/{de_an_id}/adjustments/decision",
+    command(
+        "adjustments/decision",
+        lambda a: a.decide_adjustment,
+        lambda b: c.DecideAdjustment(b.approved, b.authority, b.decision_number, b.decided_on),
+        DecideAdjustment,
         tags=["điều chỉnh"],
-        responses=errors,
         summary="Quyết định điều chỉnh (đúng thẩm quyền)",
     )
-    def decide_adjustment(de_an_id: UUID, body: DecideAdjustment, request: Request) -> dict[str, Any]:
-        return run(
-            request,
-            de_an_id,
-            body,
-            lambda d, by: d.decide_adjustment(
-                approved=body.approved,
-                authority=body.authority,
-                decision_number=body.decision_number,
-                decided_on=body.decided_on,
-                **by,
-            ),
-        )
-
-    @api.post("/de-an/{de_an_id}/complete", tags=["thực hiện"], responses=errors, summary="Hoàn thành")
-    def complete(de_an_id: UUID, body: OnDate, request: Request) -> dict[str, Any]:
-        return run(request, de_an_id, body, lambda d, by: d.complete(completed_on=body.on, **by))
-
-    @api.post("/de-an/{de_an_id}/acceptance", tags=["nghiệm thu"], responses=errors, summary="Nghiệm thu")
-    def accept(de_an_id: UUID, body: Accept, request: Request) -> dict[str, Any]:
-        return run(
-            request,
-            de_an_id,
-            body,
-            lambda d, by: d.accept(accepted_on=body.accepted_on, outputs=body.outputs, report=body.report or "", **by),
-        )
-
-    @api.post("/de-an/{de_an_id}/settlement", tags=["quyết toán"], responses=errors, summary="Quyết toán")
-    def settle(de_an_id: UUID, body: Settle, request: Request) -> dict[str, Any]:
-        rules = app_of(request).rules
-        return run(
-            request,
-            de_an_id,
-            body,
-            lambda d, by: d.settle(
-                settled_on=body.settled_on,
-                dossier_on=body.dossier_on,
-                settled_support_vnd=body.settled_support_vnd,
-                rules=rules,
-                **by,
-            ),
-        )
-
-    @api.post("/de-an/{de_an_id}/close", tags=["quyết toán"], responses=errors, summary="Đóng đề án")
-    def close(de_an_id: UUID, body: OnDate, request: Request) -> dict[str, Any]:
-        return run(request, de_an_id, body, lambda d, by: d.close(closed_on=body.on, **by))
+    command(
+        "complete",
+        lambda a: a.complete,
+        lambda b: c.Complete(b.on),
+        OnDate,
+        tags=["thực hiện"],
+        summary="Hoàn thành",
+    )
+    command(
+        "acceptance",
+        lambda a: a.accept,
+        lambda b: c.Accept(b.accepted_on, b.outputs, b.report or ""),
+        Accept,
+        tags=["nghiệm thu"],
+        summary="Nghiệm thu",
+    )
+    command(
+        "settlement",
+        lambda a: a.settle,
+        lambda b: c.Settle(b.settled_on, b.dossier_on, b.settled_support_vnd),
+        Settle,
+        tags=["quyết toán"],
+        summary="Quyết toán",
+    )
+    command(
+        "close",
+        lambda a: a.close_de_an,
+        lambda b: c.Close(b.on),
+        OnDate,
+        tags=["quyết toán"],
+        summary="Đóng đề án",
+    )
 
     @api.get(
         "/beneficiaries/{establishment_id}",
@@ -493,8 +452,6 @@ def router() -> APIRouter:
     def beneficiary(establishment_id: UUID, request: Request) -> dict[str, Any]:
         facts = request.app.state.beneficiaries.facts(establishment_id)
         if facts is None:
-            from kc_appraisal.application import DeAnNotFoundError
-
             raise DeAnNotFoundError("Chưa có cơ sở này trong dữ liệu nhận từ sổ đăng ký / unknown establishment")
         return dict(facts)
 
@@ -502,7 +459,7 @@ def router() -> APIRouter:
     def rules(request: Request) -> dict[str, Any]:
         r = app_of(request).rules
         return {
-            "calendars": [c.__dict__ for c in r.calendars],
+            "calendars": [cal.__dict__ for cal in r.calendars],
             **{
                 name: getattr(r, name).model_dump(mode="json")
                 for name in ("national_ceilings", "advances", "priority", "settlement", "authority", "contents")

@@ -1,31 +1,67 @@
-"""The appraisal service's use cases (the eventsourcing Application)."""
+"""The appraisal service's use cases: one method per command (``commands``), the eventsourcing
+Application. HTTP handlers, the bus's integration, the console and tests all call these.
+
+A use case loads the đề án (only if the caller's unit may see it), checks the version the caller
+saw, runs one domain command with the decision's ``By`` (actor, correlation, causation) and saves.
+The day a rule is looked up for, when the caller names none, comes from the application's clock.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, TypeVar
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
 from uuid import UUID
 
 import structlog
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
-from kc_contracts.planning_events import PlanApprovedV1
 from kc_contracts.vocabulary import VIETNAM_TIME, has_label, label
 from kc_runtime.actor import Actor
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.text import unit_key
 
-from kc_appraisal.domain.de_an import BeneficiaryLookup, DeAn, Level, Status
+from kc_appraisal import commands as c
+from kc_appraisal.domain.de_an import BeneficiaryLookup, By, DeAn, Level, Status
+from kc_appraisal.domain.de_an.events import DeAnEvents
 from kc_appraisal.domain.errors import AppraisalError, StaleVersionError
 from kc_appraisal.domain.reference import DeAnReference, reference_for
 from kc_appraisal.domain.rules import CalendarLookup, Rulebook
 
-T = TypeVar("T")
 log = structlog.get_logger("kc.appraisal")
-CodeLookup = Callable[[str], list[UUID]]  # the đề án with this code (the list view)
-YearCount = Callable[[int], int]  # how many đề án of this plan year there are (the list view)
+Clock = Callable[[], datetime]
+# fields of a decision event that the timeline shows beside its data, not in it
+_DECISION_FIELDS = (
+    "originator_id",
+    "originator_version",
+    "timestamp",
+    "originator_topic",
+    "actor",
+    "correlation_id",
+    "causation_id",
+    "rule_versions",
+)
+
+
+class DeAnIndex(Protocol):
+    """The list of this instance's đề án (a projection of the store)."""
+
+    def search(
+        self,
+        *,
+        q: str | None,
+        status: str | None,
+        plan_year: int | None,
+        level: str | None,
+        limit: int,
+        offset: int,
+        units: list[str] | None = None,
+    ) -> tuple[int, list[dict[str, Any]]]: ...
+
+    def by_code(self, code: str) -> list[UUID]: ...
+
+    def count_in_year(self, plan_year: int) -> int: ...
 
 
 class DeAnNotFoundError(AppraisalError):
@@ -79,6 +115,10 @@ def unit_of(de_an: DeAn) -> str:
     return str(de_an.details.get("unit") or unit_key(de_an.details["implementing_unit"]))
 
 
+def by(actor: Actor) -> By:
+    return By(actor.name, actor.correlation_id)
+
+
 class AppraisalApplication(ServiceApplication):
     name = "appraisal"
 
@@ -90,15 +130,15 @@ class AppraisalApplication(ServiceApplication):
         beneficiaries: BeneficiaryLookup,
         instance: str,
         calendars: CalendarLookup | None = None,
-        codes: CodeLookup | None = None,
-        drafted_in: YearCount | None = None,
+        index: DeAnIndex | None = None,
+        clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
-        self.codes = codes
-        self.drafted_in = drafted_in
         self.rules = rules
         self.calendars = calendars
         self.beneficiaries = beneficiaries
         self.instance = instance
+        self.index = index
+        self.clock = clock
         super().__init__(env=env)
 
     # -- reading ----------------------------------------------------------------------------------
@@ -122,6 +162,21 @@ class AppraisalApplication(ServiceApplication):
             raise DeAnNotFoundError(f"Đề án chưa tồn tại vào {moment.isoformat()} / did not exist yet")
         return self.get(de_an_id, version=max(versions))
 
+    def list_de_an(self, query: c.ListQuery, actor: Actor) -> tuple[int, list[dict[str, Any]]]:
+        """A page of the list; an implementing unit sees its own unit's đề án only."""
+        if self.index is None:
+            return 0, []
+        units = ([actor.unit] if actor.unit else []) if actor.unit_bound else None
+        return self.index.search(
+            q=query.q,
+            status=query.status,
+            plan_year=query.plan_year,
+            level=query.level,
+            limit=query.limit,
+            offset=query.offset,
+            units=units,
+        )
+
     def public_status(self, code: str) -> PublicStatus:
         """The public lookup (tra cứu) by reference or by the đề án's code: where it stands,
         nothing personal, no amounts, no dossier."""
@@ -129,7 +184,7 @@ class AppraisalApplication(ServiceApplication):
             reservation: Any = self.repository.get(DeAnReference.id_for(code))
             found = [reservation.de_an_id] if isinstance(reservation, DeAnReference) else []
         except AggregateNotFoundError:
-            found = self.codes(code) if self.codes else []
+            found = self.index.by_code(code) if self.index else []
         if not found:
             raise DeAnNotFoundError(f"Không có đề án mã {code} / no đề án with this code")
         if len(found) > 1:
@@ -152,41 +207,35 @@ class AppraisalApplication(ServiceApplication):
         )
 
     def timeline(self, de_an_id: UUID, *, actor: Actor | None = None) -> list[dict[str, Any]]:
-        """Who did what, when, under which rule version: straight from the stream."""
+        """Who did what, when, under which rule version: straight from the stream. Both appraisal
+        events show as ``Appraised`` with their ``stage``, the timeline's name for them since the
+        first release (the vocabulary labels it)."""
         self.get(de_an_id, actor=actor)
         out = []
         for e in self.events.get(de_an_id):
-            payload = {
-                k: v
-                for k, v in e.__dict__.items()
-                if k
-                not in (
-                    "originator_id",
-                    "originator_version",
-                    "timestamp",
-                    "originator_topic",
-                    "actor",
-                    "correlation_id",
-                    "rule_versions",
-                )
-            }
+            data = {k: v for k, v in e.__dict__.items() if k not in _DECISION_FIELDS}
+            name = type(e).__name__
+            if isinstance(e, DeAnEvents.AppraisalRecorded):
+                name, data = "Appraised", {"stage": e.stage} | data
             out.append(
                 {
                     "version": e.originator_version,
-                    "event": type(e).__name__,
+                    "event": name,
                     "at": getattr(e, "timestamp", None),
                     "actor": getattr(e, "actor", None),
                     "correlation_id": getattr(e, "correlation_id", None),
+                    "causation_id": getattr(e, "causation_id", None),
                     "rule_versions": getattr(e, "rule_versions", []),
-                    "data": payload,
+                    "data": data,
                 }
             )
         return out
 
-    # -- commands ---------------------------------------------------------------------------------
-    def draft(self, details: dict[str, Any], actor: Actor, on: date) -> DeAn:
+    # -- drafting ---------------------------------------------------------------------------------
+    def draft(self, command: c.DraftDeAn, actor: Actor) -> DeAn:
         """A new đề án with its reference (mã tra cứu) and implementing unit (an implementing
         unit's own token drafts for that unit only)."""
+        details = dict(command.details)
         unit = details.get("unit") or unit_key(str(details.get("implementing_unit") or ""))
         if actor.unit_bound and actor.unit is not None:
             if details.get("unit") not in (None, actor.unit):
@@ -195,12 +244,12 @@ class AppraisalApplication(ServiceApplication):
                     field="unit",
                 )
             unit = actor.unit
-        details = details | {"province_code": details.get("province_code") or self._province(), "unit": unit or None}
+        details |= {"province_code": details.get("province_code") or self._province(), "unit": unit or None}
         year = details.get("plan_year")
-        number = (self.drafted_in(year) if self.drafted_in and isinstance(year, int) else 0) + 1
+        number = (self.index.count_in_year(year) if self.index and isinstance(year, int) else 0) + 1
         for _ in range(100):  # the count is a hint; the reservation decides (a concurrent draft took it: next)
             reference = reference_for(self.instance, year, number) if isinstance(year, int) else None
-            de_an = DeAn.draft(details | {"reference": reference}, rules=self.rules, on=on, **actor.by)
+            de_an = DeAn.draft(details | {"reference": reference}, rules=self.rules, on=self._today(), by=by(actor))
             try:
                 self.save(de_an, DeAnReference(reference=de_an.details["reference"], de_an_id=de_an.id))
             except IntegrityError:
@@ -209,18 +258,243 @@ class AppraisalApplication(ServiceApplication):
             return de_an
         raise StaleVersionError("Đang có nhiều đề án được lập cùng lúc; thử lại / too many concurrent drafts")
 
-    def _province(self) -> str:
-        return self.instance.removeprefix("tinh-") if self.instance.startswith("tinh-") else "00"
+    def edit(self, de_an_id: UUID, command: c.EditDraft, actor: Actor, expected_version: int | None = None) -> DeAn:
+        return self._change(
+            de_an_id, actor, expected_version, lambda d: d.edit(dict(command.changes), rules=self.rules,
+                                                                 on=self._today(), by=by(actor))
+        )  # fmt: skip
 
-    def change(
+    def extend_submission(
+        self, de_an_id: UUID, command: c.ExtendSubmission, actor: Actor, expected_version: int | None = None
+    ) -> DeAn:
+        return self._change(
+            de_an_id,
+            actor,
+            expected_version,
+            lambda d: d.extend_submission(
+                decision_number=command.decision_number,
+                decided_on=command.decided_on,
+                new_deadline=command.new_deadline,
+                by=by(actor),
+            ),
+        )
+
+    # -- submission and appraisal -----------------------------------------------------------------
+    def submit(self, de_an_id: UUID, command: c.Submit, actor: Actor, expected_version: int | None = None) -> DeAn:
+        """Nộp hồ sơ: deadline, beneficiaries and ceilings, all as of the submission day."""
+        return self._change(
+            de_an_id,
+            actor,
+            expected_version,
+            lambda d: d.submit(
+                submitted_on=command.submitted_on,
+                rules=self.rules,
+                beneficiaries=self.beneficiaries,
+                calendars=self.calendars,
+                by=by(actor),
+            ),
+        )
+
+    def return_for_supplement(
+        self, de_an_id: UUID, command: c.ReturnForSupplement, actor: Actor, expected_version: int | None = None
+    ) -> DeAn:
+        return self._change(
+            de_an_id, actor, expected_version, lambda d: d.return_for_supplement(reason=command.reason, by=by(actor))
+        )
+
+    def record_base_appraisal(
+        self, de_an_id: UUID, command: c.RecordBaseAppraisal, actor: Actor, expected_version: int | None = None
+    ) -> DeAn:
+        return self._change(
+            de_an_id, actor, expected_version, lambda d: d.record_base_appraisal(**_appraisal(command), by=by(actor))
+        )
+
+    def record_ministry_appraisal(
+        self, de_an_id: UUID, command: c.RecordMinistryAppraisal, actor: Actor, expected_version: int | None = None
+    ) -> DeAn:
+        return self._change(
+            de_an_id,
+            actor,
+            expected_version,
+            lambda d: d.record_ministry_appraisal(**_appraisal(command), by=by(actor)),
+        )
+
+    def forward(self, de_an_id: UUID, command: c.Forward, actor: Actor, expected_version: int | None = None) -> DeAn:
+        return self._change(
+            de_an_id, actor, expected_version, lambda d: d.forward(forwarded_on=command.forwarded_on, by=by(actor))
+        )
+
+    def propose(self, de_an_id: UUID, command: c.Propose, actor: Actor, expected_version: int | None = None) -> DeAn:
+        return self._change(
+            de_an_id,
+            actor,
+            expected_version,
+            lambda d: d.propose(
+                proposed_on=command.proposed_on, rules=self.rules, beneficiaries=self.beneficiaries, by=by(actor)
+            ),
+        )
+
+    def mark_not_funded(
+        self, de_an_id: UUID, command: c.MarkNotFunded, actor: Actor, expected_version: int | None = None
+    ) -> DeAn:
+        return self._change(
+            de_an_id, actor, expected_version, lambda d: d.mark_not_funded(reason=command.reason, by=by(actor))
+        )
+
+    # -- implementation ---------------------------------------------------------------------------
+    def sign_contract(
+        self, de_an_id: UUID, command: c.SignContract, actor: Actor, expected_version: int | None = None
+    ) -> DeAn:
+        return self._change(
+            de_an_id,
+            actor,
+            expected_version,
+            lambda d: d.sign_contract(
+                contract_number=command.contract_number,
+                signed_on=command.signed_on,
+                contracted_support_vnd=command.contracted_support_vnd,
+                by=by(actor),
+            ),
+        )
+
+    def report_progress(
+        self, de_an_id: UUID, command: c.ReportProgress, actor: Actor, expected_version: int | None = None
+    ) -> DeAn:
+        return self._change(
+            de_an_id,
+            actor,
+            expected_version,
+            lambda d: d.report_progress(month=command.month, percent=command.percent, note=command.note, by=by(actor)),
+        )
+
+    def record_advance(
+        self, de_an_id: UUID, command: c.RecordAdvance, actor: Actor, expected_version: int | None = None
+    ) -> DeAn:
+        return self._change(
+            de_an_id,
+            actor,
+            expected_version,
+            lambda d: d.record_advance(
+                amount_vnd=command.amount_vnd, paid_on=command.paid_on, rules=self.rules, by=by(actor)
+            ),
+        )
+
+    def request_adjustment(
+        self, de_an_id: UUID, command: c.RequestAdjustment, actor: Actor, expected_version: int | None = None
+    ) -> DeAn:
+        return self._change(
+            de_an_id,
+            actor,
+            expected_version,
+            lambda d: d.request_adjustment(
+                change_type=command.change_type,
+                description=command.description,
+                changes=dict(command.changes),
+                requested_on=command.requested_on,
+                rules=self.rules,
+                by=by(actor),
+            ),
+        )
+
+    def decide_adjustment(
+        self, de_an_id: UUID, command: c.DecideAdjustment, actor: Actor, expected_version: int | None = None
+    ) -> DeAn:
+        return self._change(
+            de_an_id,
+            actor,
+            expected_version,
+            lambda d: d.decide_adjustment(
+                approved=command.approved,
+                authority=command.authority,
+                decision_number=command.decision_number,
+                decided_on=command.decided_on,
+                by=by(actor),
+            ),
+        )
+
+    def complete(self, de_an_id: UUID, command: c.Complete, actor: Actor, expected_version: int | None = None) -> DeAn:
+        return self._change(
+            de_an_id, actor, expected_version, lambda d: d.complete(completed_on=command.completed_on, by=by(actor))
+        )
+
+    def accept(self, de_an_id: UUID, command: c.Accept, actor: Actor, expected_version: int | None = None) -> DeAn:
+        return self._change(
+            de_an_id,
+            actor,
+            expected_version,
+            lambda d: d.accept(
+                accepted_on=command.accepted_on, outputs=dict(command.outputs), report=command.report, by=by(actor)
+            ),
+        )
+
+    def settle(self, de_an_id: UUID, command: c.Settle, actor: Actor, expected_version: int | None = None) -> DeAn:
+        return self._change(
+            de_an_id,
+            actor,
+            expected_version,
+            lambda d: d.settle(
+                settled_on=command.settled_on,
+                dossier_on=command.dossier_on,
+                settled_support_vnd=command.settled_support_vnd,
+                rules=self.rules,
+                by=by(actor),
+            ),
+        )
+
+    def close_de_an(self, de_an_id: UUID, command: c.Close, actor: Actor, expected_version: int | None = None) -> DeAn:
+        """Đóng đề án (``close`` is the application's own: it closes the store)."""
+        return self._change(
+            de_an_id, actor, expected_version, lambda d: d.close(closed_on=command.closed_on, by=by(actor))
+        )
+
+    # -- from the bus -----------------------------------------------------------------------------
+    def approve_in_plan(
         self,
-        de_an_id: UUID,
-        command: Callable[[DeAn], T],
-        expected_version: int | None = None,
+        command: c.ApproveInPlan,
+        tracking: Tracking | None = None,
         *,
         actor: Actor | None = None,
+        expected_version: int | None = None,
+    ) -> list[str]:
+        """The one way a đề án is approved: a plan decision approves its lines of this instance. From
+        the bus, with the message's tracking, atomically: a line that cannot apply (unknown đề án,
+        wrong state, amount above the appraisal) is logged and returned, the others still apply."""
+        decided = By(command.approver, command.correlation_id, command.causation_id)
+        changed, problems = [], []
+        for line in command.lines:
+            try:
+                de_an = self._load(line.de_an_id, actor, expected_version)
+                de_an.approve_in_plan(
+                    plan_id=command.plan_id,
+                    plan_decision=command.plan_decision,
+                    batch=command.batch,
+                    decided_on=command.decided_on,
+                    approved_support_vnd=line.approved_support_vnd,
+                    by=decided,
+                )
+                changed.append(de_an)
+            except AppraisalError as exc:
+                if not command.skip_failed_lines:
+                    raise
+                problems.append(f"{line.code}: {exc}")
+                log.warning("plan line not applied", plan=command.plan_id, code=line.code, error=str(exc))
+        if tracking is not None:
+            self.save_tracked(tracking, *changed)
+        else:
+            self._save(*changed)
+        return problems
+
+    # -- the one way a command runs ---------------------------------------------------------------
+    def _change(
+        self, de_an_id: UUID, actor: Actor, expected_version: int | None, command: Callable[[DeAn], Any]
     ) -> DeAn:
-        """Load (at the expected version, if given), run one domain command, save."""
+        """Load (if the actor may see it, at the version it saw), run one domain command, save."""
+        de_an = self._load(de_an_id, actor, expected_version)
+        command(de_an)
+        self._save(de_an)
+        return de_an
+
+    def _load(self, de_an_id: UUID, actor: Actor | None, expected_version: int | None) -> DeAn:
         de_an = self.get(de_an_id, actor=actor)
         if expected_version is not None and de_an.version != expected_version:
             raise StaleVersionError(
@@ -228,40 +502,30 @@ class AppraisalApplication(ServiceApplication):
                 "stale version: reload and retry",
                 field="version",
             )
-        command(de_an)
+        return de_an
+
+    def _save(self, *de_an: DeAn) -> None:
         try:
-            self.save(de_an)
+            self.save(*de_an)
         except IntegrityError:
             raise StaleVersionError(
                 "Đề án vừa bị thay đổi đồng thời; tải lại / changed concurrently", field="version"
             ) from None
-        return de_an
 
-    # -- from the bus -----------------------------------------------------------------------------
-    def apply_plan(self, plan: PlanApprovedV1, tracking: Tracking) -> list[str]:
-        """``plan.approved``: approve this instance's đề án in the plan, with the tracking, atomically.
+    def _today(self) -> date:
+        return self.clock().date()
 
-        A line that cannot apply (unknown đề án, wrong state, amount above appraisal) is reported in
-        the log and the returned list; the others still apply.
-        """
-        changed, problems = [], []
-        for line in plan.lines:
-            if line.instance != self.instance:
-                continue
-            try:
-                de_an = self.get(line.de_an_id)
-                de_an.approve_in_plan(
-                    plan_id=str(plan.plan_id),
-                    plan_decision=plan.decision_number,
-                    batch=plan.batch,
-                    decided_on=plan.decision_date,
-                    approved_support_vnd=line.approved_support_vnd,
-                    actor=f"ke-hoach:{plan.owner}",
-                    correlation_id=str(plan.plan_id),
-                )
-                changed.append(de_an)
-            except AppraisalError as exc:
-                problems.append(f"{line.code}: {exc}")
-                log.warning("plan line not applied", plan=str(plan.plan_id), code=line.code, error=str(exc))
-        self.save_tracked(tracking, *changed)
-        return problems
+    def _province(self) -> str:
+        return self.instance.removeprefix("tinh-") if self.instance.startswith("tinh-") else "00"
+
+
+def _appraisal(command: c.RecordAppraisal) -> dict[str, Any]:
+    return {
+        "mode": command.mode,
+        "members": command.members,
+        "conclusion": command.conclusion,
+        "recommended_support_vnd": command.recommended_support_vnd,
+        "appraised_on": command.appraised_on,
+        "field_visit": dict(command.field_visit) if command.field_visit is not None else None,
+        "notes": command.notes,
+    }

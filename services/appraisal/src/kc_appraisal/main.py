@@ -32,11 +32,10 @@ def create_app(settings: Settings) -> FastAPI:
     application = AppraisalApplication(
         env,
         rules=rulebook.rulebook(),
-        beneficiaries=beneficiary_view.facts,
+        beneficiaries=beneficiary_view.lookup,
         instance=settings.instance,
         calendars=calendar_view.lookup,
-        codes=de_an_view.by_code,
-        drafted_in=de_an_view.count_in_year,
+        index=de_an_view,
     )
     listing = LocalProjection(application, views, de_an_list.apply, name=de_an_list.NAME)
     listing.catch_up()

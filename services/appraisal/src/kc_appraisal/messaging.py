@@ -9,16 +9,28 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from eventsourcing.persistence import Tracking
 from kc_contracts import ContractEvent, Envelope
 from kc_contracts.planning_events import PlanApprovedV1
+from kc_runtime.inbox import Effect
 from kc_runtime.service import ServiceRuntime
 
+from kc_appraisal import integration
 from kc_appraisal.application import AppraisalApplication
 from kc_appraisal.projections.beneficiaries import BeneficiariesView
 from kc_appraisal.projections.calendars import CalendarsView
+
+
+def plan_approvals(app: AppraisalApplication, instance: str) -> Effect:
+    """What a ``plan.approved`` message does here: its lines of this instance approved."""
+
+    def effect(envelope: Envelope, event: ContractEvent, tracking: Tracking) -> None:
+        if isinstance(event, PlanApprovedV1):
+            app.approve_in_plan(integration.approve_in_plan(envelope, event, instance), tracking)
+        else:
+            app.save_tracked(tracking)  # another event on the subject: consumed, nothing to do
+
+    return effect
 
 
 def subscribe(
@@ -38,12 +50,6 @@ def subscribe(
             is_tracked=beneficiaries.store.has_tracked,
         )
 
-    def apply_plan(envelope: Envelope, event: ContractEvent, tracking: Tracking) -> Any:
-        if isinstance(event, PlanApprovedV1):
-            app.apply_plan(event, tracking)
-        else:
-            app.save_tracked(tracking)
-
     for owner in sorted({instance, "bo"}):
         runtime.consume(
             f"appraisal-calendars-{owner}",
@@ -56,6 +62,6 @@ def subscribe(
             f"appraisal-plans-{owner}",
             source_instance=owner,
             subjects=[f"kc.{owner}.planning.plan.approved.v1"],
-            effect=apply_plan,
+            effect=plan_approvals(app, instance),
             is_tracked=app.is_tracked,
         )

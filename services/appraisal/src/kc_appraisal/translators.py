@@ -1,7 +1,13 @@
 """The one place where the đề án's domain events meet the public milestone contracts.
 
 A milestone carries the đề án's context as it stood *at that version*, so the relay translates
-each event together with the đề án replayed to that version.
+each event together with the đề án replayed to that version. The relay carries each event's
+correlation and causation to the envelope.
+
+One name per action, but published names do not change: ``BaseAppraisalRecorded`` and
+``MinistryAppraisalRecorded`` are published as ``de-an.base-appraised.v1`` and
+``de-an.ministry-appraised.v1`` (``BaseAppraisalRecordedV1``, ``MinistryAppraisalRecordedV1``), the
+names integrators subscribed to; the one ``Appraised`` event stored before them translates the same.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from kc_contracts.appraisal_events import (
 )
 
 from kc_appraisal.domain.de_an import DeAn
+from kc_appraisal.domain.de_an.events import BASE, DeAnEvents
 
 StateAt = Callable[[Any], DeAn]
 
@@ -78,16 +85,15 @@ def translator(state_at: StateAt) -> Callable[[Any], ContractEvent | None]:
             )
         if isinstance(e, DeAn.Returned):
             return DeAnReturnedV1(**_common(e, d), reason=e.reason)
-        if isinstance(e, DeAn.Appraised):
-            cls = BaseAppraisalRecordedV1 if e.stage == "co_so" else MinistryAppraisalRecordedV1
-            extra = {"mode": e.mode} if e.stage == "co_so" else {}
-            return cls(
-                **_common(e, d),
-                conclusion=e.conclusion,
-                recommended_support_vnd=e.recommended_support_vnd,
-                appraised_on=e.appraised_on,
-                **extra,
-            )
+        if isinstance(e, DeAnEvents.AppraisalRecorded):
+            appraisal = {
+                "conclusion": e.conclusion,
+                "recommended_support_vnd": e.recommended_support_vnd,
+                "appraised_on": e.appraised_on,
+            }
+            if e.stage == BASE:
+                return BaseAppraisalRecordedV1(**_common(e, d), **appraisal, mode=e.mode)
+            return MinistryAppraisalRecordedV1(**_common(e, d), **appraisal)
         if isinstance(e, DeAn.Forwarded):
             return DeAnForwardedV1(**_proposal(e, d), recommended_support_vnd=d.recommended_support_vnd)
         if isinstance(e, DeAn.Proposed):

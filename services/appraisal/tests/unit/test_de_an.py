@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from kc_appraisal.domain.de_an import LIFECYCLE, Conclusion, DeAn, Status
+from kc_appraisal.domain.de_an import LIFECYCLE, By, Conclusion, DeAn, Member, Status
 from kc_appraisal.domain.errors import (
     AuthorityError,
     BeneficiaryError,
@@ -17,6 +17,7 @@ from kc_appraisal.domain.errors import (
     NotAllowedInStateError,
     OverCeilingError,
 )
+from kc_appraisal.projections.beneficiaries import to_facts
 from kc_appraisal.rulebook import rulebook
 from kc_contracts.vocabulary import label
 
@@ -37,7 +38,11 @@ def facts(**extra: Any) -> dict[str, Any]:
 
 def lookup(known: dict[UUID, dict[str, Any]] | None = None) -> Any:
     table = {BENEFICIARY: facts()} if known is None else known
-    return table.get
+    return lambda bid: to_facts(table[bid]) if bid in table else None
+
+
+def council(members: list[dict[str, Any]]) -> list[Member]:
+    return [Member(**m) for m in members]
 
 
 def model_line(support: int = 800_000_000, total: int = 3_000_000_000) -> dict[str, Any]:
@@ -68,12 +73,12 @@ def details(**overrides: Any) -> dict[str, Any]:
 
 
 def drafted(**overrides: Any) -> DeAn:
-    return DeAn.draft(details(**overrides), rules=RULES, on=date(2022, 9, 1), actor="trung-tam")
+    return DeAn.draft(details(**overrides), rules=RULES, on=date(2022, 9, 1), by=By("trung-tam"))
 
 
 def submitted(**overrides: Any) -> DeAn:
     d = drafted(**overrides)
-    d.submit(submitted_on=date(2022, 9, 20), rules=RULES, beneficiaries=lookup(), actor="trung-tam")
+    d.submit(submitted_on=date(2022, 9, 20), rules=RULES, beneficiaries=lookup(), by=By("trung-tam"))
     return d
 
 
@@ -84,38 +89,36 @@ COUNCIL = [
 
 def base_passed(**overrides: Any) -> DeAn:
     d = submitted(**overrides)
-    d.appraise(
-        stage="co_so",
+    d.record_base_appraisal(
         mode="hoi_dong",
-        members=COUNCIL,
+        members=council(COUNCIL),
         conclusion=Conclusion.agree,
         recommended_support_vnd=800_000_000,
         appraised_on=date(2022, 11, 10),
-        rules=RULES,
-        actor="so-31",
+        by=By("so-31"),
     )
     return d
 
 
 def contracted(progress: int = 0) -> DeAn:
     d = base_passed()
-    d.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(), actor="so-31")
+    d.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(), by=By("so-31"))
     d.approve_in_plan(
         plan_id="p",
         plan_decision="123/QĐ-UBND",
         batch=1,
         decided_on=date(2022, 12, 20),
         approved_support_vnd=800_000_000,
-        actor="ubnd-31",
+        by=By("ubnd-31"),
     )
     d.sign_contract(
         contract_number="05/2023/HĐ-KC",
         signed_on=date(2023, 2, 1),
         contracted_support_vnd=800_000_000,
-        actor="trung-tam",
+        by=By("trung-tam"),
     )
     if progress:
-        d.report_progress(month="2023-05", percent=progress, actor="trung-tam")
+        d.report_progress(month="2023-05", percent=progress, by=By("trung-tam"))
     return d
 
 
@@ -130,27 +133,25 @@ def test_a_draft_allows_only_editing_extension_and_submission() -> None:
 def test_actions_outside_their_states_are_refused_with_the_allowed_list(action: str) -> None:
     d = drafted()
     calls = {
-        "tham_dinh_co_so": lambda: d.appraise(
-            stage="co_so",
+        "tham_dinh_co_so": lambda: d.record_base_appraisal(
             mode="can_bo",
             members=[],
             conclusion=Conclusion.agree,
             recommended_support_vnd=1,
             appraised_on=date(2022, 11, 1),
-            rules=RULES,
-            actor="x",
+            by=By("x"),
         ),
         "phe_duyet": lambda: d.approve_in_plan(
-            plan_id="p", plan_decision="1", batch=1, decided_on=date(2023, 1, 1), approved_support_vnd=1, actor="x"
+            plan_id="p", plan_decision="1", batch=1, decided_on=date(2023, 1, 1), approved_support_vnd=1, by=By("x")
         ),
         "ky_hop_dong": lambda: d.sign_contract(
-            contract_number="1", signed_on=date(2023, 1, 1), contracted_support_vnd=1, actor="x"
+            contract_number="1", signed_on=date(2023, 1, 1), contracted_support_vnd=1, by=By("x")
         ),
-        "tam_ung": lambda: d.record_advance(amount_vnd=1, paid_on=date(2023, 1, 1), rules=RULES, actor="x"),
+        "tam_ung": lambda: d.record_advance(amount_vnd=1, paid_on=date(2023, 1, 1), rules=RULES, by=By("x")),
         "quyet_toan": lambda: d.settle(
-            settled_on=date(2023, 1, 1), dossier_on=date(2023, 1, 1), settled_support_vnd=1, rules=RULES, actor="x"
+            settled_on=date(2023, 1, 1), dossier_on=date(2023, 1, 1), settled_support_vnd=1, rules=RULES, by=By("x")
         ),
-        "dong": lambda: d.close(closed_on=date(2023, 1, 1), actor="x"),
+        "dong": lambda: d.close(closed_on=date(2023, 1, 1), by=By("x")),
     }
     with pytest.raises(NotAllowedInStateError) as refused:
         calls[action]()
@@ -170,52 +171,48 @@ def test_local_de_an_goes_from_base_appraisal_straight_to_the_plan() -> None:
     d = base_passed()
     assert "gui_bo" not in d.allowed_actions()
     with pytest.raises(NotAllowedInStateError):
-        d.forward_to_ministry(forwarded_on=date(2022, 11, 12), actor="so-31")
-    d.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(), actor="so-31")
+        d.forward(forwarded_on=date(2022, 11, 12), by=By("so-31"))
+    d.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(), by=By("so-31"))
     assert d.status is Status.proposed
 
 
 def test_national_de_an_passes_both_appraisals() -> None:
     d = base_passed(level="quoc_gia", de_an_type="kcqg_thu_huong", code="KCQG-2023-31-01")
     with pytest.raises(NotAllowedInStateError):
-        d.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(), actor="so-31")
-    d.forward_to_ministry(forwarded_on=date(2022, 11, 12), actor="so-31")
-    d.appraise(
-        stage="cap_bo",
+        d.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(), by=By("so-31"))
+    d.forward(forwarded_on=date(2022, 11, 12), by=By("so-31"))
+    d.record_ministry_appraisal(
         mode="can_bo",
         members=[],
         conclusion=Conclusion.agree_with_changes,
         recommended_support_vnd=700_000_000,
         appraised_on=date(2022, 12, 1),
-        rules=RULES,
-        actor="cuc",
+        by=By("cuc"),
     )
-    d.propose(proposed_on=date(2022, 12, 5), rules=RULES, beneficiaries=lookup(), actor="cuc")
+    d.propose(proposed_on=date(2022, 12, 5), rules=RULES, beneficiaries=lookup(), by=By("cuc"))
     assert (d.status, d.recommended_support_vnd) == (Status.proposed, 700_000_000)
 
 
 def test_return_for_supplement_goes_back_to_draft_and_rejection_is_terminal() -> None:
     d = submitted()
-    d.return_for_supplement(reason="Thiếu báo giá thiết bị", actor="so-31")
+    d.return_for_supplement(reason="Thiếu báo giá thiết bị", by=By("so-31"))
     assert d.status is Status.draft and d.returns == ["Thiếu báo giá thiết bị"]
-    d.submit(submitted_on=date(2022, 10, 25), rules=RULES, beneficiaries=lookup(), actor="trung-tam")
-    d.appraise(
-        stage="co_so",
+    d.submit(submitted_on=date(2022, 10, 25), rules=RULES, beneficiaries=lookup(), by=By("trung-tam"))
+    d.record_base_appraisal(
         mode="can_bo",
         members=[],
         conclusion=Conclusion.reject,
         recommended_support_vnd=0,
         appraised_on=date(2022, 11, 10),
-        rules=RULES,
-        actor="so-31",
+        by=By("so-31"),
     )
     assert d.status is Status.base_rejected and d.allowed_actions() == []
 
 
 def test_not_funded_is_terminal() -> None:
     d = base_passed()
-    d.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(), actor="so-31")
-    d.mark_not_funded(reason="Hết nguồn kinh phí", actor="ubnd-31")
+    d.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(), by=By("so-31"))
+    d.mark_not_funded(reason="Hết nguồn kinh phí", by=By("ubnd-31"))
     assert d.status is Status.not_funded and d.allowed_actions() == []
 
 
@@ -225,11 +222,11 @@ def test_not_funded_is_terminal() -> None:
 def test_submission_after_the_deadline_is_refused_unless_extended() -> None:
     d = drafted()
     with pytest.raises(DeadlineMissedError, match="30/10/2022"):
-        d.submit(submitted_on=date(2022, 11, 2), rules=RULES, beneficiaries=lookup(), actor="x")
+        d.submit(submitted_on=date(2022, 11, 2), rules=RULES, beneficiaries=lookup(), by=By("x"))
     d.extend_submission(
-        decision_number="88/QĐ-SCT", decided_on=date(2022, 10, 28), new_deadline=date(2022, 11, 15), actor="so-31"
+        decision_number="88/QĐ-SCT", decided_on=date(2022, 10, 28), new_deadline=date(2022, 11, 15), by=By("so-31")
     )
-    d.submit(submitted_on=date(2022, 11, 2), rules=RULES, beneficiaries=lookup(), actor="x")
+    d.submit(submitted_on=date(2022, 11, 2), rules=RULES, beneficiaries=lookup(), by=By("x"))
     assert d.submission is not None
     assert d.submission["deadline"] == date(2022, 11, 15)
     assert "calendar@KCĐP-31-2023" in d.submission["rule_versions"]
@@ -237,7 +234,7 @@ def test_submission_after_the_deadline_is_refused_unless_extended() -> None:
 
 def test_submission_without_a_calendar_for_the_year_is_refused() -> None:
     with pytest.raises(DeadlineMissedError, match="Chưa có lịch kế hoạch"):
-        drafted(plan_year=2031).submit(submitted_on=date(2030, 1, 1), rules=RULES, beneficiaries=lookup(), actor="x")
+        drafted(plan_year=2031).submit(submitted_on=date(2030, 1, 1), rules=RULES, beneficiaries=lookup(), by=By("x"))
 
 
 # -- ceilings --------------------------------------------------------------------------------------
@@ -265,7 +262,7 @@ def test_the_2014_table_applies_to_2014_era_submissions() -> None:
     with pytest.raises(OverCeilingError, match=r"ceiling\.quoc_gia@TTLT26/2014"):
         cal = type(rules2017.calendars[0])("T", "dia_phuong", "31", 2017, date(2016, 7, 1), date(2016, 10, 30), "t")
         rules_with = type(rules2017)(**(rules2017.__dict__ | {"calendars": (*rules2017.calendars, cal)}))
-        d.submit(submitted_on=date(2016, 10, 1), rules=rules_with, beneficiaries=lookup(), actor="x")
+        d.submit(submitted_on=date(2016, 10, 1), rules=rules_with, beneficiaries=lookup(), by=By("x"))
 
 
 def test_an_area_priority_raises_the_cap_by_the_multiplier() -> None:
@@ -285,7 +282,7 @@ def test_budget_lines_must_add_up_and_must_exist() -> None:
     with pytest.raises(BudgetError, match="số nguyên VND không âm"):
         drafted(budget_lines=[model_line() | {"support_requested_vnd": -5}])
     with pytest.raises(BudgetError, match="chưa có dòng dự toán"):
-        drafted(budget_lines=[]).submit(submitted_on=date(2022, 10, 1), rules=RULES, beneficiaries=lookup(), actor="x")
+        drafted(budget_lines=[]).submit(submitted_on=date(2022, 10, 1), rules=RULES, beneficiaries=lookup(), by=By("x"))
 
 
 # -- beneficiaries -----------------------------------------------------------------------------------
@@ -293,7 +290,7 @@ def test_budget_lines_must_add_up_and_must_exist() -> None:
 
 def test_unknown_ineligible_and_double_funded_beneficiaries_are_refused() -> None:
     with pytest.raises(BeneficiaryError, match="chưa có trong sổ đăng ký"):
-        drafted().submit(submitted_on=date(2022, 10, 1), rules=RULES, beneficiaries=lookup({}), actor="x")
+        drafted().submit(submitted_on=date(2022, 10, 1), rules=RULES, beneficiaries=lookup({}), by=By("x"))
     late = [
         {"start": "2025-10-15", "end": None, "outcome": "dat", "rules": []},
         {"start": "2012-07-05", "end": "2025-10-14", "outcome": "khong_dat", "rules": ["r@ND45"]},
@@ -303,12 +300,12 @@ def test_unknown_ineligible_and_double_funded_beneficiaries_are_refused() -> Non
             submitted_on=date(2022, 10, 1),
             rules=RULES,
             beneficiaries=lookup({BENEFICIARY: facts(eligibility=late)}),
-            actor="x",
+            by=By("x"),
         )
     funded = facts(support=[{"cost_item": "dây chuyền đúc áp lực", "amount_vnd": 1, "year": 2020}])
     with pytest.raises(BeneficiaryError, match="đã được hỗ trợ hạng mục"):
         drafted().submit(
-            submitted_on=date(2022, 10, 1), rules=RULES, beneficiaries=lookup({BENEFICIARY: funded}), actor="x"
+            submitted_on=date(2022, 10, 1), rules=RULES, beneficiaries=lookup({BENEFICIARY: funded}), by=By("x")
         )
 
 
@@ -319,38 +316,32 @@ def test_council_members_sign_declarations_and_conflicted_members_do_not_vote() 
     d = submitted()
     unsigned = [*COUNCIL[:2], COUNCIL[2] | {"declaration_signed": False}]
     with pytest.raises(Exception, match="chưa ký cam kết"):
-        d.appraise(
-            stage="co_so",
+        d.record_base_appraisal(
             mode="hoi_dong",
-            members=unsigned,
+            members=council(unsigned),
             conclusion=Conclusion.agree,
             recommended_support_vnd=1,
             appraised_on=date(2022, 11, 1),
-            rules=RULES,
-            actor="x",
+            by=By("x"),
         )
     voting_conflict = [*COUNCIL[:2], COUNCIL[2] | {"conflict_declared": True}]
     with pytest.raises(Exception, match="xung đột lợi ích nên không cho ý kiến"):
-        d.appraise(
-            stage="co_so",
+        d.record_base_appraisal(
             mode="hoi_dong",
-            members=voting_conflict,
+            members=council(voting_conflict),
             conclusion=Conclusion.agree,
             recommended_support_vnd=1,
             appraised_on=date(2022, 11, 1),
-            rules=RULES,
-            actor="x",
+            by=By("x"),
         )
     abstaining = [*COUNCIL[:2], {"name": "Ông C", "conflict_declared": True, "declaration_signed": True}]
-    d.appraise(
-        stage="co_so",
+    d.record_base_appraisal(
         mode="hoi_dong",
-        members=abstaining,
+        members=council(abstaining),
         conclusion=Conclusion.agree,
         recommended_support_vnd=800_000_000,
         appraised_on=date(2022, 11, 1),
-        rules=RULES,
-        actor="x",
+        by=By("x"),
     )
     assert d.appraisals[0]["members"][2] == {
         "name": "Ông C",
@@ -364,18 +355,16 @@ def test_council_members_sign_declarations_and_conflicted_members_do_not_vote() 
 def test_recommended_and_approved_amounts_cannot_exceed_what_came_before() -> None:
     d = submitted()
     with pytest.raises(OverCeilingError):
-        d.appraise(
-            stage="co_so",
+        d.record_base_appraisal(
             mode="can_bo",
             members=[],
             conclusion=Conclusion.agree,
             recommended_support_vnd=900_000_000,
             appraised_on=date(2022, 11, 1),
-            rules=RULES,
-            actor="x",
+            by=By("x"),
         )
     d = base_passed()
-    d.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(), actor="x")
+    d.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(), by=By("x"))
     with pytest.raises(OverCeilingError, match="vượt kinh phí thẩm định"):
         d.approve_in_plan(
             plan_id="p",
@@ -383,7 +372,7 @@ def test_recommended_and_approved_amounts_cannot_exceed_what_came_before() -> No
             batch=1,
             decided_on=date(2022, 12, 1),
             approved_support_vnd=800_000_001,
-            actor="x",
+            by=By("x"),
         )
 
 
@@ -393,12 +382,12 @@ def test_recommended_and_approved_amounts_cannot_exceed_what_came_before() -> No
 def test_machinery_and_models_advance_70_percent_only_after_70_percent_progress() -> None:
     d = contracted(progress=60)
     with pytest.raises(OverCeilingError, match="tiến độ 60%"):
-        d.record_advance(amount_vnd=100_000_000, paid_on=date(2023, 6, 1), rules=RULES, actor="cuc")
-    d.report_progress(month="2023-07", percent=75, actor="trung-tam")
-    d.record_advance(amount_vnd=500_000_000, paid_on=date(2023, 7, 10), rules=RULES, actor="cuc")
+        d.record_advance(amount_vnd=100_000_000, paid_on=date(2023, 6, 1), rules=RULES, by=By("cuc"))
+    d.report_progress(month="2023-07", percent=75, by=By("trung-tam"))
+    d.record_advance(amount_vnd=500_000_000, paid_on=date(2023, 7, 10), rules=RULES, by=By("cuc"))
     with pytest.raises(OverCeilingError, match=r"tối đa 560\.000\.000"):
-        d.record_advance(amount_vnd=60_000_001, paid_on=date(2023, 7, 20), rules=RULES, actor="cuc")
-    d.record_advance(amount_vnd=60_000_000, paid_on=date(2023, 7, 20), rules=RULES, actor="cuc")
+        d.record_advance(amount_vnd=60_000_001, paid_on=date(2023, 7, 20), rules=RULES, by=By("cuc"))
+    d.record_advance(amount_vnd=60_000_000, paid_on=date(2023, 7, 20), rules=RULES, by=By("cuc"))
     assert d.advanced_vnd == 560_000_000
     assert d.advances[-1]["rule_versions"] == ["advance@TT36/2013"]
 
@@ -406,7 +395,7 @@ def test_machinery_and_models_advance_70_percent_only_after_70_percent_progress(
 def test_progress_cannot_go_back() -> None:
     d = contracted(progress=50)
     with pytest.raises(Exception, match="từ 50 đến 100"):
-        d.report_progress(month="2023-06", percent=40, actor="x")
+        d.report_progress(month="2023-06", percent=40, by=By("x"))
 
 
 # -- adjustments -----------------------------------------------------------------------------------
@@ -427,25 +416,23 @@ def test_the_authority_matrix_decides_who_may_approve_a_change(
 ) -> None:
     d = base_passed(level=level, de_an_type=kind)
     if level == "quoc_gia":
-        d.forward_to_ministry(forwarded_on=date(2022, 11, 12), actor="so")
-        d.appraise(
-            stage="cap_bo",
+        d.forward(forwarded_on=date(2022, 11, 12), by=By("so"))
+        d.record_ministry_appraisal(
             mode="can_bo",
             members=[],
             conclusion=Conclusion.agree,
             recommended_support_vnd=800_000_000,
             appraised_on=date(2022, 12, 1),
-            rules=RULES,
-            actor="cuc",
+            by=By("cuc"),
         )
-    d.propose(proposed_on=date(2022, 12, 5), rules=RULES, beneficiaries=lookup(), actor="x")
+    d.propose(proposed_on=date(2022, 12, 5), rules=RULES, beneficiaries=lookup(), by=By("x"))
     d.approve_in_plan(
         plan_id="p",
         plan_decision="1",
         batch=1,
         decided_on=date(2022, 12, 20),
         approved_support_vnd=800_000_000,
-        actor="x",
+        by=By("x"),
     )
     changes = {"support_vnd": 900_000_000} if change == "tang_kinh_phi" else {}
     assert (
@@ -455,18 +442,18 @@ def test_the_authority_matrix_decides_who_may_approve_a_change(
             changes=changes,
             requested_on=date(2023, 3, 1),
             rules=RULES,
-            actor="x",
+            by=By("x"),
         )
         == authority
     )
     wrong = "cuc" if authority != "cuc" else "bo_truong"
     with pytest.raises(AuthorityError, match=f"thuộc thẩm quyền «{label('authority', authority)}»") as refused:
         d.decide_adjustment(
-            approved=True, authority=wrong, decision_number="9", decided_on=date(2023, 3, 10), actor="x"
+            approved=True, authority=wrong, decision_number="9", decided_on=date(2023, 3, 10), by=By("x")
         )
     assert refused.value.codes["required_authority"] == authority
     d.decide_adjustment(
-        approved=True, authority=authority, decision_number="9", decided_on=date(2023, 3, 10), actor="x"
+        approved=True, authority=authority, decision_number="9", decided_on=date(2023, 3, 10), by=By("x")
     )
     assert d.adjustments[0]["rule_versions"] == ["adjustment.authority@TT36/2013-Dieu11"]
     if change == "tang_kinh_phi":
@@ -480,15 +467,15 @@ def test_the_authority_matrix_decides_who_may_approve_a_change(
 
 def test_settlement_dossier_within_15_days_of_acceptance_and_by_22_january() -> None:
     d = contracted(progress=100)
-    d.complete(completed_on=date(2023, 11, 20), actor="x")
-    d.accept(accepted_on=date(2023, 12, 1), outputs={"mo_hinh": 1}, actor="so-31")
+    d.complete(completed_on=date(2023, 11, 20), by=By("x"))
+    d.accept(accepted_on=date(2023, 12, 1), outputs={"mo_hinh": 1}, by=By("so-31"))
     with pytest.raises(Exception, match="trước 16/12/2023"):
         d.settle(
             settled_on=date(2024, 1, 10),
             dossier_on=date(2023, 12, 17),
             settled_support_vnd=800_000_000,
             rules=RULES,
-            actor="x",
+            by=By("x"),
         )
     with pytest.raises(Exception, match="trước 22/01/2024"):
         d.settle(
@@ -496,16 +483,16 @@ def test_settlement_dossier_within_15_days_of_acceptance_and_by_22_january() -> 
             dossier_on=date(2023, 12, 10),
             settled_support_vnd=800_000_000,
             rules=RULES,
-            actor="x",
+            by=By("x"),
         )
     d.settle(
         settled_on=date(2024, 1, 15),
         dossier_on=date(2023, 12, 10),
         settled_support_vnd=790_000_000,
         rules=RULES,
-        actor="x",
+        by=By("x"),
     )
-    d.close(closed_on=date(2024, 1, 20), actor="x")
+    d.close(closed_on=date(2024, 1, 20), by=By("x"))
     assert d.status is Status.closed
 
 
@@ -513,11 +500,11 @@ def test_priority_is_judged_again_on_the_proposal_date_with_certificates_valid_t
     ocop = {"recognition_id": "r", "scheme": "ocop", "valid_from": "2021-01-01", "valid_to": "2022-11-30"}
     known = {BENEFICIARY: facts(recognitions=[ocop])}
     d = base_passed()
-    d.propose(proposed_on=date(2022, 12, 5), rules=RULES, beneficiaries=lookup(known), actor="so")
+    d.propose(proposed_on=date(2022, 12, 5), rules=RULES, beneficiaries=lookup(known), by=By("so"))
     assert d.proposal_priority is not None
     recognition = next(i for i in d.proposal_priority["items"] if i["criterion"] == "cong_nhan")
     assert recognition["met"] is False  # expired on 30/11/2022
     assert d.proposal_priority["rule"] == "priority@ND45/2012-Dieu6"
     valid = base_passed()
-    valid.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(known), actor="so")
+    valid.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(known), by=By("so"))
     assert valid.rank == [1, 1, 0]  # not flagship, no area priority, sector-level priority (valid OCOP)

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from kc_contracts.dated import DatedRules
 from kc_contracts.money import vnd
 from kc_contracts.vocabulary import label
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from kc_appraisal.domain.beneficiary import BeneficiaryFacts
 from kc_appraisal.domain.errors import AuthorityError, DeadlineMissedError, OverCeilingError
 
 
@@ -214,7 +214,7 @@ class Priority:
         return [0 if flagship else 1, 0 if self.area else 1, 0 if self.sector else 1]
 
 
-def evaluate_priority(rules: Rulebook, *, on: date, areas: list[str], beneficiary: dict[str, Any] | None) -> Priority:
+def evaluate_priority(rules: Rulebook, *, on: date, areas: list[str], beneficiary: BeneficiaryFacts | None) -> Priority:
     rule = rules.priority.on(on).params
     ref = rules.priority.reference(on)
     items: list[PriorityItem] = []
@@ -228,8 +228,7 @@ def evaluate_priority(rules: Rulebook, *, on: date, areas: list[str], beneficiar
             else "Không thuộc địa bàn ưu tiên",
         )
     )
-    facts = beneficiary or {}
-    sector_hits = [s for s in facts.get("sectors") or [] if s in rule.sectors]
+    sector_hits = [s for s in (beneficiary.sectors if beneficiary else ()) if s in rule.sectors]
     items.append(
         PriorityItem(
             "nganh_nghe",
@@ -240,12 +239,7 @@ def evaluate_priority(rules: Rulebook, *, on: date, areas: list[str], beneficiar
         )
     )
     if rule.recognition_priority:
-        valid = [
-            r
-            for r in facts.get("recognitions") or []
-            if date.fromisoformat(r["valid_from"]) <= on <= date.fromisoformat(r["valid_to"])
-            and not (r.get("revoked_on") and date.fromisoformat(r["revoked_on"]) <= on)
-        ]
+        valid = [r for r in (beneficiary.recognitions if beneficiary else ()) if r.valid_on(on)]
         items.append(
             PriorityItem(
                 "cong_nhan",
@@ -256,7 +250,7 @@ def evaluate_priority(rules: Rulebook, *, on: date, areas: list[str], beneficiar
             )
         )
     if rule.owner_priority:
-        owner = facts.get("women_owned") or facts.get("ethnic_minority_owned")
+        owner = beneficiary is not None and (beneficiary.women_owned or beneficiary.ethnic_minority_owned)
         items.append(
             PriorityItem(
                 "chu_so_huu", bool(owner), "Cơ sở do phụ nữ/người dân tộc thiểu số làm chủ" if owner else "Không"

@@ -7,6 +7,7 @@ recognitions (for priority) and state support received (against double funding).
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +21,8 @@ from kc_contracts.registry_events import (
     SupportRecordedV1,
 )
 from kc_runtime.views import ViewStore
+
+from kc_appraisal.domain.beneficiary import BeneficiaryFacts, EligibilityPeriod, Recognition
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS beneficiaries (
@@ -74,8 +77,46 @@ class BeneficiariesView:
             self.store.track(cur, tracking)
 
     def facts(self, establishment_id: UUID) -> dict[str, Any] | None:
+        """The facts as received (``GET /beneficiaries/{id}``)."""
         with self.store.transaction(commit=False) as cur:
             row = cur.execute(
                 "SELECT facts FROM beneficiaries WHERE establishment_id = ?", (str(establishment_id),)
             ).fetchone()
         return json.loads(row["facts"]) if row else None
+
+    def lookup(self, establishment_id: UUID) -> BeneficiaryFacts | None:
+        """The facts as the domain judges them."""
+        record = self.facts(establishment_id)
+        return to_facts(record) if record is not None else None
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def to_facts(record: dict[str, Any]) -> BeneficiaryFacts:
+    """The view's record (built from the registry's contract events) as typed facts."""
+    return BeneficiaryFacts(
+        name=str(record.get("name") or ""),
+        eligibility=tuple(
+            EligibilityPeriod(
+                start=date.fromisoformat(p["start"]),
+                end=_day(p.get("end")),
+                outcome=str(p["outcome"]),
+                rules=tuple(p.get("rules") or ()),
+            )
+            for p in record.get("eligibility") or []
+        ),
+        sectors=tuple(record.get("sectors") or ()),
+        recognitions=tuple(
+            Recognition(
+                valid_from=date.fromisoformat(r["valid_from"]),
+                valid_to=date.fromisoformat(r["valid_to"]),
+                revoked_on=_day(r.get("revoked_on")),
+            )
+            for r in record.get("recognitions") or []
+        ),
+        supported_cost_items=frozenset(str(s["cost_item"]).casefold() for s in record.get("support") or []),
+        women_owned=bool(record.get("women_owned")),
+        ethnic_minority_owned=bool(record.get("ethnic_minority_owned")),
+    )

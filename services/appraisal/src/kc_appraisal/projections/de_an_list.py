@@ -15,7 +15,7 @@ from uuid import UUID
 from kc_runtime.text import fold, unit_key
 from kc_runtime.views import ViewCursor, ViewStore
 
-from kc_appraisal.domain.de_an import DeAn, totals
+from kc_appraisal.domain.de_an import DeAn, Status, totals
 
 NAME = "appraisal-de-an-list-v2"
 
@@ -50,21 +50,6 @@ DDL = [
     "CREATE INDEX IF NOT EXISTS de_an_v2_unit ON de_an_v2 (unit)",
 ]
 
-STATUS_BY_EVENT = {
-    "Drafted": "du_thao",
-    "Returned": "du_thao",
-    "Submitted": "da_nop",
-    "Forwarded": "da_gui_bo",
-    "Proposed": "de_xuat",
-    "Approved": "da_phe_duyet",
-    "NotFunded": "khong_bo_tri",
-    "Contracted": "da_ky_hop_dong",
-    "Completed": "hoan_thanh",
-    "Accepted": "da_nghiem_thu",
-    "Settled": "da_quyet_toan",
-    "Closed": "da_dong",
-}
-
 
 def apply(cur: ViewCursor, e: Any) -> None:
     if not isinstance(e, DeAn.Event):
@@ -88,7 +73,7 @@ def _apply(cur: ViewCursor, e: Any) -> None:
                     d["de_an_type"],
                     d["plan_year"],
                     d["province_code"],
-                    "du_thao",
+                    Status.draft.value,
                     json.dumps(d["activity_contents"]),
                     totals(d["budget_lines"])["support_requested_vnd"],
                     fold(f"{d['code']} {d['title']} {d.get('reference') or ''}"),
@@ -115,18 +100,10 @@ def _apply(cur: ViewCursor, e: Any) -> None:
                 (totals(c["budget_lines"])["support_requested_vnd"], eid),
             )
         return
-    name = type(e).__name__
-    status = STATUS_BY_EVENT.get(name)
-    if name == "Appraised":
-        passed = e.conclusion != "khong_dong_y"
-        status = {
-            ("co_so", True): "dat_co_so",
-            ("co_so", False): "khong_dat_co_so",
-            ("cap_bo", True): "dat_cap_bo",
-            ("cap_bo", False): "khong_dat_cap_bo",
-        }[(e.stage, passed)]
-    if name == "AdjustmentDecided" and e.approved:
-        status = None  # a stop is visible on the đề án itself; the list keeps the last milestone
+    # the lifecycle table's status for the event; an approved adjustment that stops the đề án is
+    # visible on the đề án itself: the list keeps the last milestone
+    leads_to = e.leads_to()
+    status = leads_to.value if leads_to is not None else None
     if status:
         cur.execute(
             "UPDATE de_an_v2 SET status_changed_at = CASE WHEN status = ? THEN status_changed_at ELSE ? END,"

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
-from kc_contracts.money import vnd
+from kc_contracts.money import above_appraisal, vnd
 from kc_contracts.vocabulary import label
 
 FUNDING_SOURCES = ("quoc_gia", "dia_phuong", "doi_ung", "khac")
@@ -174,12 +174,11 @@ class AnnualPlan(Aggregate):
                 raise PlanError(
                     "Kinh phí phê duyệt phải là số nguyên VND dương / positive integer VND", field=f"amounts.{key}"
                 )
-            if amount > int(line["proposal"]["recommended_support_vnd"]):
-                raise PlanError(
-                    f"Kinh phí phê duyệt vượt kinh phí thẩm định của {line['proposal']['code']} / above "
-                    "the appraised amount",
-                    field=f"amounts.{key}",
-                )
+            refusal = above_appraisal(
+                amount, int(line["proposal"]["recommended_support_vnd"]), code=line["proposal"]["code"]
+            )
+            if refusal:
+                raise PlanError(refusal, field=f"amounts.{key}")
         self._check_envelope(self.approved_total() + sum(amounts.values()))
         signer_clean = " ".join(signer.split())
         if not signer_clean:

@@ -1,0 +1,177 @@
+"""What can be asked of the appraisal service: one typed command per use case.
+
+The HTTP handlers, the bus's integration, the console and the tests build these and call the
+application method of the same name (``Submit`` → ``AppraisalApplication.submit``). They carry what
+the caller decided; who the caller is travels beside them (``Actor``), and the time of day comes
+from the application's clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from kc_appraisal.domain.de_an import AppraisalMode, Conclusion, Member
+
+
+@dataclass(frozen=True)
+class DraftDeAn:
+    """The đề án as typed in the draft form (checked whole by the domain); ``unit`` defaults to the
+    implementing unit's name folded, and is the token's own unit for an implementing unit."""
+
+    details: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class EditDraft:
+    changes: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ExtendSubmission:
+    decision_number: str
+    decided_on: date
+    new_deadline: date
+
+
+@dataclass(frozen=True)
+class Submit:
+    submitted_on: date
+
+
+@dataclass(frozen=True)
+class ReturnForSupplement:
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecordAppraisal:
+    mode: AppraisalMode
+    conclusion: Conclusion
+    recommended_support_vnd: int
+    appraised_on: date
+    members: tuple[Member, ...] = ()
+    field_visit: Mapping[str, Any] | None = None
+    notes: str = ""
+
+
+class RecordBaseAppraisal(RecordAppraisal):
+    """Thẩm định cấp cơ sở (the Sở)."""
+
+
+class RecordMinistryAppraisal(RecordAppraisal):
+    """Thẩm định cấp Bộ."""
+
+
+@dataclass(frozen=True)
+class Forward:
+    forwarded_on: date
+
+
+@dataclass(frozen=True)
+class Propose:
+    proposed_on: date
+
+
+@dataclass(frozen=True)
+class MarkNotFunded:
+    reason: str
+
+
+@dataclass(frozen=True)
+class SignContract:
+    contract_number: str
+    signed_on: date
+    contracted_support_vnd: int
+
+
+@dataclass(frozen=True)
+class ReportProgress:
+    month: str
+    percent: int
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RecordAdvance:
+    amount_vnd: int
+    paid_on: date
+
+
+@dataclass(frozen=True)
+class RequestAdjustment:
+    change_type: str
+    description: str
+    requested_on: date
+    changes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DecideAdjustment:
+    approved: bool
+    authority: str
+    decision_number: str
+    decided_on: date
+
+
+@dataclass(frozen=True)
+class Complete:
+    completed_on: date
+
+
+@dataclass(frozen=True)
+class Accept:
+    accepted_on: date
+    outputs: Mapping[str, int] = field(default_factory=dict)
+    report: str = ""
+
+
+@dataclass(frozen=True)
+class Settle:
+    settled_on: date
+    dossier_on: date
+    settled_support_vnd: int
+
+
+@dataclass(frozen=True)
+class Close:
+    closed_on: date
+
+
+# -- from the bus (built by ``integration``) ---------------------------------------------------------
+@dataclass(frozen=True)
+class PlanLine:
+    de_an_id: UUID
+    code: str
+    approved_support_vnd: int
+
+
+@dataclass(frozen=True)
+class ApproveInPlan:
+    """A signed plan decision (quyết định giao kế hoạch) approving this instance's đề án in it: from
+    planning over the bus, or a decision taken outside the system recorded by hand (one line)."""
+
+    plan_id: str
+    plan_decision: str
+    batch: int
+    decided_on: date
+    lines: tuple[PlanLine, ...]
+    approver: str  # ``ke-hoach:<owner>`` (the plan's owner decided), or the officer who records it
+    correlation_id: str | None = None
+    causation_id: str | None = None  # the message that carried the decision
+    # a plan from the bus applies the lines it can (the others are reported); one recorded by hand
+    # fails whole, with the reason
+    skip_failed_lines: bool = True
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    q: str | None = None
+    status: str | None = None
+    plan_year: int | None = None
+    level: str | None = None
+    limit: int = 50
+    offset: int = 0
