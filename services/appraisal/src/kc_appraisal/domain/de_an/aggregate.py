@@ -386,7 +386,8 @@ class DeAn(DeAnEvents, Aggregate):
         if self.advanced_vnd + amount_vnd > limit:
             raise OverCeilingError(
                 f"Tạm ứng vượt mức cho phép: tối đa {vnd(limit)} đồng (nhóm «{label('advance_group', group)}», "
-                f"tiến độ {self.progress_pct}%, đã tạm ứng {vnd(self.advanced_vnd)}; {ref}) / advance above the allowed share",
+                f"tiến độ {self.progress_pct}%, đã tạm ứng {vnd(self.advanced_vnd)}; {ref})"
+                " / advance above the allowed share",
                 field="amount_vnd",
             )
         self.trigger_event(
