@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "contracts" / "src", *sorted((ROOT / "services").glob("*/src"))]
 
@@ -63,3 +65,21 @@ def test_a_domain_package_importing_io_breaks_the_build(tmp_path: Path) -> None:
     result = lint_imports(copies)
     assert result.returncode != 0
     assert "Domain packages import no I/O (no bus, web, database, runtime) BROKEN" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "imports"),
+    [
+        ("application.py", "kc_appraisal.api"),  # a use case reaching into the HTTP adapter
+        ("domain/de_an/aggregate.py", "kc_appraisal.application"),  # the domain reaching up
+        ("application.py", "kc_appraisal.integration"),  # contract translation leaking into a use case
+    ],
+)
+def test_a_layer_importing_one_above_it_breaks_the_build(tmp_path: Path, module: str, imports: str) -> None:
+    copies = copy_tree(tmp_path)
+    source = tmp_path / "services/appraisal/src/kc_appraisal" / module
+    source.write_text(source.read_text() + f"\nimport {imports}  # noqa\n")
+
+    result = lint_imports(copies)
+    assert result.returncode != 0
+    assert "Appraisal layers: adapters → application → commands → domain BROKEN" in result.stdout
