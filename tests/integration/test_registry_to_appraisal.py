@@ -143,17 +143,25 @@ async def test_a_registered_establishment_becomes_a_beneficiary_and_a_plan_appro
         await eventually(lambda: inbox.stats.applied + inbox.stats.dead_lettered >= 2)
         state = (await apr.get(url)).json()
         assert state["approval"]["plan_decision"] == "3456/QĐ-UBND"
-        assert [t["event"] for t in (await apr.get(f"{url}/timeline")).json()].count("Approved") == 1
+        timeline = (await apr.get(f"{url}/timeline")).json()
+        assert [t["event"] for t in timeline].count("Approved") == 1
+        # the approval was caused by the plan's message, in its conversation
+        approved = next(t for t in timeline if t["event"] == "Approved")
+        assert (approved["causation_id"], approved["correlation_id"]) == (envelope.id, envelope.correlationid)
         await eventually(lambda: appraisal.state.runtime.relay.published >= 4)
         await reg.aclose()
         await apr.aclose()
 
     info = await js.stream_info(stream_name("tinh-31"))
-    types = [
-        Envelope.from_json((await js.get_msg(stream_name("tinh-31"), s)).data).type
+    published = [
+        Envelope.from_json((await js.get_msg(stream_name("tinh-31"), s)).data)
         for s in range(info.state.first_seq, info.state.last_seq + 1)
     ]
+    types = [e.type for e in published]
     await nc.close()
+    # and so was the milestone published from it: the causation reaches the outbound envelope
+    milestone = next(e for e in published if e.type == "kc.appraisal.de-an.approved.v1")
+    assert (milestone.causationid, milestone.correlationid) == (envelope.id, envelope.correlationid)
     assert [t for t in types if ".appraisal." in t] == [
         "kc.appraisal.de-an.submitted.v1",
         "kc.appraisal.de-an.base-appraised.v1",
