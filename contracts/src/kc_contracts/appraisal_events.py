@@ -13,15 +13,16 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from kc_contracts.base import ContractEvent, contract
+from kc_contracts.limits import MAX_BATCH, Count, DeAnVnd, PositiveVnd, Vnd
 
 
 class BudgetTotals(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    total_cost_vnd: int = Field(ge=0)
-    support_requested_vnd: int = Field(ge=0)
-    counterpart_vnd: int = Field(ge=0)
-    other_vnd: int = Field(ge=0)
+    total_cost_vnd: DeAnVnd
+    support_requested_vnd: DeAnVnd
+    counterpart_vnd: DeAnVnd
+    other_vnd: DeAnVnd
 
 
 class _Milestone(ContractEvent):
@@ -74,7 +75,7 @@ class BaseAppraisalRecordedV1(_Milestone):
     type = "appraisal.de-an.base-appraised"
     version = 1
     conclusion: str = Field(description="dong_y | dong_y_co_chinh_sua | khong_dong_y")
-    recommended_support_vnd: int = Field(ge=0)
+    recommended_support_vnd: Vnd
     mode: str = Field(description="hoi_dong | can_bo")
     appraised_on: date
 
@@ -85,7 +86,7 @@ class DeAnForwardedV1(_Proposal):
 
     type = "appraisal.de-an.forwarded"
     version = 1
-    recommended_support_vnd: int = Field(ge=0)
+    recommended_support_vnd: Vnd
 
 
 @contract
@@ -95,7 +96,7 @@ class MinistryAppraisalRecordedV1(_Milestone):
     type = "appraisal.de-an.ministry-appraised"
     version = 1
     conclusion: str
-    recommended_support_vnd: int = Field(ge=0)
+    recommended_support_vnd: Vnd
     appraised_on: date
 
 
@@ -105,7 +106,7 @@ class DeAnProposedV1(_Proposal):
 
     type = "appraisal.de-an.proposed"
     version = 1
-    recommended_support_vnd: int = Field(ge=0)
+    recommended_support_vnd: Vnd
     priority_rank: list[int] = Field(description="(flagship, area, sector, capability): lower ranks first")
 
 
@@ -116,8 +117,8 @@ class DeAnApprovedV1(_Milestone):
     type = "appraisal.de-an.approved"
     version = 1
     plan_decision: str
-    batch: int
-    approved_support_vnd: int = Field(ge=0)
+    batch: int = Field(le=MAX_BATCH)
+    approved_support_vnd: Vnd
 
 
 @contract
@@ -133,7 +134,7 @@ class DeAnContractedV1(_Milestone):
     version = 1
     contract_number: str
     signed_on: date
-    contracted_support_vnd: int = Field(ge=0)
+    contracted_support_vnd: Vnd
 
 
 @contract
@@ -142,8 +143,8 @@ class AdvanceRecordedV1(_Milestone):
 
     type = "appraisal.de-an.advance-recorded"
     version = 1
-    amount_vnd: int = Field(gt=0)
-    advanced_total_vnd: int = Field(ge=0)
+    amount_vnd: PositiveVnd
+    advanced_total_vnd: Vnd
     paid_on: date
 
 
@@ -167,7 +168,7 @@ class DeAnAcceptedV1(_Milestone):
     type = "appraisal.de-an.accepted"
     version = 1
     accepted_on: date
-    outputs: dict[str, int] = Field(
+    outputs: dict[str, Count] = Field(
         default_factory=dict,
         description="hoc_vien, hoc_vien_co_viec_lam, may_moc, mo_hinh, luot_hoi_cho, san_pham_ton_vinh …",
     )
@@ -180,7 +181,7 @@ class DeAnSettledV1(_Milestone):
 
     type = "appraisal.de-an.settled"
     version = 1
-    settled_support_vnd: int = Field(ge=0)
+    settled_support_vnd: Vnd
     settled_on: date
 
 

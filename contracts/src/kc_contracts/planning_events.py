@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from kc_contracts.base import ContractEvent, contract
+from kc_contracts.limits import MAX_BATCH, MAX_COUNT, MAX_VND
 
 
 def plan_owner(level: str, province_code: str) -> str:
@@ -28,7 +29,7 @@ class ApprovedLine(BaseModel):
     province_code: str
     commune_code: str | None = None
     activity_contents: list[str]
-    approved_support_vnd: int = Field(ge=0, description="Integer VND")
+    approved_support_vnd: int = Field(ge=0, le=MAX_VND, description="Integer VND")
 
 
 @contract
@@ -42,7 +43,7 @@ class PlanApprovedV1(ContractEvent):
     level: str = Field(description="quoc_gia | dia_phuong")
     owner: str = Field(description="bo | tinh-<code>")
     year: int
-    batch: int = Field(ge=1, description="Đợt")
+    batch: int = Field(ge=1, le=MAX_BATCH, description="Đợt")
     decision_number: str
     decision_date: date
     signer: str
@@ -100,5 +101,5 @@ class RegistrationFiledV1(ContractEvent):
     filed_on: date
     on_time: bool
     extension: str | None = None
-    items: int
+    items: int = Field(ge=0, le=MAX_COUNT)
     support_vnd: int = Field(ge=0)

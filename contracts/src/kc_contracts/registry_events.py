@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from kc_contracts.base import ContractEvent, contract
+from kc_contracts.limits import MAX_VND
 
 
 class EligibilityPeriod(BaseModel):
@@ -157,7 +158,7 @@ class SupportRecordedV1(ContractEvent):
 
     establishment_id: UUID
     cost_item: str
-    amount_vnd: int = Field(gt=0, description="Integer VND")
+    amount_vnd: int = Field(gt=0, le=MAX_VND, description="Integer VND")
     funding_source: str = Field(description="quoc_gia | dia_phuong | khac")
     year: int
     reference: str = Field(description="Đề án / decision the support came from")

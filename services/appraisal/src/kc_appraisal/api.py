@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
+from kc_contracts.limits import MAX_BUDGET_LINES, Batch, Count, FreeForm, PositiveVnd, Vnd, totals_within
 from kc_runtime.actor import actor_of
 from kc_runtime.fields import Text50, Text100, Text200, Text300, Text500
 from kc_runtime.http import problem_responses, rules_dated_by
@@ -25,8 +26,6 @@ from kc_appraisal import commands as c
 from kc_appraisal.application import AppraisalApplication, DeAnNotFoundError
 from kc_appraisal.domain.de_an import AppraisalMode, Conclusion, DeAn, DeAnType, Level
 from kc_appraisal.domain.de_an import Member as CouncilMember
-
-Vnd = Annotated[int, Field(ge=0, description="VND, số nguyên không âm")]
 
 
 class Command(BaseModel):
@@ -45,6 +44,13 @@ class BudgetLine(BaseModel):
     other_vnd: Vnd = 0
 
 
+BudgetLines = Annotated[
+    list[BudgetLine],
+    Field(max_length=MAX_BUDGET_LINES),
+    totals_within("total_cost_vnd", "support_requested_vnd", "counterpart_vnd", "other_vnd"),
+]
+
+
 class DeAnFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
     objectives: Text500 | None = None
@@ -53,8 +59,8 @@ class DeAnFields(BaseModel):
     beneficiary_ids: list[UUID] = Field([], max_length=200)
     start_on: date | None = None
     end_on: date | None = None
-    expected_outputs: dict[str, Annotated[int, Field(ge=0)]] = Field(
-        {}, description="hoc_vien, may_moc, mo_hinh, luot_hoi_cho …"
+    expected_outputs: dict[str, Count] = Field(
+        {}, max_length=50, description="hoc_vien, may_moc, mo_hinh, luot_hoi_cho …"
     )
     priority_areas: list[str] = Field([], description="vung_dbkk, bien_gioi, hai_dao, dan_toc_thieu_so …")
 
@@ -75,14 +81,14 @@ class DraftDeAn(DeAnFields):
         "mã truy cập của đơn vị thực hiện: đơn vị của mã)",
     )
     activity_contents: list[str] = Field(min_length=1)
-    budget_lines: list[BudgetLine] = []
+    budget_lines: BudgetLines = []
 
 
 class EditDeAn(DeAnFields, Command):
     title: Text300 | None = None
     implementing_unit: Text200 | None = None
     activity_contents: list[str] | None = None
-    budget_lines: list[BudgetLine] | None = None
+    budget_lines: BudgetLines | None = None
 
 
 class Submit(Command):
@@ -114,7 +120,7 @@ class Appraise(Command):
     conclusion: Conclusion
     recommended_support_vnd: Vnd
     appraised_on: date
-    field_visit: dict[str, Any] | None = Field(None, description="Thẩm định thực tế: {on, place, team}")
+    field_visit: FreeForm | None = Field(None, description="Thẩm định thực tế: {on, place, team}")
     notes: Text500 | None = None
 
 
@@ -125,7 +131,7 @@ class OnDate(Command):
 class Approve(Command):
     plan_id: Text100 = Field("thu-cong", description="Kế hoạch (mặc định: quyết định ngoài hệ thống)")
     plan_decision: Text100
-    batch: int = Field(1, ge=1)
+    batch: Batch = 1
     decided_on: date
     approved_support_vnd: Vnd
 
@@ -143,14 +149,14 @@ class Progress(Command):
 
 
 class Advance(Command):
-    amount_vnd: int = Field(gt=0)
+    amount_vnd: PositiveVnd
     paid_on: date
 
 
 class RequestAdjustment(Command):
     change_type: str = Field(description="tang_kinh_phi, giam_kinh_phi, gia_han_sang_nam_sau, ngung_thuc_hien …")
     description: Text500
-    changes: dict[str, Any] = {}
+    changes: FreeForm = {}
     requested_on: date
 
 
@@ -163,7 +169,7 @@ class DecideAdjustment(Command):
 
 class Accept(Command):
     accepted_on: date
-    outputs: dict[str, Annotated[int, Field(ge=0)]] = {}
+    outputs: dict[str, Count] = Field({}, max_length=50)
     report: Text500 | None = None
 
 

@@ -45,7 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
         application, translators.translator(lambda e: application.get(e.originator_id, version=e.originator_version))
     )
     messaging.subscribe(runtime, application, beneficiary_view, calendar_view, settings.instance, settings.peers)
-    runtime.run_in_background(listing.follow, "projection")
+    runtime.follow(listing)
     runtime.close_on_stop(views.close)
     runtime.close_on_stop(application.close)
 
@@ -74,7 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_auth(app, instance=settings.instance, trust=runtime.trust, permissions=ROUTE_PERMISSIONS)
     install_request_guards(app)
-    install_health(app, runtime.readiness)
+    install_health(app, runtime.readiness, runtime.degradation)
     install_offline_docs(app)
     return app
 

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from kc_contracts.limits import MAX_REGISTRATION_ITEMS, PlanVnd, PositiveVnd, Vnd
 from kc_contracts.vocabulary import label
 from kc_runtime.actor import actor_of
 from kc_runtime.fields import Text100, Text200, Text300, Text500
@@ -32,7 +33,7 @@ class CommuneCount(BaseModel):
 
 class BudgetEnvelope(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    envelope: dict[str, Annotated[int, Field(ge=0)]] = Field(description="VND by source: quoc_gia, dia_phuong …")
+    envelope: dict[str, PlanVnd] = Field(max_length=10, description="VND by source: quoc_gia, dia_phuong …")
     decision_number: Text100
 
 
@@ -41,7 +42,7 @@ class Approve(BaseModel):
     decision_number: Text100
     decision_date: date
     signer: Text200
-    amounts: dict[str, Annotated[int, Field(gt=0)]] | None = Field(
+    amounts: dict[str, PositiveVnd] | None = Field(
         None, description="đề án id → VND; bỏ trống: mọi đề án chờ duyệt theo thứ tự ưu tiên"
     )
 
@@ -51,7 +52,7 @@ class Amend(BaseModel):
     decision_number: Text100
     decision_date: date
     signer: Text200
-    changes: dict[str, Annotated[int, Field(ge=0)]] = Field(description="đề án id → VND (0 = rút khỏi kế hoạch)")
+    changes: dict[str, Vnd] = Field(description="đề án id → VND (0 = rút khỏi kế hoạch)")
     reason: Text500
 
 
@@ -67,7 +68,7 @@ class RegistrationItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: Text300
     content: str | None = Field(None, pattern=r"^[1-9]$")
-    support_vnd: int = Field(0, ge=0)
+    support_vnd: Vnd = 0
     commune_code: str | None = Field(None, pattern=r"^\d{5}$")
 
 
@@ -77,7 +78,7 @@ class RegistrationBody(BaseModel):
     year: int = Field(ge=2010, le=2100)
     registrant: Text200
     registrant_kind: str = Field("xa", pattern=r"^(xa|to_chuc_dich_vu|so_cong_thuong|don_vi_khac)$")
-    items: list[RegistrationItem] = Field(min_length=1)
+    items: list[RegistrationItem] = Field(min_length=1, max_length=MAX_REGISTRATION_ITEMS)
     filed_on: date
     extension: Text100 | None = Field(None, description="Số quyết định gia hạn (khi nộp muộn)")
 

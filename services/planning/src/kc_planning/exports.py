@@ -8,6 +8,7 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
+from kc_contracts.limits import MAX_REGISTRATION_ITEMS, MAX_VND
 from kc_contracts.vocabulary import has_label, label
 from kc_runtime.text import fold
 
@@ -179,10 +180,15 @@ def read_registrations(data: bytes) -> tuple[dict[str, list[dict[str, Any]]], li
             amount = amount.replace(".", "").replace(",", "").strip() or "0"
         try:
             value = int(amount) if not isinstance(amount, float) or amount.is_integer() else -1
-        except ValueError:
+        except (ValueError, TypeError, OverflowError):
             value = -1
-        if value < 0:
+        if not 0 <= value <= MAX_VND:
             problems.append({"row": number, "field": "support_vnd", "message": f"Kinh phí không hợp lệ: {amount!r}"})
+            continue
+        if len(grouped.get(registrant, ())) >= MAX_REGISTRATION_ITEMS:
+            problems.append(
+                {"row": number, "field": "registrant", "message": f"Tối đa {MAX_REGISTRATION_ITEMS} đề án mỗi đơn vị"}
+            )
             continue
         item["support_vnd"] = value
         item["title"] = " ".join(str(item["title"]).split())

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from kc_contracts.limits import Count, EstablishmentVnd, PositiveVnd
 from kc_contracts.units import UnitSystem
 from kc_runtime.actor import actor_of
 from kc_runtime.fields import Text50, Text100, Text200, Text300, Text500
@@ -20,7 +21,7 @@ from kc_registry.domain.recognition import Level, Scheme
 from kc_registry.projections.establishments import EstablishmentQuery, EstablishmentsView
 
 CommuneCode = Annotated[str, Field(pattern=r"^\d{5}$", description="Mã xã/phường (5 chữ số)", examples=["17419"])]
-Money = Annotated[int, Field(ge=0, description="VND, số nguyên")]
+Money = EstablishmentVnd
 
 
 class EstablishmentFields(BaseModel):
@@ -28,7 +29,7 @@ class EstablishmentFields(BaseModel):
 
     street: Text300 | None = Field(None, description="Địa chỉ (thôn, xóm, đường) của địa điểm sản xuất")
     sectors: list[str] = Field([], max_length=20, description="Mã ngành nghề (GET /rules: sector_labels)")
-    employees: int | None = Field(None, ge=0, description="Số lao động")
+    employees: Count | None = Field(None, description="Số lao động")
     capital_vnd: Money | None = None
     revenue_vnd: Money | None = None
     women_owned: bool = Field(False, description="Chủ cơ sở là nữ")
@@ -108,7 +109,7 @@ class RejectDocument(BaseModel):
 class RecordSupport(BaseModel):
     model_config = ConfigDict(extra="forbid")
     cost_item: Text200 = Field(description="Hạng mục chi (e.g. 'máy đúc áp lực')")
-    amount_vnd: int = Field(gt=0)
+    amount_vnd: PositiveVnd
     funding_source: str = Field(pattern=r"^(quoc_gia|dia_phuong|khac)$")
     year: int = Field(ge=2000, le=2100)
     reference: Text200 = Field(description="Đề án / quyết định")

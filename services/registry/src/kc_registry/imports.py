@@ -12,6 +12,8 @@ import io
 import re
 from typing import Any
 
+from kc_contracts.limits import MAX_COUNT, MAX_ESTABLISHMENT_VND
+from kc_contracts.money import vnd
 from kc_runtime.text import fold
 
 from kc_registry.application import RowProblem
@@ -185,13 +187,18 @@ def _value(key: str, cell: Any, sectors_by_label: dict[str, str]) -> Any:
         return system
     if key in INTEGER_FIELDS:
         if isinstance(cell, int) and not isinstance(cell, bool):
-            return cell
-        if isinstance(cell, float) and cell.is_integer():
-            return int(cell)
-        compact = re.sub(r"[\s.,]", "", text)
-        if not compact.isdigit():
-            raise ValueError(f"Phải là số nguyên, nhận {text!r} / must be a whole number")
-        return int(compact)
+            number = cell
+        elif isinstance(cell, float) and cell.is_integer():
+            number = int(cell)
+        else:
+            compact = re.sub(r"[\s.,]", "", text)
+            if not compact.isdigit() or len(compact) > 18:
+                raise ValueError(f"Phải là số nguyên, nhận {text!r} / must be a whole number")
+            number = int(compact)
+        bound = MAX_COUNT if key == "employees" else MAX_ESTABLISHMENT_VND
+        if not 0 <= number <= bound:
+            raise ValueError(f"Phải từ 0 đến {vnd(bound)}, nhận {text!r} / must be between 0 and {bound}")
+        return number
     if key in BOOL_FIELDS:
         folded = fold(text)
         if folded in TRUE:

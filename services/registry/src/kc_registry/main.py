@@ -46,7 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     runtime = ServiceRuntime(settings)
     runtime.publish_from(application, translators.to_contract)
-    runtime.run_in_background(projection.follow, "projection")
+    runtime.follow(projection)
     runtime.close_on_stop(views.close)
     runtime.close_on_stop(application.close)
 
@@ -75,7 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_auth(app, instance=settings.instance, trust=runtime.trust, permissions=ROUTE_PERMISSIONS)
     install_request_guards(app, upload_bytes=MAX_DOCUMENT_BYTES + 64 * 1024)
-    install_health(app, runtime.readiness)
+    install_health(app, runtime.readiness, runtime.degradation)
     install_offline_docs(app)
     return app
 

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from kc_contracts.dated import NoRuleInForceError
+from kc_contracts.money import vnd
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -119,8 +120,10 @@ def field_errors(errors: Any) -> list[dict[str, str]]:
             )
             continue
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        # a large bound as people read it: 1.000.000.000.000, not 1000000000000 (a year stays 2100)
+        shown = {k: vnd(v) if isinstance(v, int) and abs(v) >= 100_000 else v for k, v in ctx.items()}
         try:
-            message_vi = _VI.get(kind, "Giá trị không hợp lệ").format(**ctx)
+            message_vi = _VI.get(kind, "Giá trị không hợp lệ").format(**shown)
         except (KeyError, IndexError):
             message_vi = _VI.get(kind, "Giá trị không hợp lệ").split(" (")[0]
         if kind == "value_error" and "error" in ctx:
@@ -246,10 +249,13 @@ def install_request_guards(app: FastAPI, max_body_bytes: int = 1 << 20, upload_b
 
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+Degradation = Callable[[], Awaitable[dict[str, Any]]]
 
 
-def install_health(app: FastAPI, readiness: ReadinessCheck) -> None:
-    """``/healthz``: the process answers. ``/readyz``: every dependency check is true (else 503)."""
+def install_health(app: FastAPI, readiness: ReadinessCheck, degradation: Degradation | None = None) -> None:
+    """``/healthz``: the process answers. ``/readyz``: every dependency check is true (else 503), and
+    ``degraded`` with the details of what works but not fully (events a projection set aside): the
+    service still answers, an operator has something to look at."""
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -259,4 +265,8 @@ def install_health(app: FastAPI, readiness: ReadinessCheck) -> None:
     async def readyz() -> JSONResponse:
         checks = await readiness()
         ready = all(checks.values())
-        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+        body: dict[str, Any] = {"ready": ready, "checks": checks}
+        if degradation is not None:
+            details = await degradation()
+            body |= {"degraded": bool(details), **details}
+        return JSONResponse(body, status_code=200 if ready else 503)

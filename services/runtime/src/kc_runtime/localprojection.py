@@ -4,24 +4,58 @@ It follows the application's notification log from its tracked position and appl
 with the tracking row in one transaction. It is caught up right after every save (so a client
 reads its own writes) and by a background loop (in case a catch-up failed), and can be rebuilt
 from the log at any time.
+
+An event the projection cannot apply (a number its column cannot hold, a stored event that no
+longer decodes, a bug in ``apply`` for one shape of event) would otherwise stop it for good: every
+later catch-up fails on the same event and the view never shows anything new. Such an event is set
+aside in ``projection_quarantine`` with the reason, in the same transaction as the tracking past it,
+and the projection goes on; ``/readyz`` lists the quarantine (see :meth:`ServiceRuntime.degradation`).
+A failure of the database itself (locked, unreachable) is not the event's fault: it is retried.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import InterfaceError, Notification, OperationalError, Tracking
 
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.views import ViewCursor, ViewStore
 
 log = structlog.get_logger("kc.projection")
 Apply = Callable[[ViewCursor, Any], None]
+
+QUARANTINE_DDL = """CREATE TABLE IF NOT EXISTS projection_quarantine (
+    projection TEXT NOT NULL,
+    notification_id BIGINT NOT NULL,
+    originator_id TEXT NOT NULL,
+    originator_version BIGINT NOT NULL,
+    topic TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    quarantined_at TEXT NOT NULL,
+    PRIMARY KEY (projection, notification_id)
+)"""
+
+# the database's own trouble (retried), as opposed to an event that cannot be applied (quarantined)
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    sqlite3.OperationalError,
+    sqlite3.InterfaceError,
+    OSError,
+    TimeoutError,
+)
+with contextlib.suppress(ImportError):  # PostgreSQL errors that escape eventsourcing's wrapping
+    import psycopg
+
+    TRANSIENT += (psycopg.OperationalError, psycopg.InterfaceError)
 
 
 class LocalProjection:
@@ -34,13 +68,15 @@ class LocalProjection:
         self.name = name
         self.batch_size = batch_size
         self._lock = threading.Lock()
+        with store.transaction() as cur:
+            cur.execute(QUARANTINE_DDL)
         app.on_saved(self._after_save)
 
     def position(self) -> int:
         return int(self.store.recorder.max_tracking_id(self.name) or 0)
 
     def catch_up(self) -> int:
-        """Apply everything after the tracked position; return how many notifications it applied."""
+        """Apply everything after the tracked position; return how many notifications it passed."""
         applied = 0
         with self._lock:
             while True:
@@ -49,15 +85,66 @@ class LocalProjection:
                 )
                 if not notifications:
                     return applied
-                with self.store.transaction() as cur:
-                    for notification in notifications:
-                        self.apply(cur, self.app.mapper.to_domain_event(notification))
-                    self.store.track(cur, Tracking(self.name, notifications[-1].id))
+                try:
+                    with self.store.transaction() as cur:
+                        for notification in notifications:
+                            self.apply(cur, self.app.mapper.to_domain_event(notification))
+                        self.store.track(cur, Tracking(self.name, notifications[-1].id))
+                except TRANSIENT:
+                    raise
+                except Exception:  # one of the batch cannot be applied: find it, one at a time
+                    self._one_at_a_time(notifications)
                 applied += len(notifications)
                 if len(notifications) < self.batch_size:
                     # the log's end as it was read: a save committed since then catches up after
                     # itself, so asking again would only cost one more query under the lock
                     return applied
+
+    def _one_at_a_time(self, notifications: Sequence[Notification]) -> None:
+        for notification in notifications:
+            try:
+                with self.store.transaction() as cur:
+                    self.apply(cur, self.app.mapper.to_domain_event(notification))
+                    self.store.track(cur, Tracking(self.name, notification.id))
+            except TRANSIENT:
+                raise
+            except Exception as exc:
+                self._quarantine(notification, exc)
+
+    def _quarantine(self, notification: Notification, exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"[:1000]
+        log.error(
+            "projection quarantined an event it cannot apply",
+            projection=self.name,
+            notification_id=notification.id,
+            originator_id=str(notification.originator_id),
+            version=notification.originator_version,
+            topic=notification.topic,
+            reason=reason,
+        )
+        with self.store.transaction() as cur:
+            cur.execute(
+                "INSERT INTO projection_quarantine VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (projection, notification_id) DO NOTHING",
+                (
+                    self.name,
+                    notification.id,
+                    str(notification.originator_id),
+                    notification.originator_version,
+                    notification.topic,
+                    reason,
+                    datetime.now(UTC).isoformat(),
+                ),
+            )
+            self.store.track(cur, Tracking(self.name, notification.id))
+
+    def quarantined(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The events set aside (latest first), with the reason."""
+        with self.store.transaction(commit=False) as cur:
+            return cur.execute(
+                "SELECT * FROM projection_quarantine WHERE projection = ? ORDER BY notification_id DESC LIMIT ?",
+                (self.name, limit),
+            ).fetchall()
 
     def _after_save(self) -> None:
         try:
@@ -68,6 +155,8 @@ class LocalProjection:
     async def follow(self, interval_s: float = 2.0) -> None:
         """Background safety net: catch up periodically."""
         while True:
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.to_thread(self.catch_up)
+            except Exception as exc:
+                log.warning("projection catch-up failed; retrying", projection=self.name, error=repr(exc))
             await asyncio.sleep(interval_s)

@@ -31,6 +31,7 @@ from kc_runtime.deadletters import DeadLetters
 from kc_runtime.eventstore import ServiceApplication, persistence_env
 from kc_runtime.inbox import Effect, Inbox, InboxChains
 from kc_runtime.keys import TrustFile, ensure_instance_key
+from kc_runtime.localprojection import LocalProjection
 from kc_runtime.relay import OutboxRelay, Translate
 from kc_runtime.settings import Settings
 from kc_runtime.views import ViewStore
@@ -73,11 +74,24 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task[Any]] = []
         self._closers: list[Callable[[], None]] = []
         self._background: list[tuple[Callable[[], Coroutine[Any, Any, None]], str]] = []
+        self.projections: list[LocalProjection] = []
         self.bus_started = False
 
     def run_in_background(self, work: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
         """Start ``work()`` with the lifespan (e.g. a projection's follower) and cancel it on stop."""
         self._background.append((work, name))
+
+    def follow(self, projection: LocalProjection) -> None:
+        """Keep a local projection caught up in the background; its quarantine shows on ``/readyz``."""
+        self.projections.append(projection)
+        self.run_in_background(projection.follow, f"projection {projection.name}")
+
+    async def degradation(self) -> dict[str, Any]:
+        """What works but not fully (``/readyz`` adds it): events the local projections set aside."""
+        quarantine: list[dict[str, Any]] = []
+        for projection in self.projections:
+            quarantine += await asyncio.to_thread(projection.quarantined)
+        return {"quarantine": quarantine} if quarantine else {}
 
     def close(self) -> None:
         """Close the stores without a lifespan (tests and tools that built the app but never ran it)."""

@@ -8,6 +8,7 @@ CI (``CI`` set), where that is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -163,3 +164,31 @@ async def eventually(check: Callable[[], object], timeout: float = 30.0, interva
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         await asyncio.sleep(interval)
+
+
+@contextlib.contextmanager
+def served(app: Any, *, name: str = "uvicorn") -> Iterator[str]:
+    """``app`` under uvicorn (lifespan on) in a thread, on a free loopback port: its base URL.
+
+    Real HTTP: what a client sends is read and parsed by uvicorn as in production (chunked bodies,
+    slow senders, connection limits), not handed to the app as a Python object."""
+    import threading
+    import time
+
+    import uvicorn
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise AssertionError("uvicorn did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
