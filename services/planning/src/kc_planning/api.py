@@ -12,7 +12,9 @@ from kc_runtime.actor import actor_of
 from kc_runtime.fields import Text100, Text200, Text300, Text500
 from kc_runtime.http import problem, problem_responses
 from kc_runtime.rebuild import live_digest, rebuild
+from kc_runtime.spreadsheets import MAX_UPLOAD_BYTES, check_upload_size
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from kc_planning import exports, opendata
 from kc_planning.application import PlanningApplication
@@ -248,7 +250,9 @@ def router() -> APIRouter:
         year: int,
         filed_on: date,
     ) -> Any:
-        grouped, problems = exports.read_registrations(await file.read())
+        check_upload_size(file.size)  # before reading it into memory
+        data = await file.read(MAX_UPLOAD_BYTES + 1)
+        grouped, problems = await run_in_threadpool(exports.read_registrations, data)  # off the event loop
         if problems:
             return problem(
                 422,
@@ -262,22 +266,27 @@ def router() -> APIRouter:
             raise PlanError(
                 f"Quá hạn đăng ký ({cal.milestones['registration_deadline']:%d/%m/%Y}) / too late", field="filed_on"
             )
-        ids = []
-        for registrant, items in grouped.items():
-            reg = app.file_registration(
-                {
-                    "level": level,
-                    "year": year,
-                    "registrant": registrant,
-                    "registrant_kind": "xa",
-                    "items": [{k: v for k, v in i.items() if k != "row"} for i in items],
-                },
-                filed_on=filed_on,
-                extension=None,
-                actor=actor_of(request),
-            )
-            ids.append(str(reg.id))
-        return {"registrations": ids}
+        actor = actor_of(request)
+
+        def file_all() -> list[str]:
+            ids = []
+            for registrant, items in grouped.items():
+                reg = app.file_registration(
+                    {
+                        "level": level,
+                        "year": year,
+                        "registrant": registrant,
+                        "registrant_kind": "xa",
+                        "items": [{k: v for k, v in i.items() if k != "row"} for i in items],
+                    },
+                    filed_on=filed_on,
+                    extension=None,
+                    actor=actor,
+                )
+                ids.append(str(reg.id))
+            return ids
+
+        return {"registrations": await run_in_threadpool(file_all)}
 
     # -- views ------------------------------------------------------------------------------------------
     def view_rows(

@@ -10,6 +10,7 @@ from typing import Any
 
 from kc_contracts.limits import MAX_REGISTRATION_ITEMS, MAX_VND
 from kc_contracts.vocabulary import has_label, label
+from kc_runtime.spreadsheets import SpreadsheetError, xlsx_rows
 from kc_runtime.text import fold
 
 from kc_planning.domain.plan import PlanError
@@ -133,6 +134,7 @@ def _roman(n: int) -> str:
     return ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"][n - 1] if n <= 10 else str(n)
 
 
+MAX_ROWS = 20_000  # rows of registrations per imported file
 REGISTRATION_HEADERS = {
     "don vi dang ky": "registrant",
     "ten de an": "title",
@@ -144,17 +146,10 @@ REGISTRATION_HEADERS = {
 
 def read_registrations(data: bytes) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
     """Group the rows of an .xlsx by registrant; return (items by registrant, row problems)."""
-    from openpyxl import load_workbook
-
     try:
-        sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
-    except Exception as exc:
-        raise PlanError(f"Không đọc được tệp .xlsx / not a readable .xlsx file: {exc}", field="file") from None
-    rows = [
-        (i, list(r))
-        for i, r in enumerate(sheet.iter_rows(values_only=True), start=1)
-        if any(c not in (None, "") for c in r)
-    ]
+        rows = [(i, r) for i, r in xlsx_rows(data, max_rows=MAX_ROWS) if any(c not in (None, "") for c in r)]
+    except SpreadsheetError as exc:
+        raise PlanError(str(exc), field="file") from None
     if not rows:
         raise PlanError("Tệp không có dữ liệu / the file is empty", field="file")
     header = {i: REGISTRATION_HEADERS.get(fold(str(h or "")).split(" (")[0]) for i, h in enumerate(rows[0][1])}

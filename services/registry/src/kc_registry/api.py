@@ -12,7 +12,9 @@ from kc_contracts.units import UnitSystem
 from kc_runtime.actor import actor_of
 from kc_runtime.fields import Text50, Text100, Text200, Text300, Text500
 from kc_runtime.http import problem, problem_responses, rules_dated_by
+from kc_runtime.spreadsheets import MAX_UPLOAD_BYTES, check_upload_size
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from kc_registry import imports, rulebook
 from kc_registry.application import RegistryApplication
@@ -395,8 +397,13 @@ def router() -> APIRouter:
         dry_run: bool = True,
     ) -> Any:
         app = app_of(request)
-        rows = imports.parse_rows(file.filename or "", await file.read(), rulebook.eligibility_rules().sector_labels)
-        report = app.import_rows(rows, actor_of(request), apply=not dry_run)
+        check_upload_size(file.size)  # before reading it into memory
+        data = await file.read(MAX_UPLOAD_BYTES + 1)
+        # CPU and database work: off the event loop, so the service answers others meanwhile
+        rows = await run_in_threadpool(
+            imports.parse_rows, file.filename or "", data, rulebook.eligibility_rules().sector_labels
+        )
+        report = await run_in_threadpool(app.import_rows, rows, actor_of(request), apply=not dry_run)
         summary = {
             "rows": report.rows,
             "new": report.new,

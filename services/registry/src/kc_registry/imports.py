@@ -10,10 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from kc_contracts.limits import MAX_COUNT, MAX_ESTABLISHMENT_VND
 from kc_contracts.money import vnd
+from kc_runtime.spreadsheets import MAX_COLUMNS, SpreadsheetError, check_row, check_upload_size, xlsx_rows
 from kc_runtime.text import fold
 
 from kc_registry.application import RowProblem
@@ -108,26 +110,35 @@ def _header_key(raw: Any) -> str | None:
     return HEADERS.get(text)
 
 
-def read_table(filename: str, data: bytes) -> list[tuple[int, list[Any]]]:
-    """(spreadsheet row number, cells) for each row, header first."""
+def read_table(filename: str, data: bytes) -> Iterator[tuple[int, list[Any]]]:
+    """(spreadsheet row number, cells) for each row, header first, read as the rows come: a file past
+    ``MAX_ROWS`` is refused at the first row beyond, not after reading it all."""
     name = filename.lower()
-    if name.endswith(".xlsx"):
-        from openpyxl import load_workbook  # imported when used: it brings numpy (~20 MB of idle RSS)
-
-        try:
-            sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
-        except Exception as exc:
-            raise ImportFileError(
-                f"Không đọc được tệp .xlsx / not a readable .xlsx file: {exc}", field="file"
-            ) from None
-        return [(i, list(row)) for i, row in enumerate(sheet.iter_rows(values_only=True), start=1)]
-    if name.endswith(".csv"):
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ImportFileError("Tệp .csv phải mã hóa UTF-8 / the .csv file must be UTF-8", field="file") from None
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else csv.excel
-        return [(i, row) for i, row in enumerate(csv.reader(io.StringIO(text), dialect), start=1)]
+    try:
+        if name.endswith(".xlsx"):
+            yield from xlsx_rows(data, max_rows=MAX_ROWS)
+            return
+        if name.endswith(".csv"):
+            check_upload_size(len(data))
+            try:
+                text = data.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise ImportFileError(
+                    "Tệp .csv phải mã hóa UTF-8 / the .csv file must be UTF-8", field="file"
+                ) from None
+            try:
+                dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else csv.excel
+            except csv.Error:
+                dialect = csv.excel
+            try:
+                for i, row in enumerate(csv.reader(io.StringIO(text), dialect), start=1):
+                    check_row(i, MAX_ROWS)
+                    yield i, row[:MAX_COLUMNS]
+            except csv.Error as exc:
+                raise ImportFileError(f"Tệp .csv hỏng / a malformed .csv file: {exc}", field="file") from None
+            return
+    except SpreadsheetError as exc:
+        raise ImportFileError(str(exc), field="file") from None
     raise ImportFileError("Chỉ nhận tệp .xlsx hoặc .csv / only .xlsx or .csv files", field="file")
 
 

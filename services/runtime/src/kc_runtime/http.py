@@ -20,7 +20,11 @@ from fastapi.responses import JSONResponse
 from kc_contracts.dated import NoRuleInForceError
 from kc_contracts.money import vnd
 from pydantic import BaseModel
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kc_runtime.spreadsheets import SpreadsheetError
 
 PROBLEM = "application/problem+json"
 log = structlog.get_logger("kc.http")
@@ -170,6 +174,7 @@ def _whole_request(request: Request) -> str:
 
 def install_problem_handlers(app: FastAPI, status_by_error: Mapping[type[Exception], int]) -> None:
     """Map the service's domain errors (by class, most specific first) to problem responses."""
+    status_by_error = {SpreadsheetError: 422, **status_by_error}  # an upload refused as a whole: its file
 
     async def validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -217,35 +222,88 @@ def install_problem_handlers(app: FastAPI, status_by_error: Mapping[type[Excepti
     app.add_exception_handler(Exception, unexpected)
 
 
+class BodyTooLargeError(StarletteHTTPException):
+    """The request's body went past its limit while it was being received."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Tối đa {limit} byte / at most {limit} bytes per request")
+
+
+class RequestGuard:
+    """Plain ASGI: the body limit, the correlation id, one log line per request.
+
+    The limit holds however the body comes: a ``Content-Length`` beyond it is answered at once; a
+    body without one (``Transfer-Encoding: chunked``) or longer than it claimed is counted as it is
+    received, and the read that passes the limit raises :class:`BodyTooLargeError` in whatever is
+    reading it (JSON, a form, an upload): a 413 problem, with nothing more read. uvicorn's flow
+    control keeps the unread rest on the socket, so a refused body costs neither time nor memory.
+    (Starlette's own ``RequestBodyLimitMiddleware`` counts the same way but answers some refusals
+    in plain text, without the limit; every refusal here is a problem+json that says it.)
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, upload_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.upload_bytes = upload_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        correlation = headers.get("x-correlation-id") or uuid.uuid4().hex
+        scope.setdefault("state", {})["correlation_id"] = correlation
+        began = time.perf_counter()
+        multipart = headers.get("content-type", "").startswith("multipart/")
+        limit = self.upload_bytes if multipart and self.upload_bytes else self.max_body_bytes
+        status = 500
+        received = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLargeError(limit)
+            return message
+
+        async def tagged(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Correlation-Id", correlation)
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(correlation_id=correlation):
+            try:
+                length = headers.get("content-length")
+                if length is not None and length.isdigit() and int(length) > limit:
+                    raise BodyTooLargeError(limit)
+                await self.app(scope, counted, tagged)
+            except BodyTooLargeError as exc:  # raised before the app's own handlers could answer
+                if started:
+                    raise
+                await problem(413, _TITLES[413], str(exc.detail))(scope, receive, tagged)
+            finally:
+                probe = scope["path"] in ("/healthz", "/readyz")
+                (log.debug if probe else log.info)(
+                    "http",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    ms=round((time.perf_counter() - began) * 1000, 1),
+                )
+
+
 def install_request_guards(app: FastAPI, max_body_bytes: int = 1 << 20, upload_bytes: int = 0) -> None:
-    """Refuse oversize bodies up front (413) and log every request with its correlation id.
+    """Refuse oversize bodies (413), however they are sent, and log every request with its correlation id.
 
     ``upload_bytes`` is the larger limit for multipart uploads (documents); 0 means no uploads.
     """
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        correlation = request.headers.get("x-correlation-id") or uuid.uuid4().hex
-        began = time.perf_counter()
-        request.state.correlation_id = correlation
-        with structlog.contextvars.bound_contextvars(correlation_id=correlation):
-            length = request.headers.get("content-length")
-            multipart = request.headers.get("content-type", "").startswith("multipart/")
-            limit = upload_bytes if multipart and upload_bytes else max_body_bytes
-            if length is not None and length.isdigit() and int(length) > limit:
-                response = problem(413, _TITLES[413], f"Tối đa {limit} byte / at most {limit} bytes per request")
-            else:
-                response = await call_next(request)
-            response.headers["X-Correlation-Id"] = correlation
-            probe = request.url.path in ("/healthz", "/readyz")
-            (log.debug if probe else log.info)(
-                "http",
-                method=request.method,
-                path=request.url.path,
-                status=response.status_code,
-                ms=round((time.perf_counter() - began) * 1000, 1),
-            )
-            return response
+    app.add_middleware(RequestGuard, max_body_bytes=max_body_bytes, upload_bytes=upload_bytes)
 
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]

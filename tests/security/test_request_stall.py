@@ -1,0 +1,319 @@
+"""Issue 14 item 6: a request could stall a service.
+
+The attacks, on real processes (services under uvicorn on a real loopback socket, this test's own
+nats-server):
+
+* a 50 MB body sent with ``Transfer-Encoding: chunked`` (no ``Content-Length``): the 1 MiB limit was
+  only checked against the header, so the whole body was read and parsed (9 s, +100 MB);
+* a 1.6 KB .xlsx whose only row is numbered 2,000,000: openpyxl yields the 1,999,999 empty rows in
+  between, and the registry built a list of all of them (5.6 s, +320 MB) before its row limit;
+* a zip bomb: a few hundred KB of .xlsx that inflate to hundreds of MB;
+* a 100,000-row file: parsed whole before the 20,000-row limit was checked.
+
+Now the body limit counts bytes as they arrive (413 problem+json after the first MiB), and an .xlsx
+is checked for its size, its declared dimension and its uncompressed size before openpyxl opens it,
+then read in streaming mode off the event loop with the row limit checked row by row.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import resource
+import select
+import socket
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import nats
+import pytest
+from kc_appraisal.main import create_app as appraisal_app
+from kc_registry.main import create_app as registry_app
+from kc_runtime.settings import Settings
+from kc_runtime.streams import StreamPlan, ensure_streams
+from kc_runtime.testing import SettingsFactory, bearer, served
+
+MiB = 1024 * 1024
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.fixture
+def store() -> str:
+    return "sqlite"  # the limits sit in front of the store
+
+
+async def ensure(settings: Settings) -> None:
+    nc = await nats.connect(settings.nats_url)
+    try:
+        await ensure_streams(nc.jetstream(), StreamPlan(("tinh-40", "bo")))
+    finally:
+        await nc.close()
+
+
+def rss_mb() -> float:
+    """The resident set of this process (the service runs in it, on a uvicorn thread), in MB."""
+    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def send_chunked(base: str, path: str, headers: dict[str, str], total: int, chunk: int = 256 * 1024) -> dict[str, Any]:
+    """POST ``total`` bytes of body in chunks over a raw socket, stopping as soon as the server answers.
+
+    Returns the status, the problem body, how many body bytes were sent before the answer and the
+    seconds it took."""
+    url = urlparse(base)
+    sock = socket.create_connection((url.hostname, url.port), timeout=30)
+    head = [f"POST {path} HTTP/1.1", f"Host: {url.hostname}", "Transfer-Encoding: chunked"]
+    head += [f"{k}: {v}" for k, v in headers.items()]
+    began = time.perf_counter()
+    sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+    sent = 0
+    frame = f"{chunk:x}\r\n".encode() + b" " * chunk + b"\r\n"
+    pending, finished, answer = b"", False, b""
+    while True:
+        readable, writable, _ = select.select([sock], [] if finished and not pending else [sock], [], 30)
+        if readable:
+            answer = sock.recv(65536)
+            break  # the server has answered (or closed): stop sending
+        if not writable:
+            break
+        if not pending:
+            if sent < total:
+                pending, sent = frame, sent + chunk
+            else:
+                pending, finished = b"0\r\n\r\n", True
+        try:
+            pending = pending[sock.send(pending) :]
+        except (BrokenPipeError, ConnectionResetError):
+            break
+    try:
+        while b"\r\n\r\n" not in answer:
+            more = sock.recv(65536)
+            if not more:
+                break
+            answer += more
+        head_bytes, _, body = answer.partition(b"\r\n\r\n")
+        length = next(
+            (int(h.split(b":")[1]) for h in head_bytes.split(b"\r\n") if h.lower().startswith(b"content-length")), 0
+        )
+        while len(body) < length:
+            more = sock.recv(65536)
+            if not more:
+                break
+            body += more
+    finally:
+        sock.close()
+    status = int(head_bytes.split(b" ")[1]) if head_bytes else 0
+    content_type = next(
+        (
+            h.split(b":", 1)[1].strip().decode()
+            for h in head_bytes.split(b"\r\n")
+            if h.lower().startswith(b"content-type")
+        ),
+        "",
+    )
+    return {
+        "status": status,
+        "content_type": content_type,
+        "body": json.loads(body) if body else None,
+        "sent": sent,
+        "seconds": time.perf_counter() - began,
+    }
+
+
+@pytest.fixture
+def appraisal(make_settings: SettingsFactory) -> Iterator[tuple[str, Settings]]:
+    settings = make_settings("appraisal")
+    app = appraisal_app(settings)
+    with served(app) as base:
+        yield base, settings
+    app.state.runtime.close()
+
+
+async def test_a_chunked_50_mb_body_is_refused_with_413_after_the_first_mib(
+    appraisal: tuple[str, Settings],
+) -> None:
+    base, settings = appraisal
+    before = rss_mb()
+    headers = bearer(settings) | {"Content-Type": "application/json"}
+    result = send_chunked(base, "/de-an", headers, total=50 * MiB)
+    grew = rss_mb() - before
+    assert result["status"] == 413, result
+    assert result["content_type"].startswith("application/problem+json"), result
+    assert result["body"]["status"] == 413
+    assert "1048576" in result["body"]["detail"]
+    assert result["sent"] < 8 * MiB, result  # answered after about the first MiB, not after 50
+    assert result["seconds"] < 3, result
+    assert grew < 40, f"the service grew {grew:.0f} MB reading a refused body"
+
+
+# -- spreadsheets ---------------------------------------------------------------------------------------------
+
+
+def sheet_xml(rows: str, dimension: str | None) -> str:
+    dim = f'<dimension ref="{dimension}"/>' if dimension else ""
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f"{dim}<sheetData>{rows}</sheetData></worksheet>"
+    )
+
+
+def xlsx(sheet: str, *, extra: dict[str, bytes] | None = None) -> bytes:
+    """A minimal .xlsx (inline strings, one sheet) written by hand, as an attacker would."""
+    files = {
+        "[Content_Types].xml": (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            "</Types>"
+        ),
+        "_rels/.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" '
+            'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+            'Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+            '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" '
+            'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+            'Target="worksheets/sheet1.xml"/></Relationships>'
+        ),
+        "xl/worksheets/sheet1.xml": sheet,
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+        for name, data in (extra or {}).items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def cell(ref: str, text: str) -> str:
+    return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
+
+
+HEADER = f'<row r="1">{cell("A1", "Tên cơ sở")}{cell("B1", "Mã xã")}{cell("C1", "Loại hình")}</row>'
+
+
+def data_row(n: int) -> str:
+    return f'<row r="{n}">{cell(f"A{n}", f"Cơ sở {n}")}{cell(f"B{n}", "17419")}{cell(f"C{n}", "hộ kinh doanh")}</row>'
+
+
+@pytest.fixture
+def registry(make_settings: SettingsFactory) -> Iterator[tuple[str, Settings]]:
+    settings = make_settings("registry")
+    app = registry_app(settings)
+    with served(app) as base:
+        yield base, settings
+    app.state.runtime.close()
+
+
+def upload(base: str, settings: Settings, data: bytes, name: str = "co-so.xlsx") -> tuple[httpx.Response, float, float]:
+    before = rss_mb()
+    began = time.perf_counter()
+    response = httpx.post(
+        f"{base}/imports/establishments",
+        params={"dry_run": "true"},
+        files={"file": (name, data, XLSX)},
+        headers=bearer(settings),
+        timeout=120,
+    )
+    return response, time.perf_counter() - began, rss_mb() - before
+
+
+def refused_file(response: httpx.Response) -> str:
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    errors = response.json()["errors"]
+    assert errors[0]["field"] == "file", errors
+    return str(errors[0]["message"])
+
+
+async def test_an_xlsx_whose_only_row_is_numbered_2_000_000_is_refused_fast(
+    registry: tuple[str, Settings],
+) -> None:
+    base, settings = registry
+    for dimension in ("A1:C2000000", None):  # declared, and (a liar's file) not declared at all
+        data = xlsx(sheet_xml(HEADER + data_row(2_000_000), dimension))
+        assert len(data) < 2000
+        response, seconds, grew = upload(base, settings, data)
+        message = refused_file(response)
+        assert "20000" in message or "20.000" in message, message
+        assert seconds < 1.5, f"{seconds:.2f} s (dimension {dimension})"
+        assert grew < 40, f"+{grew:.0f} MB (dimension {dimension})"
+
+
+async def test_an_xlsx_zip_bomb_is_refused_before_it_is_inflated(registry: tuple[str, Settings]) -> None:
+    base, settings = registry
+    # 300 MB of one repeated byte deflates to about 300 KB
+    bomb = xlsx(sheet_xml(HEADER + data_row(2), "A1:C2"), extra={"xl/sharedStrings.xml": b" " * (300 * MiB)})
+    assert len(bomb) < 400_000
+    response, seconds, grew = upload(base, settings, bomb)
+    message = refused_file(response)
+    assert "nén" in message, message  # "dữ liệu giải nén" (uncompressed data)
+    assert seconds < 2, f"{seconds:.2f} s"
+    assert grew < 40, f"+{grew:.0f} MB"
+
+
+async def test_a_100_000_row_xlsx_is_refused_at_the_row_limit_without_reading_it_all(
+    registry: tuple[str, Settings],
+) -> None:
+    base, settings = registry
+    rows = "".join(data_row(n) for n in range(2, 100_002))
+    data = xlsx(sheet_xml(HEADER + rows, None))  # no dimension: the limit must hold as rows are read
+    response, seconds, grew = upload(base, settings, data)
+    message = refused_file(response)
+    assert "20000" in message or "20.000" in message, message
+    assert seconds < 4, f"{seconds:.2f} s (before: the whole file, 5.3 s on a loaded machine)"
+    assert grew < 80, f"+{grew:.0f} MB"
+
+
+async def test_an_import_does_not_stall_the_service_for_other_requests(registry: tuple[str, Settings]) -> None:
+    """Parsed off the event loop: while a large (legal) file is read, health probes still answer."""
+    import asyncio
+
+    base, settings = registry
+    rows = "".join(data_row(n) for n in range(2, 20_001))
+    data = xlsx(sheet_xml(HEADER + rows, None))
+    async with httpx.AsyncClient(base_url=base, headers=bearer(settings), timeout=120) as http:
+        importing = asyncio.create_task(
+            http.post("/imports/establishments", params={"dry_run": "true"}, files={"file": ("a.xlsx", data, XLSX)})
+        )
+        await asyncio.sleep(0.3)
+        began_all = time.perf_counter()
+        waits = []
+        while not importing.done():
+            began = time.perf_counter()
+            assert (await http.get("/healthz")).status_code == 200
+            waits.append(time.perf_counter() - began)
+            await asyncio.sleep(0.05)
+        response = await importing
+        busy = time.perf_counter() - began_all
+    assert response.status_code in (200, 422), response.text  # 422: rows' own problems (eligibility …)
+    # on the event loop, the first probe would wait for the whole parse and no other would fit in
+    assert busy > 0.5, f"the import took only {busy:.2f} s: nothing to measure"
+    assert len(waits) >= 5, f"{len(waits)} probes answered in the {busy:.2f} s of the import ({waits})"
+    assert max(waits) < busy / 2, f"a health probe waited {max(waits):.2f} s of the import's {busy:.2f} s"
