@@ -10,7 +10,7 @@ from typing import Any
 
 from kc_contracts.limits import MAX_REGISTRATION_ITEMS, MAX_VND
 from kc_contracts.vocabulary import has_label, label
-from kc_runtime.spreadsheets import SpreadsheetError, xlsx_rows
+from kc_runtime.spreadsheets import SpreadsheetError, neutralise_formulas, xlsx_rows
 from kc_runtime.text import fold
 
 from kc_planning.domain.plan import PlanError
@@ -84,6 +84,7 @@ def summary_sheet(title: str, rows: Iterable[dict[str, Any]]) -> bytes:
             cell.number_format = VND
     for column, width in zip("ABCDEFGHIJ", (6, 18, 50, 14, 16, 18, 18, 16, 14, 18), strict=True):
         sheet.column_dimensions[column].width = width
+    neutralise_formulas(book)  # a title is typed by someone: shown, never evaluated
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

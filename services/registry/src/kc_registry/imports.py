@@ -15,7 +15,14 @@ from typing import Any
 
 from kc_contracts.limits import MAX_COUNT, MAX_ESTABLISHMENT_VND
 from kc_contracts.money import vnd
-from kc_runtime.spreadsheets import MAX_COLUMNS, SpreadsheetError, check_row, check_upload_size, xlsx_rows
+from kc_runtime.spreadsheets import (
+    MAX_COLUMNS,
+    SpreadsheetError,
+    check_row,
+    check_upload_size,
+    neutralise_formulas,
+    xlsx_rows,
+)
 from kc_runtime.text import fold
 
 from kc_registry.application import RowProblem
@@ -261,6 +268,7 @@ def template() -> bytes:
             "",
         ]
     )
+    neutralise_formulas(book)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
