@@ -4,10 +4,11 @@ exported .xlsx whose cells a spreadsheet program shows but never evaluates.
 Reading. An .xlsx is a zip of XML. Before openpyxl opens it, the upload is checked for its size,
 for what it inflates to (a zip bomb of a few hundred KB can inflate to gigabytes; zipfile never
 inflates past a member's declared size, so the declared sizes are what bounds the work) and for the
-rows its sheet declares (``<dimension ref="A1:S2000000"/>``). Then the sheet is read in openpyxl's
-streaming mode, at most ``MAX_COLUMNS`` wide, and the row limit is checked as rows arrive: openpyxl
-yields every missing row before a row numbered 2,000,000, so a limit checked afterwards comes after
-two million rows. The caller runs this off the event loop (it is CPU work).
+rows its sheet declares (``<dimension ref="A1:S2000000"/>``) or numbers (a scan of the XML for
+``<row r="…">``, no parsing): openpyxl yields every missing row before a row numbered 2,000,000, so a
+limit checked on what it yields comes after two million rows. Then the sheet is read in openpyxl's
+streaming mode, at most ``MAX_COLUMNS`` wide, the row limit checked again as rows arrive. The caller
+runs this off the event loop (it is CPU work).
 
 Writing. openpyxl writes any text beginning with ``=`` as a live formula; :func:`neutralise_formulas`
 (run on a workbook before it is saved) stores such text, and text beginning with ``+ - @`` or a tab
@@ -32,6 +33,8 @@ HEADER_ROWS = 1
 # a sheet's dimension as Excel, LibreOffice and openpyxl write it, within the first KB of the sheet
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="\$?[A-Z]{0,3}\$?(\d*)(?::\$?[A-Z]{0,3}\$?(\d+))?"')
 _SHEET = re.compile(r"^xl/worksheets/[^/]+\.xml$")
+_ROW = re.compile(rb"<(?:\w+:)?row\b([^>]*)>")
+_ROW_NUMBER = re.compile(rb"\sr=[\"'](\d+)[\"']")
 
 
 class SpreadsheetError(ValueError):
@@ -72,18 +75,47 @@ def check_xlsx(data: bytes, *, max_rows: int, max_bytes: int = MAX_UPLOAD_BYTES)
                 f"the file inflates to {inflated} bytes (at most {MAX_UNCOMPRESSED_BYTES}): a zip bomb?"
             )
         for member in members:
-            if not _SHEET.match(member.filename):
-                continue
-            try:
-                with archive.open(member) as sheet:
-                    start = sheet.read(64 * 1024)
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
-                raise SpreadsheetError("Không đọc được tệp .xlsx / not a readable .xlsx file") from None
-            found = _DIMENSION.search(start)
-            if found:
-                last = int(found.group(2) or found.group(1) or 0)
-                if last > max_rows + HEADER_ROWS:
-                    raise _too_many_rows(max_rows, last)
+            if _SHEET.match(member.filename):
+                try:
+                    _scan_rows(archive, member, max_rows)
+                except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError) as exc:
+                    if isinstance(exc, SpreadsheetError):
+                        raise
+                    raise SpreadsheetError("Không đọc được tệp .xlsx / not a readable .xlsx file") from None
+
+
+def _scan_rows(archive: zipfile.ZipFile, member: zipfile.ZipInfo, max_rows: int) -> None:
+    """Refuse a sheet whose declared dimension, or any of whose rows, lies past the limit.
+
+    A scan of the inflated XML for ``<row r="…">`` (no parsing: a few milliseconds per MB), numbering
+    a row without ``r`` as the one after the previous, as openpyxl does. So a 100,000-row file is
+    refused at row 20,002 before openpyxl has parsed a single cell, and a file whose only row is
+    numbered 2,000,000 at that row, whatever its dimension says."""
+    last_allowed = max_rows + HEADER_ROWS
+    number = 0
+    pending = b""
+    first = True
+    with archive.open(member) as sheet:
+        while chunk := sheet.read(1024 * 1024):
+            pending += chunk
+            if first:
+                found = _DIMENSION.search(pending[: 64 * 1024])
+                declared = int((found.group(2) or found.group(1) or 0) if found else 0)
+                if declared > last_allowed:
+                    raise _too_many_rows(max_rows, declared)
+                first = False
+            cut = pending.rfind(b"<")  # a tag may be cut in two at the chunk's end: keep it for the next
+            complete, pending = (pending[:cut], pending[cut:]) if cut >= 0 else (pending, b"")
+            for row in _ROW.finditer(complete):
+                given = _ROW_NUMBER.search(row.group(1))
+                number = int(given.group(1)) if given else number + 1
+                if number > last_allowed:
+                    raise _too_many_rows(max_rows, number)
+    for row in _ROW.finditer(pending):
+        given = _ROW_NUMBER.search(row.group(1))
+        number = int(given.group(1)) if given else number + 1
+        if number > last_allowed:
+            raise _too_many_rows(max_rows, number)
 
 
 def check_row(number: int, max_rows: int) -> None:
