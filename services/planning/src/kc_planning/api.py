@@ -19,9 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from kc_planning import exports, opendata
 from kc_planning.application import PlanningApplication
 from kc_planning.domain.plan import PlanError
-from kc_planning.messaging import programme_sources
 from kc_planning.projections.establishments import EstablishmentsView
-from kc_planning.projections.programme import ProgrammeQueries, ProgrammeView
+from kc_planning.projections.programme import ProgrammeQueries, ProgrammeView, programme_sources
 
 Level = Annotated[str, Field(pattern=r"^(quoc_gia|dia_phuong)$")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

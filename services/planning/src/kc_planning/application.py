@@ -8,15 +8,16 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
-from kc_contracts.appraisal_events import DeAnProposedV1
 from kc_contracts.vocabulary import label
 from kc_runtime.actor import Actor
 from kc_runtime.eventstore import ServiceApplication
 
+from kc_planning.commands import ProposeLine
 from kc_planning.domain.calendar import PlanCalendar, Registration, calendar_id
 from kc_planning.domain.plan import AnnualPlan, PlanError, plan_id
 
 T = TypeVar("T")
+SYSTEM = "he-thong"  # the actor of what the system does on its own (a line from a proposal)
 
 
 class NotFoundError(PlanError):
@@ -100,6 +101,7 @@ class PlanningApplication(ServiceApplication):
             signer=signer,
             amounts=amounts,
             actor=actor.name,
+            correlation_id=actor.correlation_id,
         )
         self._save(plan)
         return plan
@@ -129,29 +131,19 @@ class PlanningApplication(ServiceApplication):
         self._save(plan)
         return plan
 
-    def add_proposal(self, instance: str, event: DeAnProposedV1, tracking: Tracking) -> None:
-        """Appraisal proposed a đề án for a plan this instance owns: it becomes a plan line."""
-        owner = plan_owner(event.level, instance)
+    def propose_line(self, command: ProposeLine, tracking: Tracking) -> None:
+        """Appraisal proposed a đề án for a plan this instance owns: it becomes a plan line, with the
+        tracking of the message that carried it, atomically."""
+        owner = plan_owner(command.level, command.instance)
         if owner != self.instance:
             self.save_tracked(tracking)  # someone else's plan
             return
-        plan = self._plan_or_open(event.level, owner, event.plan_year, "he-thong")
+        plan = self._plan_or_open(command.level, owner, command.plan_year, SYSTEM)
         plan.propose_line(
-            {
-                "de_an_id": str(event.de_an_id),
-                "instance": instance,
-                "code": event.code,
-                "title": event.title,
-                "province_code": event.province_code,
-                "commune_code": event.commune_code,
-                "activity_contents": list(event.activity_contents),
-                "beneficiary_ids": [str(b) for b in event.beneficiary_ids],
-                "implementing_unit": event.implementing_unit,
-                "budget": event.budget.model_dump(),
-                "recommended_support_vnd": event.recommended_support_vnd,
-                "priority_rank": list(event.priority_rank),
-            },
-            actor="he-thong",
+            dict(command.line),
+            actor=SYSTEM,
+            correlation_id=command.correlation_id,
+            causation_id=command.causation_id,
         )
         self.save_tracked(tracking, plan)
 

@@ -11,26 +11,28 @@ from eventsourcing.persistence import Tracking
 from kc_contracts import ContractEvent, Envelope
 from kc_contracts.appraisal_events import DeAnProposedV1
 from kc_contracts.registry_events import EstablishmentRegisteredV1
-from kc_contracts.subjects import stream_name, subject_for
-from kc_runtime.rebuild import Source, live_effect
+from kc_contracts.subjects import subject_for
+from kc_runtime.inbox import Effect
+from kc_runtime.rebuild import live_effect
 from kc_runtime.service import ServiceRuntime
 from kc_runtime.views import ViewStore
 
+from kc_planning import integration
 from kc_planning.application import PlanningApplication
 from kc_planning.projections.establishments import EstablishmentsView
 from kc_planning.projections.programme import ProgrammeView
 
 
-def programme_sources(instance: str, peers: list[str]) -> list[Source]:
-    """Where the programme view comes from: the same list feeds the live consumers and the rebuild."""
-    return [
-        Source(
-            stream=stream_name(s),
-            subjects=[f"kc.{s}.appraisal.de-an.>"],
-            tracking_name=f"planning-programme-{s}@{stream_name(s)}",
-        )
-        for s in [instance, *peers]
-    ]
+def proposals(app: PlanningApplication) -> Effect:
+    """What a ``de-an.proposed`` message does here: a line of a plan this instance owns."""
+
+    def effect(envelope: Envelope, event: ContractEvent, tracking: Tracking) -> None:
+        if isinstance(event, DeAnProposedV1):
+            app.propose_line(integration.propose_line(envelope, event), tracking)
+        else:
+            app.save_tracked(tracking)  # another event on the subject: consumed, nothing to do
+
+    return effect
 
 
 def subscribe(
@@ -59,16 +61,10 @@ def subscribe(
             is_tracked=views.has_tracked,
         )
 
-        def add(envelope: Envelope, event: ContractEvent, tracking: Tracking) -> None:
-            if isinstance(event, DeAnProposedV1):
-                app.add_proposal(envelope.kcinstance, event, tracking)
-            else:
-                app.save_tracked(tracking)
-
         runtime.consume(
             f"planning-proposals-{source}",
             source_instance=source,
             subjects=[subject_for(source, DeAnProposedV1)],
-            effect=add,
+            effect=proposals(app),
             is_tracked=app.is_tracked,
         )

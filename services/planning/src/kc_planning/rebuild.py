@@ -15,8 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from kc_planning.messaging import programme_sources
-from kc_planning.projections.programme import ProgrammeView
+from kc_planning.projections.programme import ProgrammeView, programme_sources
 
 
 def main() -> int:

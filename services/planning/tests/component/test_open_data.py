@@ -7,8 +7,10 @@ from uuid import uuid4
 
 from eventsourcing.persistence import Tracking
 from fastapi.testclient import TestClient
+from kc_contracts import Envelope
 from kc_contracts.appraisal_events import BudgetTotals, DeAnProposedV1
 from kc_planning.main import create_app
+from kc_planning.messaging import proposals
 from kc_runtime.testing import SettingsFactory, bearer
 
 
@@ -38,7 +40,11 @@ def test_the_approved_national_plan_as_a_valid_360giving_package(make_settings: 
     app = create_app(make_settings("planning", instance="bo"))
     planning = app.state.application
     for seq, (code, support) in enumerate([("KCQG-2024-40-01", 280_000_000), ("KCQG-2024-40-02", 120_000_000)], 1):
-        planning.add_proposal("tinh-40", proposal(code, support), Tracking("t@KC_TINH_40", seq))
+        event = proposal(code, support)  # as the bus delivers it from Nghệ An
+        envelope = Envelope.wrap(
+            event, instance="tinh-40", service="appraisal", stream_id=event.de_an_id, stream_version=1, time=event.at
+        )
+        proposals(planning)(envelope, event, Tracking("t@KC_TINH_40", seq))
     http = TestClient(app, raise_server_exceptions=False, headers=bearer(app.state.runtime.settings, "lanh_dao_bo"))
     approved = http.post(
         "/plans/quoc_gia/2024/approvals",

@@ -48,8 +48,17 @@ class AnnualPlan(Aggregate):
         actor: str
 
     class LineProposed(Aggregate.Event):
+        """A đề án proposed by appraisal, because of that message (causation), in its conversation."""
+
         line: dict[str, Any]
         actor: str
+        correlation_id: str | None
+        causation_id: str | None
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["correlation_id"] = state["causation_id"] = None  # stored before they were recorded
 
     class EnvelopeSet(Aggregate.Event):
         envelope: dict[str, int]
@@ -63,6 +72,12 @@ class AnnualPlan(Aggregate):
         signer: str
         approved: dict[str, int]  # de_an_id -> approved support VND
         actor: str
+        correlation_id: str | None  # the request that approved it: plan.approved carries it on
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["correlation_id"] = None  # stored before it was recorded
 
     class Amended(Aggregate.Event):
         decision_number: str
@@ -106,18 +121,22 @@ class AnnualPlan(Aggregate):
         return "quoc_gia" if self.level == "quoc_gia" else "dia_phuong"
 
     # -- lines --------------------------------------------------------------------------------------
-    def propose_line(self, line: dict[str, Any], *, actor: str) -> bool:
+    def propose_line(
+        self, line: dict[str, Any], *, actor: str, correlation_id: str | None = None, causation_id: str | None = None
+    ) -> bool:
         """A đề án proposed for this plan; a repeat of the same proposal changes nothing."""
         key = str(line["de_an_id"])
         if key in self.lines and self.lines[key]["approved_support_vnd"] is not None:
             return False  # already approved: later re-proposals wait for an amendment
         if self.lines.get(key, {}).get("proposal") == line:
             return False
-        self._line_proposed(line=line, actor=actor)
+        self._line_proposed(line=line, actor=actor, correlation_id=correlation_id, causation_id=causation_id)
         return True
 
     @event(LineProposed)
-    def _line_proposed(self, line: dict[str, Any], actor: str) -> None:
+    def _line_proposed(
+        self, line: dict[str, Any], actor: str, correlation_id: str | None, causation_id: str | None
+    ) -> None:
         self.lines[str(line["de_an_id"])] = {"proposal": dict(line), "approved_support_vnd": None, "batch": None}
 
     def set_envelope(self, envelope: dict[str, int], *, decision_number: str, actor: str) -> None:
@@ -151,6 +170,7 @@ class AnnualPlan(Aggregate):
         signer: str,
         amounts: dict[str, int] | None,
         actor: str,
+        correlation_id: str | None = None,
     ) -> dict[str, int]:
         """Approve a batch (đợt). ``amounts``: đề án id → approved VND; None approves every proposed,
         not yet approved line at its recommended amount, in priority order."""
@@ -190,6 +210,7 @@ class AnnualPlan(Aggregate):
             signer=signer_clean,
             approved={str(k): v for k, v in amounts.items()},
             actor=actor,
+            correlation_id=correlation_id,
         )
         return amounts
 
@@ -205,7 +226,14 @@ class AnnualPlan(Aggregate):
 
     @event(BatchApproved)
     def _batch_approved(
-        self, batch: int, decision_number: str, decision_date: date, signer: str, approved: dict[str, int], actor: str
+        self,
+        batch: int,
+        decision_number: str,
+        decision_date: date,
+        signer: str,
+        approved: dict[str, int],
+        actor: str,
+        correlation_id: str | None,
     ) -> None:
         for key, amount in approved.items():
             self.lines[key] = self.lines[key] | {"approved_support_vnd": amount, "batch": batch}

@@ -31,7 +31,9 @@ from kc_contracts.appraisal_events import (
     DeAnSubmittedV1,
     MinistryAppraisalRecordedV1,
 )
+from kc_contracts.subjects import stream_name
 from kc_runtime.adminunits import load_catalogue
+from kc_runtime.rebuild import Source
 from kc_runtime.views import ViewCursor, ViewStore
 
 COLUMNS = (
@@ -318,3 +320,15 @@ class ProgrammeQueries:
             "indicators": indicators(rows),
             "totals": aggregate([r | {"all": "tong"} for r in rows], "all"),
         }
+
+
+def programme_sources(instance: str, peers: list[str]) -> list[Source]:
+    """Where the programme view comes from: the same list feeds the live consumers and the rebuild."""
+    return [
+        Source(
+            stream=stream_name(s),
+            subjects=[f"kc.{s}.appraisal.de-an.>"],
+            tracking_name=f"planning-programme-{s}@{stream_name(s)}",
+        )
+        for s in [instance, *peers]
+    ]

@@ -1,0 +1,36 @@
+"""Inbound translation: a contract event another service published → planning's own command.
+
+The application never sees a contract class.
+"""
+
+from __future__ import annotations
+
+from kc_contracts import Envelope
+from kc_contracts.appraisal_events import DeAnProposedV1
+
+from kc_planning.commands import ProposeLine
+
+
+def propose_line(envelope: Envelope, event: DeAnProposedV1) -> ProposeLine:
+    """``appraisal.de-an.proposed.v1`` → a line of the plan, from the instance that published it."""
+    return ProposeLine(
+        instance=envelope.kcinstance,
+        level=event.level,
+        plan_year=event.plan_year,
+        line={
+            "de_an_id": str(event.de_an_id),
+            "instance": envelope.kcinstance,
+            "code": event.code,
+            "title": event.title,
+            "province_code": event.province_code,
+            "commune_code": event.commune_code,
+            "activity_contents": list(event.activity_contents),
+            "beneficiary_ids": [str(b) for b in event.beneficiary_ids],
+            "implementing_unit": event.implementing_unit,
+            "budget": event.budget.model_dump(),
+            "recommended_support_vnd": event.recommended_support_vnd,
+            "priority_rank": list(event.priority_rank),
+        },
+        correlation_id=envelope.correlationid or envelope.id,
+        causation_id=envelope.id,
+    )
