@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from kc_console.backend import ApiError, Calls
 from kc_console.roles import Officer
 from kc_console.web.common import Forbidden, calls, checked_form, ctx, redirect, render, require
-from kc_console.web.forms import Field, Parsed, api_field_errors, nest, parse
+from kc_console.web.forms import Field, Parsed, api_field_errors, nest, parse, parse_date, show_date
 from kc_contracts import vocabulary as vocab
 from kc_contracts.subjects import check_instance
 
@@ -215,7 +215,7 @@ def defaults(fields: tuple[Field, ...] | list[Field]) -> dict[str, str]:
     out = {}
     for f in fields:
         if f.default == "today":
-            out[f.name] = today.isoformat()
+            out[f.name] = show_date(today)
         elif f.default == "this_month":
             out[f.name] = f"{today:%Y-%m}"
         elif f.default is not None:
@@ -426,7 +426,8 @@ def router() -> APIRouter:
             "offset": (trang - 1) * page_size,
         }
         found = await calls(request, officer).get("appraisal", "/de-an", instance=where, params=params)
-        places = [i for i in ctx(request).backend.instances() if ctx(request).backend.has("appraisal", i)]
+        backend = ctx(request).backend
+        places = [i for i in backend.instances() if backend.has("appraisal", i) and officer.may("read", i)]
         return render(
             request,
             "de_an_list.html",
@@ -526,6 +527,10 @@ def router() -> APIRouter:
         officer = require(request)
         where = instance_arg(request, where)
         api_calls = calls(request, officer)
+        try:
+            as_of = parse_date(as_of).isoformat() if as_of else ""
+        except ValueError:
+            as_of = ""
         params = {"as_of": as_of} if as_of else None
         state = await api_calls.get("appraisal", f"/de-an/{_uuid(de_an_id)}", instance=where, params=params)
         timeline = await api_calls.get("appraisal", f"/de-an/{state['id']}/timeline", instance=where)

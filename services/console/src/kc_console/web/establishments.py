@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from kc_console.backend import ApiError
 from kc_console.roles import Officer
 from kc_console.web.common import Forbidden, calls, checked_form, ctx, redirect, render, require
-from kc_console.web.forms import Field, api_field_errors, parse
+from kc_console.web.forms import Field, api_field_errors, parse, parse_date
 from kc_contracts.vocabulary import label, labels
 from starlette.datastructures import UploadFile
 
@@ -174,15 +174,19 @@ def router() -> APIRouter:
         _province(officer)
         api_calls = calls(request, officer)
         e = await api_calls.get("registry", f"/establishments/{_id(eid)}")
-        on = ngay or date.today().isoformat()
         eligibility: dict[str, Any] | None = None
         eligibility_error = ""
+        try:
+            on = parse_date(ngay).isoformat() if ngay else date.today().isoformat()
+        except ValueError as exc:
+            on, eligibility_error = date.today().isoformat(), str(exc)
         try:
             eligibility = await api_calls.get("registry", f"/establishments/{e['id']}/eligibility", params={"on": on})
         except ApiError as exc:
             if exc.status != 422:
                 raise
             eligibility_error = exc.by_field().get("on") or exc.message
+            eligibility = None
         recognitions = await api_calls.get(
             "registry", f"/establishments/{e['id']}/recognitions", params={"valid_on": None}
         )

@@ -74,18 +74,27 @@ def parse(form: FormData, fields: list[Field]) -> Parsed:
     return out
 
 
+def parse_date(text: str) -> date:
+    """``dd/mm/yyyy`` as a person writes it (``yyyy-mm-dd`` also taken)."""
+    text = text.strip()
+    day = re.match(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$", text)
+    try:
+        if day:
+            return date(int(day[3]), int(day[2]), int(day[1]))
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError("Ngày không hợp lệ: viết dạng dd/mm/yyyy, ví dụ 30/10/2023") from None
+
+
+def show_date(value: date | str) -> str:
+    """A date for a form field: ``dd/mm/yyyy``."""
+    day = value if isinstance(value, date) else parse_date(value)
+    return f"{day:%d/%m/%Y}"
+
+
 def _convert(f: Field, text: str) -> Any:
     if f.kind == "date":
-        try:
-            return date.fromisoformat(text).isoformat()
-        except ValueError:
-            day = re.match(r"^(\d{1,2})/(\d{1,2})/(\d{4})$", text)
-            if day:
-                try:
-                    return date(int(day[3]), int(day[2]), int(day[1])).isoformat()
-                except ValueError:
-                    pass
-            raise ValueError("Ngày không hợp lệ (dd/mm/yyyy)") from None
+        return parse_date(text).isoformat()
     if f.kind == "month":
         if not re.match(r"^\d{4}-(0[1-9]|1[0-2])$", text):
             raise ValueError("Tháng dạng yyyy-mm")

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from kc_console.backend import ApiError
 from kc_console.roles import Officer
 from kc_console.web.common import Forbidden, calls, checked_form, ctx, redirect, render, require
-from kc_console.web.forms import Field, api_field_errors, parse, parse_money
+from kc_console.web.forms import Field, api_field_errors, parse, parse_money, show_date
 
 SOURCES = (("quoc_gia", "Ngân sách trung ương"), ("dia_phuong", "Ngân sách địa phương"), ("khac", "Nguồn khác"))
 APPROVE_FIELDS = [
@@ -141,7 +141,7 @@ def router() -> APIRouter:
             registration_fields=REGISTRATION_FIELDS,
             errors=errors or {},
             other_errors=other or [],
-            values=values or {"decision_date": date.today().isoformat(), "filed_on": date.today().isoformat()},
+            values=values or {"decision_date": show_date(date.today()), "filed_on": show_date(date.today())},
             form=form,
             province_console=officer.instance != "bo",
         )

@@ -1,0 +1,436 @@
+"""Officers walk the console as they would: in Chromium, against the whole system `make run` starts.
+
+``KC_CONSOLE_SCREENSHOTS=docs/console`` also saves the main screens there (the README shows them).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.timeout(900)
+SHOTS = os.environ.get("KC_CONSOLE_SCREENSHOTS")
+WEIGHTS = (31, 29, 23, 19, 17, 13, 7, 5, 3)
+
+
+def tax_codes() -> tuple[str, str]:
+    """(a valid 10-digit tax code, the same with a wrong check digit)."""
+    while True:
+        nine = f"01{random.randrange(10**6, 10**7)}"
+        check = 10 - sum(int(d) * w for d, w in zip(nine, WEIGHTS, strict=True)) % 11
+        if check < 10:
+            return f"{nine}{check}", f"{nine}{(check + 1) % 10}"
+
+
+def suffix() -> str:
+    return f"{random.randrange(100, 999)}"
+
+
+def shot(page: Any, name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=False)
+
+
+def eventually(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+        time.sleep(0.5)
+
+
+def select(page: Any, label: str, value: str) -> None:
+    page.get_by_label(label, exact=True).select_option(value)
+
+
+def draft(
+    page: Any,
+    *,
+    code: str,
+    title: str,
+    level: str,
+    kind: str,
+    year: int,
+    unit: str | None,
+    content: str,
+    line: tuple[str, str, str, str, str],
+) -> None:
+    """Fill and send the draft form (page already on /de-an/moi)."""
+    page.get_by_label("Mã đề án", exact=True).fill(code)
+    select(page, "Cấp chương trình", level)
+    select(page, "Loại đề án", kind)
+    page.get_by_label("Năm kế hoạch", exact=True).fill(str(year))
+    page.get_by_label("Tên đề án", exact=True).fill(title)
+    if unit is not None:
+        page.get_by_label("Đơn vị thực hiện", exact=True).fill(unit)
+    select(page, "Nội dung hoạt động", content)
+    cost, item, total, support, counterpart = line
+    page.get_by_label("Dòng 1: hạng mục chi", exact=True).fill(cost)
+    select(page, "Dòng 1: mục hỗ trợ", item)
+    page.get_by_label("Dòng 1: tổng chi phí (đồng)", exact=True).fill(total)
+    page.get_by_label("Dòng 1: kinh phí khuyến công đề nghị (đồng)", exact=True).fill(support)
+    page.get_by_label("Dòng 1: vốn đối ứng (đồng)", exact=True).fill(counterpart)
+    page.get_by_role("button", name="Lập dự thảo").click()
+    page.wait_for_load_state()
+
+
+def act(page: Any, action: str, fields: dict[str, str], selects: dict[str, str] | None = None) -> None:
+    """Press an action button on a đề án page, fill its form, send it."""
+    page.get_by_role("link", name=action, exact=True).click()
+    for name, value in (selects or {}).items():
+        select(page, name, value)
+    for name, value in fields.items():
+        page.get_by_label(name, exact=True).fill(value)
+    page.get_by_role("button", name=action, exact=True).click()
+    page.wait_for_load_state()
+
+
+def state_text(page: Any) -> str:
+    return str(page.locator("#trang-thai").inner_text())
+
+
+# -- a Sở officer: establishment, dossier --------------------------------------------------------------
+def test_so_officer_registers_an_establishment_uploads_and_verifies_a_document(officer, system, axe) -> None:
+    so = officer("so.nghean", "tinh-40")
+    page = so.page
+    shot(page, "01-viec-can-lam")
+    axe(page, "work queue")
+    valid, wrong = tax_codes()
+    name = f"Cơ sở rèn Đông Hà {suffix()}"
+
+    so.go("/co-so/moi")
+    axe(page, "register form")
+    page.get_by_label("Tên cơ sở", exact=True).fill(name)
+    select(page, "Loại hình", "ho_kinh_doanh")
+    page.get_by_label("Mã số thuế", exact=True).fill(wrong)
+    select(page, "Danh mục đơn vị hành chính của mã xã", "tu_2025")
+    page.get_by_label("Mã xã, phường (5 chữ số)", exact=True).fill("17419")
+    page.get_by_role("button", name="Đăng ký").click()
+    # the registry's refusal, in Vietnamese, beside the field it names; nothing written
+    error = page.locator("#e-f-tax_code")
+    assert "sai số kiểm tra" in error.inner_text()
+    assert page.get_by_label("Mã số thuế", exact=True).get_attribute("aria-invalid") == "true"
+    shot(page, "05-loi-ma-so-thue")
+    axe(page, "register form with errors")
+    with system.api("tinh-40", "registry") as api:
+        assert api.get("/establishments", params={"q": name}).json()["total"] == 0
+
+    # an over-long name: said plainly, nothing written
+    page.get_by_label("Tên cơ sở", exact=True).fill("Cơ sở " + "rất dài " * 60)
+    page.get_by_label("Mã số thuế", exact=True).fill(valid)
+    page.get_by_role("button", name="Đăng ký").click()
+    assert "Quá dài" in page.locator("#e-f-name").inner_text()
+    with system.api("tinh-40", "registry") as api:
+        assert api.get("/establishments", params={"q": valid}).json()["total"] == 0
+
+    page.get_by_label("Tên cơ sở", exact=True).fill(name)
+    page.get_by_label("Mã số thuế", exact=True).fill(valid)
+    page.get_by_role("button", name="Đăng ký").click()
+    page.wait_for_url(re.compile(r"/co-so/[0-9a-f-]{36}"))
+    assert f"Đã đăng ký cơ sở {name}" in so.main_text()
+
+    # a dossier document: upload, then it waits in the work queue, then verified
+    select(page, "Loại tài liệu", "giay_dang_ky_kinh_doanh")
+    page.get_by_label("Tệp (tối đa 10 MB)").set_input_files(
+        {
+            "name": "giay-dang-ky.pdf",
+            "mimeType": "application/pdf",
+            "buffer": b"%PDF-1.4 giay dang ky " + os.urandom(16),
+        }
+    )
+    page.get_by_role("button", name="Nộp tài liệu").click()
+    assert "Đã nộp tài liệu" in so.main_text()
+    assert page.locator("#ho-so td.doc-status").first.inner_text() == "Chờ xác minh"
+    establishment = page.url.split("#")[0]
+    shot(page, "04-co-so")
+    axe(page, "establishment page")
+
+    so.go("/")
+    assert name in page.locator("main").inner_text()
+    page.get_by_role("link", name=name).click()
+    page.get_by_role("button", name="Xác minh", exact=True).click()
+    assert "Đã xác minh tài liệu." in so.main_text()
+    assert page.locator("#ho-so td.doc-status").first.inner_text() == "Đã xác minh"
+    assert page.url.split("#")[0] == establishment
+
+    # the search finds it without accents
+    so.go("/co-so?q=" + "co so ren dong ha")
+    assert name in so.main_text()
+
+
+# -- a Sở officer: a đề án, a late submission refused -----------------------------------------------------
+def test_so_officer_drafts_submits_and_sees_a_late_submission_refused_beside_the_field(officer, system, axe) -> None:
+    so = officer("so.nghean", "tinh-40")
+    page = so.page
+    code = f"KCĐP-40-2024-T{suffix()}"
+    so.go("/de-an/moi")
+    axe(page, "draft form")
+    draft(
+        page,
+        code=code,
+        title="Đào tạo nghề đan lát cho phụ nữ",
+        level="dia_phuong",
+        kind="kcdp",
+        year=2024,
+        unit="Trung tâm Khuyến công Nghệ An",
+        content="1",
+        line=("Lớp đào tạo nghề", "dao_tao_nghe", "60.000.000", "60.000.000", "0"),
+    )
+    assert f"Đã lập dự thảo đề án {code}" in so.main_text()
+    assert state_text(page) == "Dự thảo"
+    de_an = page.url
+
+    # the Nghệ An 2024 calendar closes dossiers on 30/10/2023: a submission on 02/11/2023 is refused
+    act(page, "Nộp hồ sơ", {"Ngày nộp hồ sơ": "02/11/2023"})
+    refusal = page.locator("#e-f-submitted_on").inner_text()
+    assert "30/10/2023" in refusal, refusal
+    assert page.get_by_label("Ngày nộp hồ sơ", exact=True).get_attribute("aria-invalid") == "true"
+    shot(page, "06-nop-muon-bi-tu-choi")
+    axe(page, "late submission refused")
+    de_an_id = de_an.rsplit("/", 1)[1]
+    with system.api("tinh-40", "appraisal") as api:
+        assert api.get(f"/de-an/{de_an_id}").json()["status"] == "du_thao"
+
+    page.get_by_label("Ngày nộp hồ sơ", exact=True).fill("20/10/2023")
+    page.get_by_role("button", name="Nộp hồ sơ", exact=True).click()
+    page.wait_for_url(de_an)
+    assert state_text(page) == "Đã nộp hồ sơ"
+    timeline = page.locator("#lich-su").inner_text()
+    assert "Nộp hồ sơ" in timeline and "Lập dự thảo" in timeline
+    assert "calendar@planning:tinh-40:2024" in timeline  # the rule version the deadline came from
+    shot(page, "02-de-an")
+    axe(page, "đề án page")
+
+
+# -- the ministry approves a national batch; the province sees it approved --------------------------------
+def test_the_ministry_approves_a_national_batch_and_the_province_sees_it_approved(officer, system, axe) -> None:
+    so = officer("so.nghean", "tinh-40")
+    page = so.page
+    code = f"KCQG-2024-40-T{suffix()}"
+    so.go("/de-an/moi")
+    draft(
+        page,
+        code=code,
+        title="Hỗ trợ máy sấy chè cho nhóm cơ sở",
+        level="quoc_gia",
+        kind="kcqg_nhom",
+        year=2024,
+        unit="Trung tâm Khuyến công Nghệ An",
+        content="3",
+        line=("Máy sấy chè", "may_moc_thiet_bi", "600.000.000", "200.000.000", "400.000.000"),
+    )
+    de_an = page.url
+    path = de_an.removeprefix(so.base)
+    act(page, "Nộp hồ sơ", {"Ngày nộp hồ sơ": "25/09/2023"})
+    assert state_text(page) == "Đã nộp hồ sơ"
+    act(
+        page,
+        "Thẩm định cơ sở",
+        {"Ngày thẩm định": "05/10/2023"},
+        selects={"Hình thức thẩm định": "can_bo", "Kết luận": "dong_y"},
+    )
+    assert state_text(page) == "Đạt thẩm định cơ sở"
+    act(page, "Gửi Bộ Công Thương", {"Ngày gửi Bộ": "06/10/2023"})
+    assert state_text(page) == "Đã gửi Bộ Công Thương"
+
+    # the ministry's officer appraises it from the ministry's console
+    cuc = officer("cuc.bo", "bo")
+    cuc.go(path)
+    act(
+        cuc.page,
+        "Thẩm định cấp Bộ",
+        {"Ngày thẩm định": "20/11/2023"},
+        selects={"Hình thức thẩm định": "can_bo", "Kết luận": "dong_y"},
+    )
+    assert state_text(cuc.page) == "Đạt cấp Bộ" or "cấp Bộ" in state_text(cuc.page)
+
+    page.reload()
+    act(page, "Đề xuất vào kế hoạch khuyến công quốc gia", {"Ngày đề xuất": "25/11/2023"})
+    assert state_text(page) == "Đề xuất vào kế hoạch"
+
+    # the minister's office approves the batch
+    leader = officer("lanhdao.bo", "bo")
+    lp = leader.page
+
+    def line_waits() -> bool:
+        leader.go("/ke-hoach?cap=quoc_gia&nam=2024")
+        return lp.locator("#phe-duyet").count() == 1 and code in lp.locator("#phe-duyet").inner_text()
+
+    eventually(line_waits, "the đề án as a line of the national plan")
+    axe(lp, "plan page")
+    form = lp.locator("#phe-duyet")
+    form.get_by_label("Số quyết định", exact=True).fill("3999/QĐ-BCT")
+    form.get_by_label("Ngày quyết định", exact=True).fill("15/03/2024")
+    form.get_by_label("Người ký", exact=True).fill("Bộ trưởng Bộ Công Thương")
+    assert "Hai trăm triệu đồng" in form.inner_text()  # the amount in words
+    shot(lp, "03-phe-duyet-ke-hoach")
+    form.get_by_role("button", name="Phê duyệt đợt").click()
+    assert "Đã phê duyệt đợt 2 theo quyết định 3999/QĐ-BCT" in leader.main_text()
+    assert "3999/QĐ-BCT" in lp.locator("#dot-phe-duyet").inner_text()
+
+    def approved() -> bool:
+        page.goto(de_an)
+        return state_text(page) == "Đã phê duyệt"
+
+    eventually(approved, "the province's đề án approved by plan.approved.v1")
+    assert "3999/QĐ-BCT" in so.main_text() and "Hai trăm triệu đồng" in so.main_text()
+
+
+# -- an auditor reads, and acts on nothing ------------------------------------------------------------------
+def test_an_auditor_sees_the_timeline_but_no_action_button(officer, system, axe) -> None:
+    auditor = officer("kiemtoan.nghean", "tinh-40")
+    page = auditor.page
+    auditor.go("/de-an?q=KCĐP-40-2024-07")
+    page.get_by_role("link", name="KCĐP-40-2024-07").click()
+    assert state_text(page) == "Đã phê duyệt"
+    assert page.locator("#lich-su tbody tr").count() >= 4
+    assert "Phê duyệt" in page.locator("#lich-su").inner_text()
+    assert page.locator("#khong-thao-tac").count() == 1
+    assert page.locator("ul.actions a").count() == 0
+    # and the form of an action, reached by its address, offers nothing to send
+    auditor.go(page.url.removeprefix(auditor.base) + "/hanh-dong/ky_hop_dong")
+    assert page.get_by_role("button", name="Ký hợp đồng").count() == 0
+    axe(page, "auditor's đề án page")
+
+
+# -- a province officer cannot open another province's records ----------------------------------------------
+def test_a_province_officer_cannot_open_another_provinces_records(officer, system) -> None:
+    with system.api("tinh-31", "appraisal") as api:
+        hp = api.get("/de-an", params={"q": "KCĐP-31-2023-04"}).json()["items"][0]
+    so = officer("so.nghean", "tinh-40")
+    response = so.go(f"/de-an/tinh-31/{hp['de_an_id']}")
+    assert response.status == 403
+    assert "Không có quyền" in so.page.locator("h1").inner_text()
+    assert hp["title"] not in so.main_text()
+    # and the list offers no other province to look into
+    so.go("/de-an")
+    options = so.page.locator("#noi option").all_inner_texts() if so.page.locator("#noi").count() else []
+    assert not any("Hải Phòng" in o for o in options)
+
+
+# -- an implementing unit: its own đề án only ----------------------------------------------------------------
+def test_an_implementing_unit_drafts_and_submits_its_own_and_cannot_see_another_units(officer, system, axe) -> None:
+    unit = officer("donvi.nghean", "tinh-40")
+    page = unit.page
+    axe(page, "unit's work queue")
+    unit.go("/cong-don-vi")
+    axe(page, "unit portal")
+    shot(page, "07-cong-don-vi")
+    page.get_by_role("link", name="Lập đề án mới").click()
+    assert page.get_by_label("Đơn vị thực hiện", exact=True).count() == 0  # its own unit, not a choice
+    code = f"KCĐP-40-2024-U{suffix()}"
+    draft(
+        page,
+        code=code,
+        title="Truyền nghề mây tre đan",
+        level="dia_phuong",
+        kind="kcdp",
+        year=2024,
+        unit=None,
+        content="1",
+        line=("Lớp truyền nghề", "dao_tao_nghe", "40.000.000", "40.000.000", "0"),
+    )
+    assert "Trung tâm Khuyến công Nghệ An" in unit.main_text()
+    act(page, "Nộp hồ sơ", {"Ngày nộp hồ sơ": "25/10/2023"})
+    assert state_text(page) == "Đã nộp hồ sơ"
+    mine = page.url.removeprefix(unit.base)
+
+    other = officer("donvi2.nghean", "tinh-40")
+    other.go("/cong-don-vi")
+    assert code not in other.main_text()
+    response = other.go(mine)
+    assert response.status in (403, 404)
+    assert code not in other.main_text()
+
+
+# -- the public: a status by code, nothing personal -----------------------------------------------------------
+def test_the_public_lookup_shows_a_status_by_code_and_nothing_personal(officer, system, axe) -> None:
+    visitor = officer("khach", "tinh-40", sign_in=False)
+    page = visitor.page
+    visitor.go("/tra-cuu")
+    page.get_by_label("Mã đề án hoặc mã tra cứu").fill("KCĐP-40-2024-07")
+    page.get_by_role("button", name="Tra cứu").click()
+    result = page.locator(".ket-qua-tra-cuu").inner_text()
+    assert "Đã phê duyệt" in result and "Tỉnh Nghệ An" in result
+    shot(page, "08-tra-cuu-cong-khai")
+    axe(page, "public lookup")
+    text = visitor.main_text()
+    for personal in ("0100109106", "Sở Công Thương (demo)", "Người thực hiện", "ttkc@nghean.gov.vn", "Đăng xuất"):
+        assert personal not in text
+    visitor.go("/tra-cuu?ma=KHONG-CO-MA")
+    assert "Không tìm thấy đề án có mã KHONG-CO-MA" in visitor.main_text()
+
+
+# -- bad input: an expired session, a forged CSRF token --------------------------------------------------------
+def test_an_expired_session_and_a_forged_csrf_token_write_nothing(officer, system, axe) -> None:
+    so = officer("so.nghean", "tinh-40")
+    page = so.page
+    name = f"Cơ sở thử phiên {suffix()}"
+    valid, _ = tax_codes()
+
+    def fill() -> None:
+        so.go("/co-so/moi")
+        page.get_by_label("Tên cơ sở", exact=True).fill(name)
+        select(page, "Loại hình", "ho_kinh_doanh")
+        page.get_by_label("Mã số thuế", exact=True).fill(valid)
+        page.get_by_label("Mã xã, phường (5 chữ số)", exact=True).fill("17419")
+
+    fill()
+    system.age_sessions("tinh-40", "so.nghean", 3 * 3600)
+    page.get_by_role("button", name="Đăng ký").click()
+    assert "Phiên làm việc đã hết hạn" in so.main_text() and "Chưa có gì được ghi" in so.main_text()
+    axe(page, "expired session")
+    with system.api("tinh-40", "registry") as api:
+        assert api.get("/establishments", params={"q": valid}).json()["total"] == 0
+
+    so.sign_in()
+    fill()
+    page.evaluate("document.querySelector('main form.card input[name=csrf_token]').value = 'gia-mao-tu-trang-khac'")
+    page.get_by_role("button", name="Đăng ký").click()
+    assert "Mã bảo vệ biểu mẫu (CSRF) không khớp" in so.main_text()
+    axe(page, "forged csrf")
+    with system.api("tinh-40", "registry") as api:
+        assert api.get("/establishments", params={"q": valid}).json()["total"] == 0
+
+
+# -- accessibility: every screen of every role ---------------------------------------------------------------
+SCREENS = {
+    ("so.nghean", "tinh-40"): [
+        "/",
+        "/de-an",
+        "/co-so",
+        "/co-so-nhap",
+        "/ke-hoach",
+        "/ke-hoach?cap=quoc_gia&nam=2024",
+        "/cong-don-vi/yeu-cau",
+        "/de-an/moi",
+    ],
+    ("ubnd.nghean", "tinh-40"): ["/", "/ke-hoach?cap=dia_phuong&nam=2024"],
+    ("kiemtoan.bo", "bo"): ["/", "/de-an", "/ke-hoach?cap=quoc_gia&nam=2024"],
+    ("quantri.nghean", "tinh-40"): ["/quan-tri", "/quan-tri/so.nghean"],
+}
+
+
+def test_every_screen_passes_axe_with_no_serious_or_critical_violation(officer, system, axe) -> None:
+    visitor = officer("khach", "tinh-40", sign_in=False)
+    for path in ("/dang-nhap", "/tra-cuu", "/cong-don-vi/dang-ky", "/khong-co-trang"):
+        visitor.go(path)
+        axe(visitor.page, path)
+    for (username, instance), paths in SCREENS.items():
+        person = officer(username, instance)
+        for path in paths:
+            person.go(path)
+            axe(person.page, f"{username} {path}")
+        if username == "so.nghean":
+            person.go("/co-so")
+            person.page.locator("main table a").first.click()
+            axe(person.page, "establishment page")
+        if username == "quantri.nghean":
+            shot(person.page, "09-quan-tri")
