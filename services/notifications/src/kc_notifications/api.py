@@ -12,6 +12,7 @@ from kc_runtime.fields import Text200
 from kc_runtime.http import problem_responses, rules_dated_by
 from pydantic import BaseModel, ConfigDict, Field
 
+from kc_notifications.feed import visible_to
 from kc_notifications.store import NotificationStore
 from kc_notifications.webhooks import Subscriptions, WebhookError
 
@@ -132,8 +133,9 @@ def router() -> APIRouter:
         type: str | None = None,
     ) -> dict[str, Any]:
         views = request.app.state.views
-        where: list[str] = ["position > ?"]
-        params: list[str | int] = [after]
+        scope, scope_params = visible_to(request.state.principal)  # what the APIs would show the caller
+        where: list[str] = ["position > ?", scope]
+        params: list[Any] = [after, *scope_params]
         if type:
             where.append("type = ?")
             params.append(type)

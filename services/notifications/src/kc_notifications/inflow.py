@@ -25,6 +25,7 @@ from kc_contracts.vocabulary import format_date, format_money, label, money_in_w
 from kc_runtime.text import fold
 from kc_runtime.views import ViewCursor, ViewStore
 
+from kc_notifications import feed
 from kc_notifications.store import queue_deliveries, queue_notification
 
 
@@ -85,18 +86,14 @@ class Inflow:
         self.store = store
         self.instance = instance
 
-    def _public(self, cur: ViewCursor, envelope: Envelope) -> None:
+    def _public(self, cur: ViewCursor, envelope: Envelope, implementing_unit: str | None = None) -> None:
         body = envelope.to_json().decode()
-        cur.execute(
-            "INSERT INTO feed (event_id, type, envelope) VALUES (?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
-            (envelope.id, envelope.type, body),
-        )
+        feed.record(cur, envelope, body, implementing_unit)
         queue_deliveries(cur, envelope.type, envelope.id, body)
 
     def appraisal(self, envelope: Envelope, event: ContractEvent, tracking: Tracking) -> None:
         e: Any = event
         with self.store.transaction() as cur:
-            self._public(cur, envelope)
             if isinstance(e, DeAnSubmittedV1):
                 cur.execute(
                     "INSERT INTO parties VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (de_an_id) DO UPDATE SET"
@@ -122,6 +119,7 @@ class Inflow:
                     ),
                 )
             party = cur.execute("SELECT * FROM parties WHERE de_an_id = ?", (str(e.de_an_id),)).fetchone()
+            self._public(cur, envelope, getattr(e, "implementing_unit", None) or (party or {}).get("implementing_unit"))
             if party:
                 cur.execute("UPDATE parties SET status = ? WHERE de_an_id = ?", (e.status, str(e.de_an_id)))
             message = status_message(e)

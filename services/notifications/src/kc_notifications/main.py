@@ -18,7 +18,7 @@ from kc_runtime.process import serve
 from kc_runtime.service import ServiceRuntime
 from kc_runtime.views import ViewStore
 
-from kc_notifications import api, messaging
+from kc_notifications import api, feed, messaging
 from kc_notifications.inflow import Inflow
 from kc_notifications.mail import MailSink
 from kc_notifications.permissions import ROUTE_PERMISSIONS
@@ -43,6 +43,7 @@ def every(seconds: float, work: Callable[[], Awaitable[object]]) -> Callable[[],
 
 def create_app(settings: NotificationSettings) -> FastAPI:
     views = ViewStore(persistence_env(settings), name="notifications_views", ddl=DDL)
+    feed.upgrade(views)
     inflow = Inflow(views, settings.instance)
     scheduler = Scheduler(views, settings.instance)
     sender = Sender(

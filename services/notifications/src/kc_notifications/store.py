@@ -14,6 +14,8 @@ from typing import Any
 
 from kc_runtime.views import ViewCursor, ViewStore
 
+from kc_notifications import feed
+
 DDL = [
     """CREATE TABLE IF NOT EXISTS recipients (
         key TEXT PRIMARY KEY,
@@ -82,12 +84,7 @@ DDL = [
         delivered_at TEXT,
         UNIQUE (subscription_id, event_id)
     )""",
-    """CREATE TABLE IF NOT EXISTS feed (
-        position INTEGER PRIMARY KEY AUTOINCREMENT,
-        event_id TEXT NOT NULL UNIQUE,
-        type TEXT NOT NULL,
-        envelope TEXT NOT NULL
-    )""",
+    feed.DDL,
 ]
 
 
