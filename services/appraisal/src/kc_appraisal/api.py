@@ -9,10 +9,11 @@ taken outside the system, recorded by the approving authority.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from enum import Enum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kc_appraisal import commands as c
 from kc_appraisal.application import AppraisalApplication, DeAnNotFoundError
-from kc_appraisal.domain.de_an import AppraisalMode, Conclusion, DeAn, DeAnType, Level
+from kc_appraisal.domain.de_an import AppraisalMode, Conclusion, DeAnType, Level
 from kc_appraisal.domain.de_an import Member as CouncilMember
 
 
@@ -179,19 +180,53 @@ class Settle(Command):
     settled_support_vnd: Vnd
 
 
-C = TypeVar("C")
+@dataclass(frozen=True)
+class Route:
+    """``POST /de-an/{id}/<path>``: the body becomes the command, the application's method of the
+    same name runs it, the answer is the đề án's state."""
+
+    path: str
+    use_case: str  # the application's method
+    body: type[Command]
+    command: type[Any]
+    tag: str
+    summary: str
+    renamed: Mapping[str, str] = field(default_factory=dict)  # body field → command field
+    dated_by: str | None = None  # the rules as of this body field's day: none in force names it
+
+    def to_command(self, body: Command) -> Any:
+        dumped = body.model_dump(exclude={"version"})
+        values = {self.renamed.get(k, k): v for k, v in dumped.items() if v is not None}
+        if "members" in values:
+            values["members"] = tuple(CouncilMember(**m) for m in values["members"])
+        return self.command(**values)
 
 
-def _appraisal(body: Appraise, command: Callable[..., C]) -> C:
-    return command(
-        mode=body.mode,
-        conclusion=body.conclusion,
-        recommended_support_vnd=body.recommended_support_vnd,
-        appraised_on=body.appraised_on,
-        members=tuple(CouncilMember(**m.model_dump()) for m in body.members),
-        field_visit=body.field_visit,
-        notes=body.notes or "",
-    )
+ROUTES = [
+    Route("submission-extension", "extend_submission", Extend, c.ExtendSubmission, "hồ sơ",
+          "Ghi quyết định gia hạn nộp hồ sơ"),
+    Route("submit", "submit", Submit, c.Submit, "hồ sơ", "Nộp hồ sơ (kiểm tra hạn nộp, cơ sở thụ hưởng, mức hỗ trợ)",
+          dated_by="submitted_on"),
+    Route("return", "return_for_supplement", Reason, c.ReturnForSupplement, "hồ sơ", "Trả lại để bổ sung"),
+    Route("base-appraisal", "record_base_appraisal", Appraise, c.RecordBaseAppraisal, "thẩm định",
+          "Thẩm định cấp cơ sở (Sở Công Thương)"),
+    Route("ministry-appraisal", "record_ministry_appraisal", Appraise, c.RecordMinistryAppraisal, "thẩm định",
+          "Thẩm định cấp Bộ"),
+    Route("forward", "forward", OnDate, c.Forward, "thẩm định", "Gửi Bộ (đề án quốc gia)", {"on": "forwarded_on"}),
+    Route("propose", "propose", OnDate, c.Propose, "kế hoạch", "Đề xuất vào kế hoạch", {"on": "proposed_on"}),
+    Route("not-funded", "mark_not_funded", Reason, c.MarkNotFunded, "kế hoạch", "Không bố trí kinh phí"),
+    Route("contract", "sign_contract", Contract, c.SignContract, "thực hiện", "Ký hợp đồng"),
+    Route("progress", "report_progress", Progress, c.ReportProgress, "thực hiện", "Báo cáo tiến độ tháng"),
+    Route("advances", "record_advance", Advance, c.RecordAdvance, "thực hiện", "Tạm ứng"),
+    Route("adjustments", "request_adjustment", RequestAdjustment, c.RequestAdjustment, "điều chỉnh",
+          "Đề nghị điều chỉnh (thẩm quyền theo quy định)"),
+    Route("adjustments/decision", "decide_adjustment", DecideAdjustment, c.DecideAdjustment, "điều chỉnh",
+          "Quyết định điều chỉnh (đúng thẩm quyền)"),
+    Route("complete", "complete", OnDate, c.Complete, "thực hiện", "Hoàn thành", {"on": "completed_on"}),
+    Route("acceptance", "accept", Accept, c.Accept, "nghiệm thu", "Nghiệm thu"),
+    Route("settlement", "settle", Settle, c.Settle, "quyết toán", "Quyết toán"),
+    Route("close", "close_de_an", OnDate, c.Close, "quyết toán", "Đóng đề án", {"on": "closed_on"}),
+]  # fmt: skip
 
 
 def router() -> APIRouter:
@@ -202,35 +237,21 @@ def router() -> APIRouter:
         app: AppraisalApplication = request.app.state.application
         return app
 
-    def command(
-        path: str,
-        use_case: Callable[[AppraisalApplication], Callable[..., DeAn]],
-        to_command: Callable[[Any], Any],
-        body_model: type[Command],
-        *,
-        tags: list[str | Enum],
-        summary: str,
-        dated_by: str | None = None,
-    ) -> None:
-        """``POST /de-an/{id}/<path>``: the body as the use case's command, the đề án's state back."""
-
+    def add(route: Route) -> None:
         def handler(de_an_id: UUID, body: Any, request: Request) -> dict[str, Any]:
-            app = app_of(request)
-            run = use_case(app)
-            if dated_by is None:
-                return run(de_an_id, to_command(body), actor_of(request), body.version).state()
-            with rules_dated_by(dated_by):  # the rules as of that day: none in force names the field
-                return run(de_an_id, to_command(body), actor_of(request), body.version).state()
+            run = getattr(app_of(request), route.use_case)
+            with rules_dated_by(route.dated_by) if route.dated_by else nullcontext():
+                return run(de_an_id, route.to_command(body), actor_of(request), body.version).state()  # type: ignore[no-any-return]
 
-        handler.__annotations__["body"] = body_model
+        handler.__annotations__["body"] = route.body
         api.add_api_route(
-            f"/de-an/{{de_an_id}}/{path}",
+            f"/de-an/{{de_an_id}}/{route.path}",
             handler,
             methods=["POST"],
-            name=path.replace("/", "_").replace("-", "_"),
-            tags=tags,
+            name=route.use_case,
+            tags=[route.tag],
             responses=errors,
-            summary=summary,
+            summary=route.summary,
         )
 
     @api.post("/de-an", status_code=201, tags=["đề án"], responses=errors, summary="Tạo dự thảo đề án / draft")
@@ -288,64 +309,8 @@ def router() -> APIRouter:
         changes = body.model_dump(mode="json", exclude_unset=True, exclude={"version"})
         return app_of(request).edit(de_an_id, c.EditDraft(changes), actor_of(request), body.version).state()
 
-    # (path, use case, body → command, body model, tags, summary[, rules dated by])
-    command(
-        "submission-extension",
-        lambda a: a.extend_submission,
-        lambda b: c.ExtendSubmission(b.decision_number, b.decided_on, b.new_deadline),
-        Extend,
-        tags=["hồ sơ"],
-        summary="Ghi quyết định gia hạn nộp hồ sơ",
-    )
-    command(
-        "submit",
-        lambda a: a.submit,
-        lambda b: c.Submit(b.submitted_on),
-        Submit,
-        tags=["hồ sơ"],
-        summary="Nộp hồ sơ (kiểm tra hạn nộp, cơ sở thụ hưởng, mức hỗ trợ)",
-        dated_by="submitted_on",  # deadline, priority and ceilings: all as of that day
-    )
-    command(
-        "return",
-        lambda a: a.return_for_supplement,
-        lambda b: c.ReturnForSupplement(b.reason),
-        Reason,
-        tags=["hồ sơ"],
-        summary="Trả lại để bổ sung",
-    )
-    command(
-        "base-appraisal",
-        lambda a: a.record_base_appraisal,
-        lambda b: _appraisal(b, c.RecordBaseAppraisal),
-        Appraise,
-        tags=["thẩm định"],
-        summary="Thẩm định cấp cơ sở (Sở Công Thương)",
-    )
-    command(
-        "ministry-appraisal",
-        lambda a: a.record_ministry_appraisal,
-        lambda b: _appraisal(b, c.RecordMinistryAppraisal),
-        Appraise,
-        tags=["thẩm định"],
-        summary="Thẩm định cấp Bộ",
-    )
-    command(
-        "forward",
-        lambda a: a.forward,
-        lambda b: c.Forward(b.on),
-        OnDate,
-        tags=["thẩm định"],
-        summary="Gửi Bộ (đề án quốc gia)",
-    )
-    command(
-        "propose",
-        lambda a: a.propose,
-        lambda b: c.Propose(b.on),
-        OnDate,
-        tags=["kế hoạch"],
-        summary="Đề xuất vào kế hoạch",
-    )
+    for route in ROUTES:
+        add(route)
 
     @api.post(
         "/de-an/{de_an_id}/approve",
@@ -367,87 +332,6 @@ def router() -> APIRouter:
         )
         app.approve_in_plan(decision, actor=actor, expected_version=body.version)
         return app.get(de_an_id).state()
-
-    command(
-        "not-funded",
-        lambda a: a.mark_not_funded,
-        lambda b: c.MarkNotFunded(b.reason),
-        Reason,
-        tags=["kế hoạch"],
-        summary="Không bố trí kinh phí",
-    )
-    command(
-        "contract",
-        lambda a: a.sign_contract,
-        lambda b: c.SignContract(b.contract_number, b.signed_on, b.contracted_support_vnd),
-        Contract,
-        tags=["thực hiện"],
-        summary="Ký hợp đồng",
-    )
-    command(
-        "progress",
-        lambda a: a.report_progress,
-        lambda b: c.ReportProgress(b.month, b.percent, b.note or ""),
-        Progress,
-        tags=["thực hiện"],
-        summary="Báo cáo tiến độ tháng",
-    )
-    command(
-        "advances",
-        lambda a: a.record_advance,
-        lambda b: c.RecordAdvance(b.amount_vnd, b.paid_on),
-        Advance,
-        tags=["thực hiện"],
-        summary="Tạm ứng",
-    )
-    command(
-        "adjustments",
-        lambda a: a.request_adjustment,
-        lambda b: c.RequestAdjustment(b.change_type, b.description, b.requested_on, b.changes),
-        RequestAdjustment,
-        tags=["điều chỉnh"],
-        summary="Đề nghị điều chỉnh (thẩm quyền theo quy định)",
-    )
-    command(
-        "adjustments/decision",
-        lambda a: a.decide_adjustment,
-        lambda b: c.DecideAdjustment(b.approved, b.authority, b.decision_number, b.decided_on),
-        DecideAdjustment,
-        tags=["điều chỉnh"],
-        summary="Quyết định điều chỉnh (đúng thẩm quyền)",
-    )
-    command(
-        "complete",
-        lambda a: a.complete,
-        lambda b: c.Complete(b.on),
-        OnDate,
-        tags=["thực hiện"],
-        summary="Hoàn thành",
-    )
-    command(
-        "acceptance",
-        lambda a: a.accept,
-        lambda b: c.Accept(b.accepted_on, b.outputs, b.report or ""),
-        Accept,
-        tags=["nghiệm thu"],
-        summary="Nghiệm thu",
-    )
-    command(
-        "settlement",
-        lambda a: a.settle,
-        lambda b: c.Settle(b.settled_on, b.dossier_on, b.settled_support_vnd),
-        Settle,
-        tags=["quyết toán"],
-        summary="Quyết toán",
-    )
-    command(
-        "close",
-        lambda a: a.close_de_an,
-        lambda b: c.Close(b.on),
-        OnDate,
-        tags=["quyết toán"],
-        summary="Đóng đề án",
-    )
 
     @api.get(
         "/beneficiaries/{establishment_id}",

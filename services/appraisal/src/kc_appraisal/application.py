@@ -8,10 +8,11 @@ The day a rule is looked up for, when the caller names none, comes from the appl
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
 import structlog
@@ -30,6 +31,7 @@ from kc_appraisal.domain.reference import DeAnReference, reference_for
 from kc_appraisal.domain.rules import CalendarLookup, Rulebook
 
 log = structlog.get_logger("kc.appraisal")
+C_contra = TypeVar("C_contra", contravariant=True)
 Clock = Callable[[], datetime]
 # fields of a decision event that the timeline shows beside its data, not in it
 _DECISION_FIELDS = (
@@ -47,17 +49,7 @@ _DECISION_FIELDS = (
 class DeAnIndex(Protocol):
     """The list of this instance's đề án (a projection of the store)."""
 
-    def search(
-        self,
-        *,
-        q: str | None,
-        status: str | None,
-        plan_year: int | None,
-        level: str | None,
-        limit: int,
-        offset: int,
-        units: list[str] | None = None,
-    ) -> tuple[int, list[dict[str, Any]]]: ...
+    def search(self, query: c.ListQuery, units: list[str] | None = None) -> tuple[int, list[dict[str, Any]]]: ...
 
     def by_code(self, code: str) -> list[UUID]: ...
 
@@ -119,6 +111,40 @@ def by(actor: Actor) -> By:
     return By(actor.name, actor.correlation_id)
 
 
+class UseCase(Protocol[C_contra]):
+    def __call__(
+        self, de_an_id: UUID, command: C_contra, actor: Actor, expected_version: int | None = None
+    ) -> DeAn: ...
+
+
+def use_case(command: type[C_contra], action: Callable[..., Any]) -> UseCase[C_contra]:
+    """The application's method for one command: load the đề án (if the actor's unit may see it, at
+    the version it saw), call the domain command with the command's fields and what it asks for
+    (``rules``, ``beneficiaries``, ``calendars``, ``on`` — today by the application's clock) and
+    the decision's ``by``, save."""
+    wanted = set(inspect.signature(action).parameters)
+
+    def run(
+        self: AppraisalApplication,
+        de_an_id: UUID,
+        given: C_contra,
+        actor: Actor,
+        expected_version: int | None = None,
+    ) -> DeAn:
+        if not isinstance(given, command):
+            raise TypeError(f"{action.__name__} takes a {command.__name__}, not {type(given).__name__}")
+        ports = {"rules": self.rules, "beneficiaries": self.beneficiaries, "calendars": self.calendars}
+        arguments = {f.name: getattr(given, f.name) for f in fields(given)}  # type: ignore[arg-type]
+        arguments |= {k: v for k, v in ports.items() if k in wanted}
+        if "on" in wanted:
+            arguments["on"] = self._today()
+        return self._change(de_an_id, actor, expected_version, lambda d: action(d, **arguments, by=by(actor)))
+
+    run.__name__ = run.__qualname__ = action.__name__
+    run.__doc__ = action.__doc__
+    return cast(UseCase[C_contra], run)
+
+
 class AppraisalApplication(ServiceApplication):
     name = "appraisal"
 
@@ -167,15 +193,7 @@ class AppraisalApplication(ServiceApplication):
         if self.index is None:
             return 0, []
         units = ([actor.unit] if actor.unit else []) if actor.unit_bound else None
-        return self.index.search(
-            q=query.q,
-            status=query.status,
-            plan_year=query.plan_year,
-            level=query.level,
-            limit=query.limit,
-            offset=query.offset,
-            units=units,
-        )
+        return self.index.search(query, units)
 
     def public_status(self, code: str) -> PublicStatus:
         """The public lookup (tra cứu) by reference or by the đề án's code: where it stands,
@@ -258,194 +276,26 @@ class AppraisalApplication(ServiceApplication):
             return de_an
         raise StaleVersionError("Đang có nhiều đề án được lập cùng lúc; thử lại / too many concurrent drafts")
 
-    def edit(self, de_an_id: UUID, command: c.EditDraft, actor: Actor, expected_version: int | None = None) -> DeAn:
-        return self._change(
-            de_an_id, actor, expected_version, lambda d: d.edit(dict(command.changes), rules=self.rules,
-                                                                 on=self._today(), by=by(actor))
-        )  # fmt: skip
-
-    def extend_submission(
-        self, de_an_id: UUID, command: c.ExtendSubmission, actor: Actor, expected_version: int | None = None
-    ) -> DeAn:
-        return self._change(
-            de_an_id,
-            actor,
-            expected_version,
-            lambda d: d.extend_submission(
-                decision_number=command.decision_number,
-                decided_on=command.decided_on,
-                new_deadline=command.new_deadline,
-                by=by(actor),
-            ),
-        )
-
-    # -- submission and appraisal -----------------------------------------------------------------
-    def submit(self, de_an_id: UUID, command: c.Submit, actor: Actor, expected_version: int | None = None) -> DeAn:
-        """Nộp hồ sơ: deadline, beneficiaries and ceilings, all as of the submission day."""
-        return self._change(
-            de_an_id,
-            actor,
-            expected_version,
-            lambda d: d.submit(
-                submitted_on=command.submitted_on,
-                rules=self.rules,
-                beneficiaries=self.beneficiaries,
-                calendars=self.calendars,
-                by=by(actor),
-            ),
-        )
-
-    def return_for_supplement(
-        self, de_an_id: UUID, command: c.ReturnForSupplement, actor: Actor, expected_version: int | None = None
-    ) -> DeAn:
-        return self._change(
-            de_an_id, actor, expected_version, lambda d: d.return_for_supplement(reason=command.reason, by=by(actor))
-        )
-
-    def record_base_appraisal(
-        self, de_an_id: UUID, command: c.RecordBaseAppraisal, actor: Actor, expected_version: int | None = None
-    ) -> DeAn:
-        return self._change(
-            de_an_id, actor, expected_version, lambda d: d.record_base_appraisal(**_appraisal(command), by=by(actor))
-        )
-
-    def record_ministry_appraisal(
-        self, de_an_id: UUID, command: c.RecordMinistryAppraisal, actor: Actor, expected_version: int | None = None
-    ) -> DeAn:
-        return self._change(
-            de_an_id,
-            actor,
-            expected_version,
-            lambda d: d.record_ministry_appraisal(**_appraisal(command), by=by(actor)),
-        )
-
-    def forward(self, de_an_id: UUID, command: c.Forward, actor: Actor, expected_version: int | None = None) -> DeAn:
-        return self._change(
-            de_an_id, actor, expected_version, lambda d: d.forward(forwarded_on=command.forwarded_on, by=by(actor))
-        )
-
-    def propose(self, de_an_id: UUID, command: c.Propose, actor: Actor, expected_version: int | None = None) -> DeAn:
-        return self._change(
-            de_an_id,
-            actor,
-            expected_version,
-            lambda d: d.propose(
-                proposed_on=command.proposed_on, rules=self.rules, beneficiaries=self.beneficiaries, by=by(actor)
-            ),
-        )
-
-    def mark_not_funded(
-        self, de_an_id: UUID, command: c.MarkNotFunded, actor: Actor, expected_version: int | None = None
-    ) -> DeAn:
-        return self._change(
-            de_an_id, actor, expected_version, lambda d: d.mark_not_funded(reason=command.reason, by=by(actor))
-        )
-
-    # -- implementation ---------------------------------------------------------------------------
-    def sign_contract(
-        self, de_an_id: UUID, command: c.SignContract, actor: Actor, expected_version: int | None = None
-    ) -> DeAn:
-        return self._change(
-            de_an_id,
-            actor,
-            expected_version,
-            lambda d: d.sign_contract(
-                contract_number=command.contract_number,
-                signed_on=command.signed_on,
-                contracted_support_vnd=command.contracted_support_vnd,
-                by=by(actor),
-            ),
-        )
-
-    def report_progress(
-        self, de_an_id: UUID, command: c.ReportProgress, actor: Actor, expected_version: int | None = None
-    ) -> DeAn:
-        return self._change(
-            de_an_id,
-            actor,
-            expected_version,
-            lambda d: d.report_progress(month=command.month, percent=command.percent, note=command.note, by=by(actor)),
-        )
-
-    def record_advance(
-        self, de_an_id: UUID, command: c.RecordAdvance, actor: Actor, expected_version: int | None = None
-    ) -> DeAn:
-        return self._change(
-            de_an_id,
-            actor,
-            expected_version,
-            lambda d: d.record_advance(
-                amount_vnd=command.amount_vnd, paid_on=command.paid_on, rules=self.rules, by=by(actor)
-            ),
-        )
-
-    def request_adjustment(
-        self, de_an_id: UUID, command: c.RequestAdjustment, actor: Actor, expected_version: int | None = None
-    ) -> DeAn:
-        return self._change(
-            de_an_id,
-            actor,
-            expected_version,
-            lambda d: d.request_adjustment(
-                change_type=command.change_type,
-                description=command.description,
-                changes=dict(command.changes),
-                requested_on=command.requested_on,
-                rules=self.rules,
-                by=by(actor),
-            ),
-        )
-
-    def decide_adjustment(
-        self, de_an_id: UUID, command: c.DecideAdjustment, actor: Actor, expected_version: int | None = None
-    ) -> DeAn:
-        return self._change(
-            de_an_id,
-            actor,
-            expected_version,
-            lambda d: d.decide_adjustment(
-                approved=command.approved,
-                authority=command.authority,
-                decision_number=command.decision_number,
-                decided_on=command.decided_on,
-                by=by(actor),
-            ),
-        )
-
-    def complete(self, de_an_id: UUID, command: c.Complete, actor: Actor, expected_version: int | None = None) -> DeAn:
-        return self._change(
-            de_an_id, actor, expected_version, lambda d: d.complete(completed_on=command.completed_on, by=by(actor))
-        )
-
-    def accept(self, de_an_id: UUID, command: c.Accept, actor: Actor, expected_version: int | None = None) -> DeAn:
-        return self._change(
-            de_an_id,
-            actor,
-            expected_version,
-            lambda d: d.accept(
-                accepted_on=command.accepted_on, outputs=dict(command.outputs), report=command.report, by=by(actor)
-            ),
-        )
-
-    def settle(self, de_an_id: UUID, command: c.Settle, actor: Actor, expected_version: int | None = None) -> DeAn:
-        return self._change(
-            de_an_id,
-            actor,
-            expected_version,
-            lambda d: d.settle(
-                settled_on=command.settled_on,
-                dossier_on=command.dossier_on,
-                settled_support_vnd=command.settled_support_vnd,
-                rules=self.rules,
-                by=by(actor),
-            ),
-        )
-
-    def close_de_an(self, de_an_id: UUID, command: c.Close, actor: Actor, expected_version: int | None = None) -> DeAn:
-        """Đóng đề án (``close`` is the application's own: it closes the store)."""
-        return self._change(
-            de_an_id, actor, expected_version, lambda d: d.close(closed_on=command.closed_on, by=by(actor))
-        )
+    # -- one method per use case on a đề án: ``RecordAdvance`` → ``record_advance`` → ``DeAn.record_advance``
+    # (the command's fields, plus the rules, lookups and day the domain command asks for by name)
+    edit = use_case(c.EditDraft, DeAn.edit)
+    extend_submission = use_case(c.ExtendSubmission, DeAn.extend_submission)
+    submit = use_case(c.Submit, DeAn.submit)  # deadline, beneficiaries and ceilings as of the submission day
+    return_for_supplement = use_case(c.ReturnForSupplement, DeAn.return_for_supplement)
+    record_base_appraisal = use_case(c.RecordBaseAppraisal, DeAn.record_base_appraisal)
+    record_ministry_appraisal = use_case(c.RecordMinistryAppraisal, DeAn.record_ministry_appraisal)
+    forward = use_case(c.Forward, DeAn.forward)
+    propose = use_case(c.Propose, DeAn.propose)
+    mark_not_funded = use_case(c.MarkNotFunded, DeAn.mark_not_funded)
+    sign_contract = use_case(c.SignContract, DeAn.sign_contract)
+    report_progress = use_case(c.ReportProgress, DeAn.report_progress)
+    record_advance = use_case(c.RecordAdvance, DeAn.record_advance)
+    request_adjustment = use_case(c.RequestAdjustment, DeAn.request_adjustment)
+    decide_adjustment = use_case(c.DecideAdjustment, DeAn.decide_adjustment)
+    complete = use_case(c.Complete, DeAn.complete)
+    accept = use_case(c.Accept, DeAn.accept)
+    settle = use_case(c.Settle, DeAn.settle)
+    close_de_an = use_case(c.Close, DeAn.close)  # ``close`` is the application's own: it closes the store
 
     # -- from the bus -----------------------------------------------------------------------------
     def approve_in_plan(
@@ -517,15 +367,3 @@ class AppraisalApplication(ServiceApplication):
 
     def _province(self) -> str:
         return self.instance.removeprefix("tinh-") if self.instance.startswith("tinh-") else "00"
-
-
-def _appraisal(command: c.RecordAppraisal) -> dict[str, Any]:
-    return {
-        "mode": command.mode,
-        "members": command.members,
-        "conclusion": command.conclusion,
-        "recommended_support_vnd": command.recommended_support_vnd,
-        "appraised_on": command.appraised_on,
-        "field_visit": dict(command.field_visit) if command.field_visit is not None else None,
-        "notes": command.notes,
-    }

@@ -15,6 +15,7 @@ from uuid import UUID
 from kc_runtime.text import fold, unit_key
 from kc_runtime.views import ViewCursor, ViewStore
 
+from kc_appraisal.commands import ListQuery
 from kc_appraisal.domain.de_an import DeAn, Status, totals
 
 NAME = "appraisal-de-an-list-v2"
@@ -120,27 +121,17 @@ class DeAnList:
     def __init__(self, store: ViewStore) -> None:
         self.store = store
 
-    def search(
-        self,
-        *,
-        q: str | None,
-        status: str | None,
-        plan_year: int | None,
-        level: str | None,
-        limit: int,
-        offset: int,
-        units: list[str] | None = None,
-    ) -> tuple[int, list[dict[str, Any]]]:
+    def search(self, query: ListQuery, units: list[str] | None = None) -> tuple[int, list[dict[str, Any]]]:
         """A page of đề án; ``units``: only these implementing units' (None: all)."""
         where: list[str] = ["1 = 1"]
         params: list[str | int] = []
         if units is not None:
             where.append(f"unit IN ({', '.join('?' for _ in units)})" if units else "1 = 0")
             params.extend(units)
-        for token in fold(q or "").split():
+        for token in fold(query.q or "").split():
             where.append("search_text LIKE ?")
             params.append(f"%{token}%")
-        for column, value in (("status", status), ("plan_year", plan_year), ("level", level)):
+        for column, value in (("status", query.status), ("plan_year", query.plan_year), ("level", query.level)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
@@ -149,7 +140,7 @@ class DeAnList:
             total = cur.execute(f"SELECT COUNT(*) AS n FROM de_an_v2 WHERE {clause}", params).fetchone()
             rows = cur.execute(
                 f"SELECT * FROM de_an_v2 WHERE {clause} ORDER BY plan_year DESC, code LIMIT ? OFFSET ?",
-                [*params, limit, offset],
+                [*params, query.limit, query.offset],
             ).fetchall()
         for r in rows:
             r["activity_contents"] = json.loads(r.pop("activity_contents"))
