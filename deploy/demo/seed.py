@@ -6,6 +6,8 @@
   refused after the deadline.
 - Hải Phòng (tinh-31): Công ty TNHH Cơ khí Đúc Thành Phương's metal-casting demonstration model in
   the 2023 plan, through to settlement.
+- National registration 2024: a unit registers with each Sở, which accepts it and files the province's
+  national registration with the Cục before 20/6/2023 (the ministry lists both).
 - National 2024 (bo): registrations before 20/6/2023, dossiers before 30/9/2023, both appraisals,
   and the national plan approved by the ministry → plan.approved.v1.
 
@@ -216,6 +218,23 @@ def main(run_file: str) -> int:
             "items": [{"title": "Hỗ trợ máy chẻ nan tự động", "content": "3", "support_vnd": 150_000_000}],
         },
     )
+    # late: only under the extension the Sở (which set the deadline) decided and recorded
+    demo.call(
+        "POST",
+        "tinh-40/planning",
+        "/extensions",
+        {
+            "level": "dia_phuong",
+            "year": 2024,
+            "milestone": "registration_deadline",
+            "decision_number": "77/QĐ-SCT",
+            "decision_date": "2023-07-16",
+            "signer": "Giám đốc Sở Công Thương Nghệ An",
+            "grantee": "UBND xã Thông Thụ",
+            "new_deadline": "2023-07-25",
+            "reason": "Xã đề nghị gia hạn do mưa lũ",
+        },
+    )
     demo.call(
         "POST",
         "tinh-40/planning",
@@ -316,6 +335,27 @@ def main(run_file: str) -> int:
         "/plans/dia_phuong/2024/approvals",
         {"decision_number": "4567/QĐ-UBND", "decision_date": "2023-12-25", "signer": "Chủ tịch UBND tỉnh Nghệ An"},
     )
+
+    # -- national registration 2024: units register with the Sở, which files with the Cục by 20/6/2023 --
+    for inst, registrant, title, commune, support in (
+        ("tinh-40", "Trung tâm Khuyến công Nghệ An", "Hỗ trợ ứng dụng máy móc chế biến chè", "16741", 280_000_000),
+        ("tinh-31", "Trung tâm Khuyến công Hải Phòng", "Hỗ trợ ứng dụng máy móc cơ khí", "10507", 300_000_000),
+    ):
+        registration = demo.call(
+            "POST",
+            f"{inst}/planning",
+            "/registrations",
+            {
+                "level": "quoc_gia",
+                "year": 2024,
+                "registrant": registrant,
+                "registrant_kind": "to_chuc_dich_vu",
+                "filed_on": "2023-05-15",
+                "items": [{"title": title, "content": "3", "support_vnd": support, "commune_code": commune}],
+            },
+        )
+        demo.call("POST", f"{inst}/planning", f"/registrations/{registration['id']}/accept", {"on": "2023-06-05"})
+        demo.call("POST", f"{inst}/planning", "/national-registrations", {"year": 2024, "filed_on": "2023-06-16"})
 
     # -- national 2024: both provinces, both appraisals, the ministry's plan --------------------------
     def national(inst: str, code: str, title: str, unit: str, support: int) -> str:
@@ -458,6 +498,7 @@ def main(run_file: str) -> int:
         f"  Nghệ An: 2 establishments, 3 certificates, 2 registrations (1 late, extended), local plan 2024 "
         f"approved; a late dossier refused ({refused.status_code})"
     )
+    print("  national registration 2024: Nghệ An and Hải Phòng filed with the Cục by 20/6/2023")
     print("  national 2024: 2 đề án from Nghệ An and Hải Phòng approved by 3208/QĐ-BCT (plan.approved.v1)")
     print("  Hải Phòng 2023: Cơ khí Đúc Thành Phương casting model contracted, accepted, settled, closed")
     return 0

@@ -43,7 +43,7 @@ def _table_codes() -> list[tuple[str, str]]:
     """(kind, code) from the rules data files and the status/action tables."""
     from kc_appraisal.domain import de_an
     from kc_notifications import scheduler
-    from kc_planning.domain import plan
+    from kc_planning.domain import calendar, extension, plan
     from kc_planning.projections import programme
 
     codes: list[tuple[str, str]] = []
@@ -88,6 +88,11 @@ def _table_codes() -> list[tuple[str, str]]:
     codes += [("province", p) for provinces in regions.values() for p in provinces]
     codes += [("de_an_action", a) for a in de_an.LIFECYCLE]
     codes += [("funding_source", s) for s in plan.FUNDING_SOURCES]
+    codes += [("registration_status", s) for s in calendar.REGISTRATION_STATUSES]
+    codes += [("registrant_kind", k) for k in calendar.REGISTRANT_KINDS]
+    codes += [("deadline", m) for m in extension.MILESTONES]
+    for table in _rules("kc_planning", "calendars.toml")["national"]:
+        codes += [("deadline", m) for m in table if m.endswith("_deadline")]
     codes += [("indicator", i) for i in programme.INDICATORS]
     codes += [("deadline", k) for k in scheduler.KINDS]
     codes += [("eligibility_check", c) for c in ("location", "legal_form", "sector", "size")]
@@ -101,11 +106,21 @@ def _event_names() -> list[str]:
     from eventsourcing.domain import Aggregate
     from kc_appraisal.domain.de_an import DeAn
     from kc_planning.domain.calendar import PlanCalendar, Registration
+    from kc_planning.domain.extension import ExtensionDecision
+    from kc_planning.domain.national_registration import NationalRegistration
     from kc_planning.domain.plan import AnnualPlan
     from kc_registry.domain.establishment import Establishment
 
     names = []
-    for aggregate in (DeAn, Establishment, PlanCalendar, Registration, AnnualPlan):
+    for aggregate in (
+        DeAn,
+        Establishment,
+        PlanCalendar,
+        Registration,
+        AnnualPlan,
+        NationalRegistration,
+        ExtensionDecision,
+    ):
         names += [
             name
             for name, value in vars(aggregate).items()

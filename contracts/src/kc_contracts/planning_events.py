@@ -32,6 +32,21 @@ class ApprovedLine(BaseModel):
     approved_support_vnd: int = Field(ge=0, le=MAX_VND, description="Integer VND")
 
 
+class RegisteredProposal(BaseModel):
+    """One proposal (nội dung đăng ký) of a registrant, as the Sở accepted it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    registration_id: UUID = Field(description="The registrant's đăng ký kế hoạch this proposal came from")
+    registrant: str = Field(description="Đơn vị đăng ký (name as filed)")
+    registrant_kind: str = Field(description="xa | to_chuc_dich_vu | so_cong_thuong | don_vi_khac")
+    unit: str | None = Field(None, description="The registrant's unit key (from its name)")
+    title: str
+    content: str | None = Field(None, description="Nội dung hoạt động (ND 45 Art. 4: 1–9)")
+    support_vnd: int = Field(ge=0, description="Kinh phí đề nghị hỗ trợ, integer VND")
+    commune_code: str | None = Field(None, description="Mã xã/phường as recorded")
+
+
 @contract
 class PlanApprovedV1(ContractEvent):
     """Quyết định giao kế hoạch khuyến công (a batch, đợt) was signed."""
@@ -103,3 +118,85 @@ class RegistrationFiledV1(ContractEvent):
     extension: str | None = None
     items: int = Field(ge=0, le=MAX_COUNT)
     support_vnd: int = Field(ge=0)
+    registrant_kind: str | None = Field(None, description="xa | to_chuc_dich_vu | so_cong_thuong | don_vi_khac")
+    unit: str | None = Field(None, description="The registrant's unit key (from its name)")
+    province_code: str | None = Field(None, description="Mã tỉnh of the instance it was filed with")
+    proposals: list[RegisteredProposal] | None = Field(None, description="The proposals, one per item")
+
+
+@contract
+class RegistrationAcceptedV1(ContractEvent):
+    """The plan's owner (the Sở) accepted a registration into its consolidation (tổng hợp)."""
+
+    type = "planning.registration.accepted"
+    version = 1
+
+    registration_id: UUID
+    level: str
+    owner: str
+    year: int
+    registrant: str
+    accepted_on: date
+    note: str | None = None
+
+
+@contract
+class RegistrationReturnedV1(ContractEvent):
+    """The plan's owner (the Sở) returned a registration to its registrant, with the reason."""
+
+    type = "planning.registration.returned"
+    version = 1
+
+    registration_id: UUID
+    level: str
+    owner: str
+    year: int
+    registrant: str
+    returned_on: date
+    reason: str
+
+
+@contract
+class NationalRegistrationFiledV1(ContractEvent):
+    """Đăng ký kế hoạch khuyến công quốc gia: the Sở filed the province's consolidated list of accepted
+    proposals for the national programme with the Cục (TT 36/2013 Art. 10.2; deadline from the national
+    calendar). A later filing for the same province and year (``revision``) replaces the earlier one."""
+
+    type = "planning.national-registration.filed"
+    version = 1
+
+    national_registration_id: UUID
+    province_code: str = Field(description="Mã tỉnh of the filing Sở, as recorded")
+    year: int = Field(description="Plan year N")
+    revision: int = Field(ge=1, description="1 for the first filing; each re-filing replaces the previous")
+    filed_on: date
+    deadline: date
+    on_time: bool
+    extension: str | None = Field(None, description="Số quyết định gia hạn of the Cục (when filed late)")
+    calendar: str = Field(description="The calendar (and version) the deadline came from")
+    proposals: list[RegisteredProposal]
+    total_support_vnd: int = Field(ge=0)
+
+
+@contract
+class ExtensionGrantedV1(ContractEvent):
+    """Quyết định gia hạn: the authority that set a deadline extended it for one registrant or unit
+    (the Sở for local plans and units' national registrations; the Cục for national registrations and
+    dossiers). Only a recorded decision lets a late registration or dossier in."""
+
+    type = "planning.extension.granted"
+    version = 1
+
+    extension_id: UUID
+    authority: str = Field(description="The instance whose authority decided: bo | tinh-<code>")
+    level: str = Field(description="quoc_gia | dia_phuong")
+    year: int = Field(description="Plan year N")
+    milestone: str = Field(description="registration_deadline | dossier_deadline | unit_registration_deadline")
+    decision_number: str
+    decision_date: date
+    signer: str
+    grantee: str = Field(description="Who it extends (name)")
+    grantee_key: str = Field(description="Their key: a unit's key from its name, or a province's instance")
+    original_deadline: date
+    new_deadline: date
+    reason: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from kc_contracts.limits import MAX_REGISTRATION_ITEMS, PlanVnd, PositiveVnd, Vnd
@@ -13,14 +14,16 @@ from kc_runtime.fields import Text100, Text200, Text300, Text500
 from kc_runtime.http import problem, problem_responses
 from kc_runtime.rebuild import live_digest, rebuild
 from kc_runtime.spreadsheets import MAX_UPLOAD_BYTES, check_upload_size
+from kc_runtime.text import unit_key
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from kc_planning import exports, opendata
-from kc_planning.application import PlanningApplication
+from kc_planning.application import NotFoundError, PlanningApplication
 from kc_planning.domain.plan import PlanError
 from kc_planning.projections.establishments import EstablishmentsView
 from kc_planning.projections.programme import ProgrammeQueries, ProgrammeView, programme_sources
+from kc_planning.projections.registrations import RegistrationQueries
 
 Level = Annotated[str, Field(pattern=r"^(quoc_gia|dia_phuong)$")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -82,6 +85,48 @@ class RegistrationBody(BaseModel):
     items: list[RegistrationItem] = Field(min_length=1, max_length=MAX_REGISTRATION_ITEMS)
     filed_on: date
     extension: Text100 | None = Field(None, description="Số quyết định gia hạn (khi nộp muộn)")
+
+
+class RegistrationDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    on: date = Field(description="Ngày quyết định")
+    note: Text300 | None = Field(None, description="Ghi chú (khi chấp nhận)")
+
+
+class RegistrationReturn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    on: date = Field(description="Ngày trả lại")
+    reason: Text500 = Field(description="Lý do trả lại")
+
+
+Milestone = Annotated[str, Field(pattern=r"^(registration_deadline|dossier_deadline|unit_registration_deadline)$")]
+
+
+class ExtensionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    level: Level
+    year: int = Field(ge=2010, le=2100)
+    milestone: Milestone = Field(description="Mốc được gia hạn")
+    decision_number: Text100
+    decision_date: date
+    signer: Text200
+    grantee: Text200 = Field(description="Đơn vị được gia hạn (tên)")
+    grantee_instance: str | None = Field(
+        None, pattern=r"^tinh-\d{2}$", description="Tỉnh được gia hạn (Cục gia hạn cho Sở Công Thương)"
+    )
+    new_deadline: date
+    reason: Text500
+
+
+class NationalRegistrationBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    year: int = Field(ge=2010, le=2100, description="Năm kế hoạch N")
+    filed_on: date
+    extension: Text100 | None = Field(None, description="Số quyết định gia hạn của Cục (khi gửi muộn)")
+
+
+def _deadline(d: Any) -> dict[str, Any]:
+    return {"milestone": d.milestone, "on": d.on, "source": d.reference, "authority": d.authority}
 
 
 def router() -> APIRouter:
@@ -228,13 +273,7 @@ def router() -> APIRouter:
         reg = app_of(request).file_registration(
             details, filed_on=body.filed_on, extension=body.extension, actor=actor_of(request)
         )
-        return {
-            "id": str(reg.id),
-            "on_time": reg.on_time,
-            "deadline": reg.deadline,
-            "calendar": reg.calendar,
-            "details": reg.details,
-        }
+        return reg.state()
 
     @api.post(
         "/registrations/import",
@@ -260,11 +299,9 @@ def router() -> APIRouter:
                 errors=problems,
             )
         app = app_of(request)
-        cal = app.calendar(level, year)
-        if filed_on > cal.milestones["registration_deadline"]:
-            raise PlanError(
-                f"Quá hạn đăng ký ({cal.milestones['registration_deadline']:%d/%m/%Y}) / too late", field="filed_on"
-            )
+        deadline = app.registration_deadline(level, year)
+        if filed_on > deadline.on:
+            raise PlanError(f"Quá hạn đăng ký ({deadline.on:%d/%m/%Y}) / too late", field="filed_on")
         actor = actor_of(request)
 
         def file_all() -> list[str]:
@@ -287,6 +324,144 @@ def router() -> APIRouter:
 
         return {"registrations": await run_in_threadpool(file_all)}
 
+    @api.get("/registrations", tags=["đăng ký kế hoạch"], summary="Danh sách đăng ký kế hoạch (Sở tổng hợp)")
+    def registrations(
+        request: Request,
+        year: Annotated[int | None, Query(ge=2010, le=2100)] = None,
+        level: Annotated[str | None, Query(pattern=r"^(quoc_gia|dia_phuong)$")] = None,
+        status: Annotated[str | None, Query(pattern=r"^(da_nop|da_chap_nhan|tra_lai)$")] = None,
+        commune_code: Annotated[str | None, Query(pattern=r"^\d{5}$", description="Mã xã (cũ hoặc hiện nay)")] = None,
+        unit: Annotated[str | None, Query(max_length=200, description="Đơn vị đăng ký (tên hoặc mã)")] = None,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> dict[str, Any]:
+        actor = actor_of(request)
+        key = actor.unit if actor.unit_bound else (unit_key(unit) if unit else None)
+        if actor.unit_bound and not key:
+            return {"total": 0, "items": []}
+        queries: RegistrationQueries = request.app.state.registrations
+        total, rows = queries.registrations(
+            year=year, level=level, status=status, commune_code=commune_code, unit=key, offset=offset, limit=limit
+        )
+        return {"total": total, "items": rows}
+
+    @api.get("/registrations/{registration_id}", tags=["đăng ký kế hoạch"], responses=errors)
+    def registration(registration_id: UUID, request: Request) -> dict[str, Any]:
+        reg = app_of(request).registration(registration_id)
+        if not actor_of(request).reaches_unit(reg.details.get("unit")):
+            raise NotFoundError("Không tìm thấy bản đăng ký / no such registration")
+        return reg.state()
+
+    @api.post(
+        "/registrations/{registration_id}/accept",
+        tags=["đăng ký kế hoạch"],
+        responses=errors,
+        summary="Sở chấp nhận bản đăng ký vào tổng hợp → registration.accepted.v1",
+    )
+    def accept_registration(registration_id: UUID, body: RegistrationDecision, request: Request) -> Any:
+        app = app_of(request)
+        return app.accept_registration(registration_id, on=body.on, note=body.note, actor=actor_of(request)).state()
+
+    @api.post(
+        "/registrations/{registration_id}/return",
+        tags=["đăng ký kế hoạch"],
+        responses=errors,
+        summary="Sở trả lại bản đăng ký, nêu lý do → registration.returned.v1",
+    )
+    def return_registration(registration_id: UUID, body: RegistrationReturn, request: Request) -> Any:
+        app = app_of(request)
+        return app.return_registration(registration_id, on=body.on, reason=body.reason, actor=actor_of(request)).state()
+
+    @api.get(
+        "/deadlines/{level}/{year}",
+        tags=["đăng ký kế hoạch"],
+        responses=errors,
+        summary="Các hạn áp dụng tại đơn vị này (nguồn: lịch đã công bố hoặc quy định mặc định)",
+    )
+    def deadlines(level: str, year: int, request: Request) -> dict[str, Any]:
+        app = app_of(request)
+        if level not in ("quoc_gia", "dia_phuong"):
+            raise PlanError("Cấp kế hoạch: quoc_gia hoặc dia_phuong / unknown level", field="level")
+        found = {"registration": _deadline(app.registration_deadline(level, year))}
+        if level == "quoc_gia":
+            for milestone in ("registration_deadline", "dossier_deadline"):
+                found[milestone] = _deadline(app.national_deadline(year, milestone))
+        return {"level": level, "year": year, "deadlines": found}
+
+    @api.post(
+        "/extensions",
+        status_code=201,
+        tags=["đăng ký kế hoạch"],
+        responses=errors,
+        summary="Ghi quyết định gia hạn của cơ quan quy định hạn (Sở: kế hoạch địa phương; Cục: quốc gia)",
+    )
+    def grant_extension(body: ExtensionBody, request: Request) -> Any:
+        return (
+            app_of(request)
+            .grant_extension(
+                level=body.level,
+                year=body.year,
+                milestone=body.milestone,
+                decision_number=body.decision_number,
+                decision_date=body.decision_date,
+                signer=body.signer,
+                grantee=body.grantee,
+                grantee_instance=body.grantee_instance,
+                new_deadline=body.new_deadline,
+                reason=body.reason,
+                actor=actor_of(request),
+            )
+            .state()
+        )
+
+    @api.get("/extensions", tags=["đăng ký kế hoạch"], summary="Quyết định gia hạn đã ghi nhận (của đơn vị và của Cục)")
+    def extensions(
+        request: Request, year: Annotated[int | None, Query(ge=2010, le=2100)] = None
+    ) -> list[dict[str, Any]]:
+        queries: RegistrationQueries = request.app.state.registrations
+        return queries.granted_extensions(year=year)
+
+    @api.post(
+        "/national-registrations",
+        status_code=201,
+        tags=["đăng ký kế hoạch"],
+        responses=errors,
+        summary="Sở gửi đăng ký kế hoạch khuyến công quốc gia của tỉnh lên Cục → national-registration.filed.v1",
+    )
+    def file_national(body: NationalRegistrationBody, request: Request) -> Any:
+        return (
+            app_of(request)
+            .file_national_registration(
+                body.year, filed_on=body.filed_on, extension=body.extension, actor=actor_of(request)
+            )
+            .state()
+        )
+
+    @api.get(
+        "/national-registrations",
+        tags=["đăng ký kế hoạch"],
+        summary="Đăng ký kế hoạch khuyến công quốc gia các tỉnh đã gửi (tại Bộ), theo tỉnh cũ và hiện nay",
+    )
+    def national_registrations(
+        request: Request,
+        year: Annotated[int | None, Query(ge=2010, le=2100)] = None,
+        province_code: str | None = Query(None, pattern=r"^\d{2}$", description="Mã tỉnh (cũ hoặc hiện nay)"),
+    ) -> dict[str, Any]:
+        queries: RegistrationQueries = request.app.state.registrations
+        return {
+            "filings": queries.national_filings(year=year, province=province_code),
+            "summary": queries.national(year=year) if province_code is None else None,
+        }
+
+    @api.get(
+        "/national-registrations/{year}",
+        tags=["đăng ký kế hoạch"],
+        responses=errors,
+        summary="Đăng ký kế hoạch khuyến công quốc gia của tỉnh này (các lần gửi)",
+    )
+    def own_national_registration(year: int, request: Request) -> dict[str, Any]:
+        return app_of(request).national_registration(year).state()
+
     # -- views ------------------------------------------------------------------------------------------
     def view_rows(
         request: Request, year: int | None, province: str | None, level: str | None, as_of: datetime | None
@@ -303,7 +478,10 @@ def router() -> APIRouter:
         province_code: str | None = Query(None, pattern=r"^\d{2}$", description="Mã tỉnh"),
     ) -> dict[str, Any]:
         queries: ProgrammeQueries = request.app.state.programme
-        return queries.provincial(queries.rows(year=year, province=province_code))
+        records: RegistrationQueries = request.app.state.registrations
+        return queries.provincial(queries.rows(year=year, province=province_code)) | {
+            "registrations": records.provincial(year=year)
+        }
 
     @api.get(
         "/views/national",
@@ -314,7 +492,8 @@ def router() -> APIRouter:
         request: Request, year: Annotated[int | None, Query(ge=1990, le=2100)] = None, level: str | None = None
     ) -> dict[str, Any]:
         queries: ProgrammeQueries = request.app.state.programme
-        return queries.national(queries.rows(year=year, level=level))
+        records: RegistrationQueries = request.app.state.registrations
+        return queries.national(queries.rows(year=year, level=level)) | {"registrations": records.national(year=year)}
 
     @api.get("/views/as-of", tags=["views"], summary="Báo cáo tại một thời điểm trong quá khứ (dựng lại từ nhật ký)")
     async def as_of(

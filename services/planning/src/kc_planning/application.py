@@ -3,21 +3,44 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
+from kc_contracts.dated import NoRuleInForceError
+from kc_contracts.subjects import check_instance
 from kc_contracts.vocabulary import label
 from kc_runtime.actor import Actor
 from kc_runtime.eventstore import ServiceApplication
+from kc_runtime.text import unit_key
 
 from kc_planning.commands import ProposeLine
 from kc_planning.domain.calendar import PlanCalendar, Registration, calendar_id
+from kc_planning.domain.extension import (
+    MILESTONES,
+    Deadline,
+    Extension,
+    ExtensionDecision,
+    deadline_authority,
+    extension_id,
+)
+from kc_planning.domain.national_registration import NationalRegistration, national_registration_id
 from kc_planning.domain.plan import AnnualPlan, PlanError, plan_id
+from kc_planning.rulebook import national_calendar
 
 T = TypeVar("T")
 SYSTEM = "he-thong"  # the actor of what the system does on its own (a line from a proposal)
+
+
+class RegistrationRecords(Protocol):
+    """What the registration cycle reads from the views (``projections.registrations``)."""
+
+    def published_calendar(self, level: str, owner: str, year: int) -> dict[str, Any] | None: ...
+
+    def granted_extension(self, extension_id: str) -> Extension | None: ...
+
+    def accepted_items(self, *, level: str, year: int) -> list[dict[str, Any]]: ...
 
 
 class NotFoundError(PlanError):
@@ -35,8 +58,9 @@ def plan_owner(level: str, instance: str) -> str:
 class PlanningApplication(ServiceApplication):
     name = "planning"
 
-    def __init__(self, env: dict[str, str], *, instance: str) -> None:
+    def __init__(self, env: dict[str, str], *, instance: str, records: RegistrationRecords | None = None) -> None:
         self.instance = instance
+        self.records = records  # read models the registration cycle consults (the Cục's records, the Sở's list)
         super().__init__(env=env)
 
     def _owned(self, level: str) -> str:
@@ -180,10 +204,22 @@ class PlanningApplication(ServiceApplication):
     def file_registration(
         self, details: dict[str, Any], *, filed_on: date, extension: str | None, actor: Actor
     ) -> Registration:
+        """A unit or commune registers proposals with this instance (the Sở; the Cục for national units).
+        Late, only against an extension decision recorded by the authority that set the deadline."""
         level, year = details["level"], details["year"]
-        cal = self.calendar(level, year, owner=plan_owner(level, self.instance))
+        unit = actor.unit if actor.unit_bound else unit_key(str(details.get("registrant", "")))
+        if not unit:
+            raise NotOwnerError(
+                "Tài khoản đơn vị chưa gắn với đơn vị nào / this unit account names no unit", field="registrant"
+            )
+        deadline = self.registration_deadline(level, year)
         registration = Registration.file(
-            details | {"owner": cal.owner}, calendar=cal, filed_on=filed_on, extension=extension, actor=actor.name
+            details
+            | {"owner": self.instance, "unit": unit, "province_code": self.province_code, "filed_with": self.instance},
+            deadline=deadline,
+            filed_on=filed_on,
+            extension=self._extension(extension, level=level, year=year, deadline=deadline, grantee_key=unit),
+            actor=actor.name,
         )
         self._save(registration)
         return registration
@@ -193,4 +229,187 @@ class PlanningApplication(ServiceApplication):
             found: Registration = self.repository.get(registration_id)
         except AggregateNotFoundError:
             raise NotFoundError("Không tìm thấy bản đăng ký / no such registration") from None
+        return found
+
+    # -- the registration cycle (đăng ký kế hoạch) ---------------------------------------------------------
+    @property
+    def province_code(self) -> str | None:
+        return self.instance.removeprefix("tinh-") if self.instance.startswith("tinh-") else None
+
+    def registration_deadline(self, level: str, year: int) -> Deadline:
+        """The deadline a registration filed here is judged by: the Sở's local calendar; for national
+        proposals, the date units register with the Sở (a province) or with the Cục (the ministry)."""
+        if level == "dia_phuong":
+            return self.calendar(level, year, owner=self.instance).deadline("registration_deadline")
+        if self.instance == "bo":
+            return self.national_deadline(year, "registration_deadline")
+        return self.national_deadline(year, "unit_registration_deadline")
+
+    def national_deadline(self, year: int, milestone: str) -> Deadline:
+        """A national deadline of plan year ``year``: the Cục's published calendar (its own aggregate at the
+        ministry, the calendar.changed events it published at a province), else the packaged default."""
+        if milestone != "unit_registration_deadline":
+            if self.instance == "bo":
+                cid = calendar_id("quoc_gia", "bo", year)
+                if cid in self.repository:
+                    cal: PlanCalendar = self.repository.get(cid)
+                    return cal.deadline(milestone)
+            elif self.records is not None:
+                row = self.records.published_calendar("quoc_gia", "bo", year)
+                if row is not None:
+                    return Deadline(
+                        milestone,
+                        date.fromisoformat(row[milestone]),
+                        f"calendar:quoc_gia:bo:{year}@{row['event_id'].rsplit(':', 1)[-1]}",
+                        "bo",
+                    )
+        rules = national_calendar()
+        asked = date(year - 1, 1, 1)
+        try:
+            rule = rules.on(asked)
+        except NoRuleInForceError:
+            raise NotFoundError(
+                f"Chưa có lịch kế hoạch khuyến công quốc gia năm {year} / no national calendar for {year}"
+            ) from None
+        authority = self.instance if milestone == "unit_registration_deadline" else "bo"
+        return Deadline(milestone, rule.params.on(milestone, year), rules.reference(asked), authority)
+
+    def deadline(self, level: str, year: int, milestone: str) -> Deadline:
+        if milestone not in MILESTONES:
+            raise PlanError(
+                f"Mốc {milestone!r} không có; các mốc: {', '.join(MILESTONES)} / unknown milestone", field="milestone"
+            )
+        if level == "dia_phuong":
+            if milestone == "unit_registration_deadline":
+                milestone = "registration_deadline"
+            return self.calendar(level, year, owner=self.instance).deadline(milestone)
+        return self.national_deadline(year, milestone)
+
+    def _extension(
+        self, number: str | None, *, level: str, year: int, deadline: Deadline, grantee_key: str
+    ) -> Extension | None:
+        """The recorded extension decision a late filing names, or None when it names none."""
+        clean = " ".join((number or "").split())
+        if not clean:
+            return None
+        eid = extension_id(deadline.authority, level, year, deadline.milestone, grantee_key, clean)
+        if deadline.authority == self.instance:
+            if eid in self.repository:
+                decision: ExtensionDecision = self.repository.get(eid)
+                return decision.extension
+        elif self.records is not None:
+            found = self.records.granted_extension(str(eid))
+            if found is not None:
+                return found
+        raise PlanError(
+            f"Không có quyết định gia hạn số {clean} của {label('instance', deadline.authority)} cho đơn vị này "
+            f"(«{label('deadline', deadline.milestone)}» {label('plan_level', level).lower()} năm {year}) / no such "
+            "extension recorded by the authority that set the deadline",
+            field="extension",
+        )
+
+    def accept_registration(self, registration_id: UUID, *, on: date, note: str | None, actor: Actor) -> Registration:
+        registration = self.registration(registration_id)
+        registration.accept(on=on, note=note, actor=actor.name)
+        self._save(registration)
+        return registration
+
+    def return_registration(self, registration_id: UUID, *, on: date, reason: str, actor: Actor) -> Registration:
+        registration = self.registration(registration_id)
+        registration.return_to_registrant(on=on, reason=reason, actor=actor.name)
+        self._save(registration)
+        return registration
+
+    def grant_extension(
+        self,
+        *,
+        level: str,
+        year: int,
+        milestone: str,
+        decision_number: str,
+        decision_date: date,
+        signer: str,
+        grantee: str,
+        grantee_instance: str | None,
+        new_deadline: date,
+        reason: str,
+        actor: Actor,
+    ) -> ExtensionDecision:
+        """Record an extension decision of this instance's authority (the Sở; the Cục at ``bo``)."""
+        authority = deadline_authority(level, milestone, self.instance)
+        if authority != self.instance:
+            raise NotOwnerError(
+                f"«{label('deadline', milestone)}» {label('plan_level', level).lower()} do "
+                f"{label('instance', authority)} quy định và gia hạn / only {authority} extends this deadline",
+                field="milestone",
+            )
+        deadline = self.deadline(level, year, milestone)
+        if grantee_instance:
+            check_instance(grantee_instance)
+            key = grantee_instance
+        else:
+            key = unit_key(grantee)
+        if extension_id(authority, level, year, deadline.milestone, key, decision_number) in self.repository:
+            raise PlanError(
+                f"Quyết định gia hạn {decision_number} cho {grantee} đã được ghi nhận / already recorded",
+                field="decision_number",
+            )
+        decision = ExtensionDecision.grant(
+            authority=authority,
+            level=level,
+            year=year,
+            deadline=deadline,
+            decision_number=decision_number,
+            decision_date=decision_date,
+            signer=signer,
+            grantee=grantee or label("instance", key),
+            grantee_key=key,
+            new_deadline=new_deadline,
+            reason=reason,
+            actor=actor.name,
+        )
+        self._save(decision)
+        return decision
+
+    def extension(self, extension: UUID) -> ExtensionDecision:
+        try:
+            found: ExtensionDecision = self.repository.get(extension)
+        except AggregateNotFoundError:
+            raise NotFoundError("Không tìm thấy quyết định gia hạn / no such extension decision") from None
+        return found
+
+    def file_national_registration(
+        self, year: int, *, filed_on: date, extension: str | None, actor: Actor
+    ) -> NationalRegistration:
+        """The Sở files the province's national registration with the Cục: every accepted national
+        proposal of the year, by the Cục's deadline (late: against the Cục's extension for the province)."""
+        if self.province_code is None or self.records is None:
+            raise NotOwnerError(
+                "Đăng ký kế hoạch khuyến công quốc gia do Sở Công Thương gửi Cục / the Sở files it, from its "
+                "province's instance",
+                field="year",
+            )
+        deadline = self.national_deadline(year, "registration_deadline")
+        nid = national_registration_id(self.instance, year)
+        if nid in self.repository:
+            registration: NationalRegistration = self.repository.get(nid)
+        else:
+            registration = NationalRegistration(instance=self.instance, province_code=self.province_code, year=year)
+        registration.file(
+            self.records.accepted_items(level="quoc_gia", year=year),
+            deadline=deadline,
+            filed_on=filed_on,
+            extension=self._extension(
+                extension, level="quoc_gia", year=year, deadline=deadline, grantee_key=self.instance
+            ),
+            actor=actor.name,
+        )
+        self._save(registration)
+        return registration
+
+    def national_registration(self, year: int) -> NationalRegistration:
+        try:
+            found: NationalRegistration = self.repository.get(national_registration_id(self.instance, year))
+        except AggregateNotFoundError:
+            raise NotFoundError(f"Chưa gửi đăng ký kế hoạch khuyến công quốc gia năm {year} / not filed yet") from None
         return found

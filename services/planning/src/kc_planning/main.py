@@ -7,6 +7,7 @@ from kc_runtime.apidocs import install_offline_docs
 from kc_runtime.auth import install_auth
 from kc_runtime.eventstore import persistence_env
 from kc_runtime.http import install_health, install_problem_handlers, install_request_guards
+from kc_runtime.localprojection import LocalProjection
 from kc_runtime.process import serve
 from kc_runtime.rebuild import ensure_tables
 from kc_runtime.service import ServiceRuntime
@@ -17,6 +18,7 @@ from kc_planning import api, messaging, translators
 from kc_planning.application import NotFoundError, NotOwnerError, PlanningApplication
 from kc_planning.domain.plan import PlanError
 from kc_planning.permissions import ROUTE_PERMISSIONS
+from kc_planning.projections import registrations
 from kc_planning.projections.establishments import DDL, EstablishmentsView
 from kc_planning.projections.programme import ProgrammeQueries, ProgrammeView
 
@@ -25,18 +27,31 @@ SERVICE = "planning"
 
 def create_app(settings: Settings) -> FastAPI:
     env = persistence_env(settings)
-    views = ViewStore(env, name="planning_views", ddl=DDL)
+    views = ViewStore(env, name="planning_views", ddl=[*DDL, *registrations.DDL])
     programme = ProgrammeView()
     ensure_tables(views, programme)
     establishments = EstablishmentsView(views)
-    application = PlanningApplication(env, instance=settings.instance)
+    records = registrations.RegistrationQueries(views)
+    application = PlanningApplication(env, instance=settings.instance, records=records)
+    listing = LocalProjection(application, views, registrations.apply, name=registrations.NAME)
+    listing.catch_up()
 
     runtime = ServiceRuntime(settings)
     runtime.publish_from(
         application,
         translators.translator(lambda e: application.repository.get(e.originator_id, version=e.originator_version)),
     )
-    messaging.subscribe(runtime, application, establishments, programme, views, settings.instance, settings.peers)
+    messaging.subscribe(
+        runtime,
+        application,
+        establishments,
+        programme,
+        views,
+        settings.instance,
+        settings.peers,
+        registrations.MinistryRecordsView(views),
+    )
+    runtime.run_in_background(listing.follow, "projection")
     runtime.close_on_stop(views.close)
     runtime.close_on_stop(application.close)
 
@@ -49,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.application = application
     app.state.establishments = establishments
     app.state.programme = ProgrammeQueries(views)
+    app.state.registrations = records
     app.state.views = views
     app.state.runtime = runtime
     app.include_router(api.router())

@@ -2,7 +2,11 @@
 
 - ``registry.establishment.registered.v1`` (own instance) → the establishments view;
 - ``appraisal.de-an.*`` (own instance and peers) → the programme view (provincial/national);
-- ``appraisal.de-an.proposed.v1`` (own instance and peers) → lines of the plans this instance owns.
+- ``appraisal.de-an.proposed.v1`` (own instance and peers) → lines of the plans this instance owns;
+- ``planning.calendar.changed.v1`` and ``planning.extension.granted.v1`` of the ministry (at a province)
+  → the Cục's national deadlines and extensions, by which national registrations are judged;
+- ``planning.national-registration.filed.v1`` of the provinces (at the ministry) → every province's
+  national registration.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from eventsourcing.persistence import Tracking
 from kc_contracts import ContractEvent, Envelope
 from kc_contracts.appraisal_events import DeAnProposedV1
+from kc_contracts.planning_events import CalendarChangedV1, ExtensionGrantedV1, NationalRegistrationFiledV1
 from kc_contracts.registry_events import EstablishmentRegisteredV1
 from kc_contracts.subjects import subject_for
 from kc_runtime.inbox import Effect
@@ -21,6 +26,7 @@ from kc_planning import integration
 from kc_planning.application import PlanningApplication
 from kc_planning.projections.establishments import EstablishmentsView
 from kc_planning.projections.programme import ProgrammeView
+from kc_planning.projections.registrations import MinistryRecordsView
 
 
 def proposals(app: PlanningApplication) -> Effect:
@@ -43,6 +49,7 @@ def subscribe(
     views: ViewStore,
     instance: str,
     peers: list[str],
+    records: MinistryRecordsView | None = None,
 ) -> None:
     runtime.consume(
         f"planning-establishments-{instance}",
@@ -67,4 +74,23 @@ def subscribe(
             subjects=[subject_for(source, DeAnProposedV1)],
             effect=proposals(app),
             is_tracked=app.is_tracked,
+        )
+    if records is None:
+        return
+    if instance != "bo":
+        runtime.consume(
+            f"planning-ministry-records-{instance}",
+            source_instance="bo",
+            subjects=[subject_for("bo", CalendarChangedV1), subject_for("bo", ExtensionGrantedV1)],
+            effect=records.apply,
+            is_tracked=records.store.has_tracked,
+        )
+        return
+    for province in peers:
+        runtime.consume(
+            f"planning-national-registrations-{province}",
+            source_instance=province,
+            subjects=[subject_for(province, NationalRegistrationFiledV1)],
+            effect=records.apply,
+            is_tracked=records.store.has_tracked,
         )

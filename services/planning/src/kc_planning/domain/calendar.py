@@ -2,7 +2,8 @@
 
 Calendars are data the owning authority edits (the ministry for national, the Sở for local); each
 change is an event. A registration (đăng ký kế hoạch) after the registration deadline is refused
-unless an extension decision is recorded for the registrant.
+unless the authority that set the deadline recorded an extension decision for the registrant
+(``domain.extension``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 from kc_contracts.vocabulary import label
 
+from kc_planning.domain.extension import Deadline, Extension
 from kc_planning.domain.plan import NAMESPACE, PlanError
 
 
@@ -89,9 +91,18 @@ class PlanCalendar(Aggregate):
     def reference(self) -> str:
         return f"calendar:{self.level}:{self.owner}:{self.year}@v{self.version}"
 
+    def deadline(self, milestone: str = "registration_deadline") -> Deadline:
+        return Deadline(milestone, self.milestones[milestone], self.reference, self.owner)
+
+
+REGISTRATION_STATUSES = ("da_nop", "da_chap_nhan", "tra_lai")  # vocabulary kind registration_status
+REGISTRANT_KINDS = ("xa", "to_chuc_dich_vu", "so_cong_thuong", "don_vi_khac")  # vocabulary kind registrant_kind
+
 
 class Registration(Aggregate):
-    """Đăng ký kế hoạch: a registrant's proposals for a plan year, filed with the plan's owner."""
+    """Đăng ký kế hoạch: a registrant's proposals for a plan year, filed with the Sở of its province
+    (local plans, and national proposals the Sở consolidates into the province's national registration).
+    The Sở accepts it into its consolidation or returns it with the reason."""
 
     class Filed(Aggregate.Created):
         details: dict[str, Any]
@@ -101,10 +112,27 @@ class Registration(Aggregate):
         calendar: str
         actor: str
 
+    class RegistrationAccepted(Aggregate.Event):
+        accepted_on: date
+        note: str | None
+        actor: str
+
+    class RegistrationReturned(Aggregate.Event):
+        returned_on: date
+        reason: str
+        actor: str
+
     @classmethod
     def file(
-        cls, details: dict[str, Any], *, calendar: PlanCalendar, filed_on: date, extension: str | None, actor: str
+        cls,
+        details: dict[str, Any],
+        *,
+        deadline: Deadline,
+        filed_on: date,
+        extension: Extension | None,
+        actor: str,
     ) -> Registration:
+        """``details``: level, year, registrant, registrant_kind, unit (the registrant's key), items."""
         if not " ".join(str(details.get("registrant", "")).split()):
             raise PlanError("Cần tên đơn vị đăng ký / the registrant is required", field="registrant")
         items = list(details.get("items") or [])
@@ -119,20 +147,30 @@ class Registration(Aggregate):
                     f"Dòng {i + 1}: kinh phí phải là số nguyên VND không âm / non-negative integer VND",
                     field=f"items.{i}.support_vnd",
                 )
-        deadline = calendar.milestones["registration_deadline"]
-        on_time = filed_on <= deadline
-        if not on_time and not extension:
-            raise PlanError(
-                f"Quá hạn đăng ký kế hoạch ({deadline:%d/%m/%Y}, {calendar.reference}); cần quyết định gia hạn / past "
-                "the registration deadline: an extension decision is required",
-                field="filed_on",
+        on_time = filed_on <= deadline.on
+        if not on_time:
+            if extension is None:
+                raise PlanError(
+                    f"Quá hạn đăng ký kế hoạch ({deadline.on:%d/%m/%Y}, {deadline.reference}); cần quyết định gia "
+                    f"hạn của {label('instance', deadline.authority)} đã được ghi nhận / past the registration "
+                    "deadline: a recorded extension decision of the authority that set it is required",
+                    field="filed_on",
+                )
+            extension.admits(
+                level=details["level"],
+                year=details["year"],
+                deadline=deadline,
+                grantee_key=str(details.get("unit") or ""),
+                filed_on=filed_on,
             )
         return cls(
-            details=details | {"filed_on": filed_on},
+            details=details
+            | {"filed_on": filed_on}
+            | ({"extension_until": extension.new_deadline} if extension and not on_time else {}),
             on_time=on_time,
-            deadline=deadline,
-            extension=extension,
-            calendar=calendar.reference,
+            deadline=deadline.on,
+            extension=extension.decision_number if extension and not on_time else None,
+            calendar=deadline.reference,
             actor=actor,
         )
 
@@ -142,3 +180,52 @@ class Registration(Aggregate):
     ) -> None:
         self.details = dict(details)
         self.on_time, self.deadline, self.extension, self.calendar = on_time, deadline, extension, calendar
+        self.status = "da_nop"
+        self.decision: dict[str, Any] | None = None
+
+    def _undecided(self, field: str) -> None:
+        if self.status != "da_nop":
+            raise PlanError(
+                f"Bản đăng ký đã ở trạng thái «{label('registration_status', self.status)}» / already decided",
+                field=field,
+            )
+
+    def accept(self, *, on: date, note: str | None, actor: str) -> None:
+        """The Sở accepts it into its consolidation (tổng hợp)."""
+        self._undecided("status")
+        if on < self.details["filed_on"]:
+            raise PlanError("Ngày chấp nhận trước ngày đăng ký / accepted before it was filed", field="on")
+        self._accepted(accepted_on=on, note=" ".join((note or "").split()) or None, actor=actor)
+
+    @event(RegistrationAccepted)
+    def _accepted(self, accepted_on: date, note: str | None, actor: str) -> None:
+        self.status = "da_chap_nhan"
+        self.decision = {"on": accepted_on, "note": note, "by": actor}
+
+    def return_to_registrant(self, *, on: date, reason: str, actor: str) -> None:
+        """The Sở returns it with the reason (trả lại); the registrant may file again."""
+        self._undecided("status")
+        clean = " ".join(reason.split())
+        if not clean:
+            raise PlanError("Cần nêu lý do trả lại / a reason is required", field="reason")
+        if on < self.details["filed_on"]:
+            raise PlanError("Ngày trả lại trước ngày đăng ký / returned before it was filed", field="on")
+        self._returned(returned_on=on, reason=clean, actor=actor)
+
+    @event(RegistrationReturned)
+    def _returned(self, returned_on: date, reason: str, actor: str) -> None:
+        self.status = "tra_lai"
+        self.decision = {"on": returned_on, "reason": reason, "by": actor}
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "version": self.version,
+            "status": self.status,
+            "on_time": self.on_time,
+            "deadline": self.deadline,
+            "extension": self.extension,
+            "calendar": self.calendar,
+            "details": self.details,
+            "decision": self.decision,
+        }
