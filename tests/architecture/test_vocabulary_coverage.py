@@ -81,6 +81,17 @@ def _table_codes() -> list[tuple[str, str]]:
         for key in ("eligible_ward_types", "eligible_district_types", "current_unit_types", "in_province"):
             codes += [("unit_type", t) for t in table.get(key, [])]
         codes += [("legal_form", f) for f in table.get("no_location_limit_forms", [])]
+    priority = _rules("kc_registry", "priority.toml")
+    for table in priority["area"]:
+        codes += [("priority_area", a) for a in table["order"]]
+    codes += [("priority_area", t["area"]) for t in priority["list"]]
+    for table in priority["sector_priority"]:
+        codes += [("sector", s) for s in table["sectors_a"]]
+    for table in priority["recognition_priority"]:
+        codes += [("recognition_level", level) for level in table["levels"]]
+    for table in _rules("kc_registry", "regions.toml")["regions"]:
+        codes += [("region", r) for r in ("bac", "trung_tay_nguyen", "nam") if table[r]]
+        codes += [("province_truoc_2025", p) for r in ("bac", "trung_tay_nguyen", "nam") for p in table[r]]
     for table in _rules("kc_registry", "recognitions.toml")["typical_product"]:
         codes += [("recognition_level", level) for level in table["levels"]]
     regions = _rules("kc_planning", "regions.toml")["regions"]

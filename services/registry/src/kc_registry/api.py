@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from kc_registry import imports, rulebook
+from kc_registry.application import EstablishmentNotFoundError as NotFoundError
 from kc_registry.application import RegistryApplication
 from kc_registry.domain.establishment import DocumentKind, Establishment, LegalForm, recognition_to_dict
 from kc_registry.domain.recognition import Level, Scheme
@@ -245,6 +246,49 @@ def router() -> APIRouter:
             "on": day.isoformat(),
             "outcome": verdict.outcome.value,
             "reasons": [r.__dict__ | {"outcome": r.outcome.value} for r in verdict.reasons],
+        }
+
+    @api.get(
+        "/establishments/{establishment_id}/priority",
+        tags=["eligibility"],
+        responses=errors,
+        summary="Ưu tiên xét chọn vào ngày 'on': địa bàn (danh sách chính thức), ngành nghề, công nhận, khu vực",
+    )
+    def priority(establishment_id: UUID, request: Request, on: date | None = None) -> dict[str, Any]:
+        day = on or date.today()
+        with rules_dated_by("on"):
+            verdict = app_of(request).priority(establishment_id, day)
+        return {
+            "establishment_id": str(establishment_id),
+            "on": day.isoformat(),
+            "areas": verdict.areas,
+            "sector_groups": verdict.sector_groups,
+            "recognition": verdict.recognition,
+            "region_as_recorded": verdict.region_as_recorded,
+            "region_now": verdict.region_now,
+            "rank": verdict.rank(),
+            "criteria": [c.__dict__ for c in verdict.criteria],
+        }
+
+    @api.get(
+        "/organisations/{key}",
+        tags=["rules"],
+        responses=errors,
+        summary="Tên cơ quan vào ngày 'on' (tên thay đổi theo thời gian, ví dụ Cục năm 2025)",
+    )
+    def organisation(key: str, on: date | None = None) -> dict[str, Any]:
+        found = rulebook.organisations().get(key)
+        if found is None:
+            raise NotFoundError(f"Không có cơ quan {key!r} / unknown organisation", field="key")
+        day = on or date.today()
+        with rules_dated_by("on"):
+            version = found.on(day)
+        return {
+            "key": key,
+            "on": day.isoformat(),
+            "name": version.params.name,
+            "rule": found.reference(day),
+            "legal_basis": version.legal_basis,
         }
 
     # -- legal dossier ---------------------------------------------------------------------------

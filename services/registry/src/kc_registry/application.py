@@ -29,6 +29,8 @@ from kc_registry.domain.establishment import (
     establishment_id,
     identity_key,
 )
+from kc_registry.domain.priority import PriorityRules, PriorityVerdict
+from kc_registry.domain.priority import evaluate as evaluate_priority
 from kc_registry.domain.recognition import Level, Recognition, RecognitionRules, Scheme
 
 T = TypeVar("T")
@@ -68,8 +70,12 @@ class RegistryApplication(ServiceApplication):
         eligibility: EligibilityRules,
         recognitions: RecognitionRules,
         documents: DocumentStore,
+        priority: PriorityRules | None = None,
+        province_now_of: Callable[[str], tuple[str, list[str]]] | None = None,
     ) -> None:
         self.units = units
+        self.priority_rules = priority
+        self.province_now_of = province_now_of or (lambda code: (code, [code]))
         self.instance_province = instance_province
         self.eligibility_rules = eligibility
         self.recognition_rules = recognitions
@@ -149,6 +155,21 @@ class RegistryApplication(ServiceApplication):
 
     def eligibility(self, establishment_id: UUID, on: date) -> Verdict:
         return evaluate(self.get(establishment_id).details, on, self.eligibility_rules, self.units)
+
+    def priority(self, establishment_id: UUID, on: date) -> PriorityVerdict:
+        """Selection priority on ``on``: official area lists, sectors in TT 46 order, valid regional or
+        national typical-product certificates, the TT 26/2014 region."""
+        if self.priority_rules is None:
+            raise RegistryError("Chưa nạp quy định ưu tiên / no priority rules loaded", field="on")
+        e = self.get(establishment_id)
+        return evaluate_priority(
+            e.details,
+            list(e.recognitions.values()),
+            on,
+            self.priority_rules,
+            self.units,
+            province_now_of=self.province_now_of,
+        )
 
     # -- legal dossier ---------------------------------------------------------------------------
     def attach_document(

@@ -30,6 +30,13 @@ def instance_province(instance: str) -> str | None:
     return instance.removeprefix("tinh-") if instance.startswith("tinh-") else None
 
 
+def province_now_of(code: str) -> tuple[str, list[str]]:
+    """(the province a recorded code is now, the pre-2025 provinces merged into it) — 2025 succession."""
+    catalogue = load_catalogue()
+    now = catalogue.province_successor.get(code, code) if code not in catalogue.provinces_now else code
+    return now, sorted(p for p, successor in catalogue.province_successor.items() if successor == now)
+
+
 def create_app(settings: Settings) -> FastAPI:
     env = persistence_env(settings)
     application = RegistryApplication(
@@ -39,6 +46,8 @@ def create_app(settings: Settings) -> FastAPI:
         eligibility=rulebook.eligibility_rules(),
         recognitions=rulebook.recognition_rules(),
         documents=DocumentStore(settings.var_dir / settings.instance / "documents"),
+        priority=rulebook.priority_rules(),
+        province_now_of=province_now_of,
     )
     views = ViewStore(env, name="registry_views", ddl=establishments.DDL)
     projection = LocalProjection(application, views, establishments.apply, name="registry-establishments")

@@ -12,6 +12,8 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("PATCH", "/establishments/{establishment_id}"): "register",
     ("GET", "/establishments/{establishment_id}/history"): "read",
     ("GET", "/establishments/{establishment_id}/eligibility"): "read",
+    ("GET", "/establishments/{establishment_id}/priority"): "read",
+    ("GET", "/organisations/{key}"): "read_public",
     ("POST", "/establishments/{establishment_id}/documents"): "register",
     ("GET", "/establishments/{establishment_id}/documents"): "read",
     # the legal dossier's bytes stay in the province: only its own officers download them

@@ -280,3 +280,36 @@ def test_the_template_is_an_xlsx_with_vietnamese_headers(client: TestClient) -> 
     response = client.get("/imports/establishments/template.xlsx")
     sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
     assert next(sheet.iter_rows(values_only=True))[:4] == ("Tên cơ sở", "Mã số thuế", "Số đăng ký", "Loại hình")
+
+
+def test_priority_comes_from_official_lists_and_regional_certificates_only_while_valid(client: TestClient) -> None:
+    # xã Mỹ Lý, huyện Kỳ Sơn (pre-2025): a poor (NQ 30a) and border district of Nghệ An
+    e = register(client, unit_system="truoc_2025", commune_code="16816", employees=60)
+    url = f"/establishments/{e['id']}"
+    for level, issued in (("huyen", "2021-05-10"), ("tinh", "2021-08-20"), ("khu_vuc", "2021-11-05")):
+        made = client.post(
+            f"{url}/recognitions",
+            json={
+                "scheme": "san_pham_cnnt_tieu_bieu",
+                "product_name": "Thổ cẩm Mỹ Lý",
+                "level": level,
+                "decision_number": f"{level}/QĐ",
+                "decision_date": issued,
+                "issuer": "x",
+            },
+        )
+        assert made.status_code == 201, made.text
+    on_last_day = client.get(f"{url}/priority", params={"on": "2023-12-31"}).json()
+    assert on_last_day["areas"] == ["vung_cao_bien_gioi_dtts", "huyen_ngheo_30a"]
+    assert on_last_day["recognition"] is True and on_last_day["sector_groups"] == ["b", "a"]  # b before a
+    assert (on_last_day["region_as_recorded"], on_last_day["region_now"]) == ("bac", "bac")
+    day_after = client.get(f"{url}/priority", params={"on": "2024-01-01"}).json()
+    assert day_after["recognition"] is False  # the regional certificate lapsed; the provincial one never counted
+    criteria = {c["criterion"]: c for c in day_after["criteria"]}
+    assert "Điều 17 khoản 3" in criteria["cong_nhan"]["legal_basis"]
+    assert criteria["nganh_nghe.b.nhieu_lao_dong"]["outcome"] == "dat"
+    before_rules = client.get(f"{url}/priority", params={"on": "2010-01-01"})
+    assert before_rules.status_code == 422 and field_errors(before_rules).keys() == {"on"}
+    cuc = client.get("/organisations/cuc", params={"on": "2025-06-01"}).json()
+    assert cuc["name"] == "Cục Đổi mới sáng tạo, Chuyển đổi xanh và Khuyến công"
+    assert client.get("/organisations/khong-co").status_code == 404
