@@ -201,6 +201,7 @@ def nav(officer: Officer | None, c: Context) -> list[tuple[str, str, str]]:
         items.append(("de-an", "Đề án", "/de-an"))
     if officer.may("read") and not officer.is_unit:
         items.append(("ke-hoach", "Kế hoạch", "/ke-hoach"))
+        items.append(("dang-ky", "Đăng ký kế hoạch", "/dang-ky-ke-hoach"))
         items.append(("bao-cao", "Báo cáo", "/bao-cao"))
     if officer.may("operate"):
         items.append(("thong-bao", "Thông báo", "/thong-bao"))
