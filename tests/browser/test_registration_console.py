@@ -73,3 +73,19 @@ def test_the_so_consolidates_registrations_and_the_cuc_sees_every_province(offic
     table = cuc.page.locator("#dang-ky-cac-tinh").inner_text()
     assert "Tỉnh Nghệ An" in table and "Thành phố Hải Phòng" in table and "Phía Bắc" in table
     assert "280.000.000" in table and "300.000.000" in table
+
+
+def test_an_establishments_priority_reads_from_official_lists_and_regional_certificates(officer, system, axe) -> None:
+    registry = system.api("tinh-40", "registry")
+    found = registry.get("/establishments", params={"q": "may tre dan Dien Kim"}).json()["items"]
+    assert found, "the demo's Diễn Kim cooperative"
+    so = officer("so.nghean", "tinh-40")
+    so.go(f"/co-so/{found[0]['id']}?ngay=01/06/2024")
+    axe(so.page, "establishment with priority")
+    priority = so.page.locator("#uu-tien").inner_text()
+    # Nghệ An is northern (TT 26/2014 Art. 3); a district- and a province-level certificate give no priority
+    assert "Phía Bắc" in priority
+    assert "Sản phẩm tiêu biểu cấp khu vực, quốc gia còn hiệu lực\nKhông" in priority
+    assert "Không có trong danh sách chính thức nào" in priority  # Diễn Châu is on no list on record
+    text = so.main_text()
+    assert "Từ 50 lao động trở lên" in text and "Điều 17 khoản 3" in text

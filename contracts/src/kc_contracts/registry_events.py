@@ -27,6 +27,19 @@ class EligibilityPeriod(BaseModel):
     rules: list[str] = Field(description="rule versions applied, e.g. eligibility.location@ND235/2025")
 
 
+class PriorityAreaPeriod(BaseModel):
+    """From ``start`` to ``end`` (inclusive; null = open) the production site is on an official list of
+    priority areas (TT 46/2012 Art. 6.1) — a fact from the lists, never a tag the applicant declares."""
+
+    model_config = ConfigDict(frozen=True)
+
+    area: str = Field(description="vung_cao_bien_gioi_dtts | huyen_ngheo_30a | xa_nong_thon_moi | dbkk_nd108")
+    start: date
+    end: date | None = None
+    rule: str = Field(description="The list and version, e.g. priority.list.huyen_ngheo_30a@NQ30a/2008")
+    to_confirm: bool = Field(False, description="The list's text is not on record: it holds what was assumed")
+
+
 class _EstablishmentFacts(ContractEvent):
     """Descriptive facts other instances may know (all optional: added after v1 was published)."""
 
@@ -43,6 +56,10 @@ class _EstablishmentFacts(ContractEvent):
     eligibility: list[EligibilityPeriod] | None = Field(
         None, description="Điều kiện thụ hưởng theo thời gian: the verdict per period, split at every rule change"
     )
+    priority_areas: list[PriorityAreaPeriod] | None = Field(
+        None, description="Địa bàn ưu tiên theo danh sách chính thức, theo thời gian (TT 46/2012 Art. 6.1)"
+    )
+    region: str | None = Field(None, description="Khu vực (TT 26/2014 Art. 3.1.c) of the province as recorded")
 
 
 @contract

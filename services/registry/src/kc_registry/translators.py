@@ -20,10 +20,12 @@ from kc_runtime.adminunits import load_catalogue
 
 from kc_registry.domain.eligibility import timeline
 from kc_registry.domain.establishment import Establishment
-from kc_registry.rulebook import eligibility_rules
+from kc_registry.domain.priority import area_periods, recorded_region
+from kc_registry.rulebook import eligibility_rules, priority_rules
 
 # Eligibility is judged from the day ND 45/2012 came into force; periods are published with the facts.
 ELIGIBILITY_SINCE = date(2012, 7, 5)
+REGIONS_ON = date(2014, 10, 21)  # TT 26/2014's regions of the 63 provinces, as recorded
 
 
 def eligibility_periods(details: dict[str, Any]) -> list[dict[str, Any]]:
@@ -48,6 +50,8 @@ def facts(details: dict[str, Any]) -> dict[str, Any]:
         "craft_village": details.get("craft_village"),
         "cleaner_production": bool(details.get("cleaner_production")),
         "eligibility": eligibility_periods(details),
+        "priority_areas": area_periods(details, priority_rules(), load_catalogue()),
+        "region": recorded_region(details, priority_rules(), load_catalogue(), REGIONS_ON),
     }
 
 

@@ -142,3 +142,26 @@ def test_the_cuc_is_named_as_it_was_on_the_day() -> None:
     assert cuc.on(date(2023, 6, 20)).params.name == "Cục Công Thương địa phương"
     assert cuc.on(date(2025, 2, 28)).params.name == "Cục Công Thương địa phương"
     assert cuc.on(date(2025, 3, 1)).params.name == "Cục Đổi mới sáng tạo, Chuyển đổi xanh và Khuyến công"
+
+
+def test_the_published_facts_carry_the_official_list_periods_and_the_region_not_a_declared_tag() -> None:
+    from kc_contracts.registry_events import EstablishmentRegisteredV1
+    from kc_registry.translators import facts
+
+    published = facts(establishment(KY_SON) | {"priority_areas": ["vung_dbkk"]})  # a tag typed in is ignored
+    assert {p["area"]: (p["start"], p["end"]) for p in published["priority_areas"]} == {
+        "huyen_ngheo_30a": (date(2008, 12, 27), date(2025, 6, 30)),
+        "vung_cao_bien_gioi_dtts": (date(2013, 2, 10), date(2025, 6, 30)),
+    }
+    assert all(p["to_confirm"] for p in published["priority_areas"]) and published["region"] == "bac"
+    event = EstablishmentRegisteredV1(
+        establishment_id="5d1e5a48-6d8f-4a57-a3c4-9a1fa8c2d001",
+        name="x",
+        province_code="40",
+        commune_code=KY_SON,
+        legal_form="ho_kinh_doanh",
+        registered_at="2024-01-01T00:00:00+07:00",
+        **{k: published[k] for k in ("priority_areas", "region")},
+    )
+    assert event.priority_areas is not None and event.priority_areas[0].rule.startswith("priority.list.")
+    assert facts(establishment(DIEN_KIM))["priority_areas"] == []

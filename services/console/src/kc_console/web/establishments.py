@@ -187,6 +187,12 @@ def router() -> APIRouter:
                 raise
             eligibility_error = exc.by_field().get("on") or exc.message
             eligibility = None
+        priority: dict[str, Any] | None = None
+        try:  # selection priority on the same day: official area lists, sectors, valid certificates, region
+            priority = await api_calls.get("registry", f"/establishments/{e['id']}/priority", params={"on": on})
+        except ApiError as exc:
+            if exc.status != 422:
+                raise
         recognitions = await api_calls.get(
             "registry", f"/establishments/{e['id']}/recognitions", params={"valid_on": None}
         )
@@ -200,6 +206,7 @@ def router() -> APIRouter:
             d=e["details"],
             eligibility=eligibility,
             eligibility_error=eligibility_error,
+            priority=priority,
             on=on,
             recognitions=recognitions,
             history=history,

@@ -255,3 +255,31 @@ def evaluate(
         region_now=region_now(region_rules, now, predecessors) if now else None,
         criteria=criteria,
     )
+
+
+def area_periods(details: dict[str, Any], rules: PriorityRules, units: AdminUnits) -> list[dict[str, Any]]:
+    """Every period in which the production site is on an official list, list by list (published with the
+    establishment's facts, so other services judge area priority on any date from the lists)."""
+    district, _ = _district(details, units)
+    commune = str(details.get("commune_code") or "")
+    periods = []
+    for area_rules in rules.lists:
+        for version in area_rules.versions:
+            the_list = version.params
+            if (district and district in the_list.districts) or (commune and commune in the_list.communes):
+                periods.append(
+                    {
+                        "area": the_list.area,
+                        "start": version.effective_from,
+                        "end": version.effective_to,
+                        "rule": f"{area_rules.name}@{version.version}",
+                        "to_confirm": the_list.to_confirm,
+                    }
+                )
+    return periods
+
+
+def recorded_region(details: dict[str, Any], rules: PriorityRules, units: AdminUnits, on: date) -> str | None:
+    """The TT 26/2014 region of the province as recorded (pre-2025 ward: its province then)."""
+    _, legacy_province = _district(details, units)
+    return rules.regions.on(on).params.of_legacy(legacy_province or str(details.get("province_code") or ""))
