@@ -28,7 +28,7 @@ from kc_appraisal.domain.de_an import BeneficiaryLookup, By, DeAn, Level, Status
 from kc_appraisal.domain.de_an.events import DeAnEvents
 from kc_appraisal.domain.errors import AppraisalError, StaleVersionError
 from kc_appraisal.domain.reference import DeAnReference, reference_for
-from kc_appraisal.domain.rules import CalendarLookup, Rulebook
+from kc_appraisal.domain.rules import CalendarLookup, ExtensionLookup, Rulebook
 
 log = structlog.get_logger("kc.appraisal")
 C_contra = TypeVar("C_contra", contravariant=True)
@@ -133,7 +133,12 @@ def use_case(command: type[C_contra], action: Callable[..., Any]) -> UseCase[C_c
     ) -> DeAn:
         if not isinstance(given, command):
             raise TypeError(f"{action.__name__} takes a {command.__name__}, not {type(given).__name__}")
-        ports = {"rules": self.rules, "beneficiaries": self.beneficiaries, "calendars": self.calendars}
+        ports = {
+            "rules": self.rules,
+            "beneficiaries": self.beneficiaries,
+            "calendars": self.calendars,
+            "extensions": self.extensions,
+        }
         arguments = {f.name: getattr(given, f.name) for f in fields(given)}  # type: ignore[arg-type]
         arguments |= {k: v for k, v in ports.items() if k in wanted}
         if "on" in wanted:
@@ -156,11 +161,13 @@ class AppraisalApplication(ServiceApplication):
         beneficiaries: BeneficiaryLookup,
         instance: str,
         calendars: CalendarLookup | None = None,
+        extensions: ExtensionLookup | None = None,
         index: DeAnIndex | None = None,
         clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
         self.rules = rules
         self.calendars = calendars
+        self.extensions = extensions
         self.beneficiaries = beneficiaries
         self.instance = instance
         self.index = index

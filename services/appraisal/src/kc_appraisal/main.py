@@ -35,6 +35,7 @@ def create_app(settings: Settings) -> FastAPI:
         beneficiaries=beneficiary_view.lookup,
         instance=settings.instance,
         calendars=calendar_view.lookup,
+        extensions=calendar_view.extension,
         index=de_an_view,
     )
     listing = LocalProjection(application, views, de_an_list.apply, name=de_an_list.NAME)

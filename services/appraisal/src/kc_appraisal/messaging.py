@@ -3,6 +3,8 @@
 - ``registry.establishment.*`` from its own instance and its peers → the beneficiaries view;
 - ``planning.calendar.changed.v1`` from its own instance and the ministry → deadlines override the
   packaged defaults;
+- ``planning.extension.granted.v1`` from its own instance and the ministry → a dossier deadline extended for
+  an implementing unit by the authority that set it (the Sở for local plans, the Cục for national ones);
 - ``planning.plan.approved.v1`` from its own instance (local plan) and the ministry (national plan)
   → the đề án in the plan are approved, with the tracking, in one transaction.
 """
@@ -55,6 +57,13 @@ def subscribe(
             f"appraisal-calendars-{owner}",
             source_instance=owner,
             subjects=[f"kc.{owner}.planning.calendar.changed.v1"],
+            effect=calendars.apply,
+            is_tracked=calendars.store.has_tracked,
+        )
+        runtime.consume(  # extensions of the dossier deadline, decided by the authority that set it
+            f"appraisal-extensions-{owner}",
+            source_instance=owner,
+            subjects=[f"kc.{owner}.planning.extension.granted.v1"],
             effect=calendars.apply,
             is_tracked=calendars.store.has_tracked,
         )

@@ -114,6 +114,9 @@ class Rulebook:
 
 # -- deadlines -------------------------------------------------------------------------------------
 CalendarLookup = Callable[[str, str, int], "Calendar | None"]
+# (level, province, plan year, implementing unit's name) → the dossier deadline as extended by a decision the
+# authority that set it recorded in planning (planning.extension.granted.v1), or None
+ExtensionLookup = Callable[[str, str, int, str], "date | None"]
 
 
 def calendar_for(

@@ -10,7 +10,8 @@ from datetime import date
 
 from eventsourcing.persistence import Tracking
 from kc_contracts import ContractEvent, Envelope
-from kc_contracts.planning_events import CalendarChangedV1, plan_owner
+from kc_contracts.planning_events import CalendarChangedV1, ExtensionGrantedV1, plan_owner
+from kc_runtime.text import unit_key
 from kc_runtime.views import ViewStore
 
 from kc_appraisal.domain.rules import Calendar
@@ -25,6 +26,16 @@ DDL = [
         legal_basis TEXT NOT NULL,
         event_id TEXT NOT NULL,
         PRIMARY KEY (level, owner, year)
+    )""",
+    """CREATE TABLE IF NOT EXISTS granted_dossier_extensions (
+        extension_id TEXT PRIMARY KEY,
+        authority TEXT NOT NULL,
+        level TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        grantee_key TEXT NOT NULL,
+        decision_number TEXT NOT NULL,
+        new_deadline TEXT NOT NULL,
+        event_id TEXT NOT NULL
     )""",
 ]
 
@@ -51,7 +62,35 @@ class CalendarsView:
                         envelope.id,
                     ),
                 )
+            elif isinstance(event, ExtensionGrantedV1) and event.milestone == "dossier_deadline":
+                if event.authority != envelope.kcinstance:
+                    raise ValueError(f"{envelope.kcinstance} published an extension of {event.authority}")
+                cur.execute(
+                    "INSERT INTO granted_dossier_extensions VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (extension_id) DO NOTHING",
+                    (
+                        str(event.extension_id),
+                        event.authority,
+                        event.level,
+                        event.year,
+                        event.grantee_key,
+                        event.decision_number,
+                        event.new_deadline.isoformat(),
+                        envelope.id,
+                    ),
+                )
             self.store.track(cur, tracking)
+
+    def extension(self, level: str, province: str, year: int, unit: str) -> date | None:
+        """The latest dossier deadline the authority that set it (the Cục for national plans, the Sở for
+        local ones) extended for this implementing unit, from planning's recorded decisions."""
+        with self.store.transaction(commit=False) as cur:
+            row = cur.execute(
+                "SELECT MAX(new_deadline) AS d FROM granted_dossier_extensions"
+                " WHERE authority = ? AND level = ? AND year = ? AND grantee_key = ?",
+                (plan_owner(level, province), level, year, unit_key(unit)),
+            ).fetchone()
+        return date.fromisoformat(row["d"]) if row and row["d"] else None
 
     def lookup(self, level: str, province: str, year: int) -> Calendar | None:
         owner = plan_owner(level, province)

@@ -38,6 +38,7 @@ from kc_appraisal.domain.errors import (
 )
 from kc_appraisal.domain.rules import (
     CalendarLookup,
+    ExtensionLookup,
     Rulebook,
     advance_limit,
     allowed_support,
@@ -159,6 +160,7 @@ class DeAn(DeAnEvents, Aggregate):
         beneficiaries: BeneficiaryLookup,
         by: By,
         calendars: CalendarLookup | None = None,
+        extensions: ExtensionLookup | None = None,
     ) -> None:
         self._require("nop")
         d = self.details
@@ -168,6 +170,8 @@ class DeAn(DeAnEvents, Aggregate):
             )
         calendar = calendar_for(rules, d["level"], d["province_code"], d["plan_year"], calendars)
         extended = self.extension["new_deadline"] if self.extension else None
+        if extended is None and extensions is not None:  # decided by the authority that set the deadline
+            extended = extensions(d["level"], d["province_code"], d["plan_year"], d.get("implementing_unit") or "")
         versions = [check_deadline(calendar, submitted_on, extended)]
         cost_items = [line["cost_item"] for line in d["budget_lines"]]
         facts = check_beneficiaries(beneficiaries, d["beneficiary_ids"], cost_items, submitted_on)
