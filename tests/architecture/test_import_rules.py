@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = [ROOT / "contracts" / "src", *sorted((ROOT / "services").glob("*/src"))]
+SOURCES = [ROOT / "kernel" / "src", ROOT / "contracts" / "src", *sorted((ROOT / "services").glob("*/src"))]
 
 
 def lint_imports(pythonpath: list[Path]) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"PYTHONPATH": os.pathsep.join(str(p) for p in pythonpath)}
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(str(p) for p in pythonpath), "COLUMNS": "200"}  # no wrapped names
     return subprocess.run(
         [
             str(Path(sys.executable).parent / "lint-imports"),
@@ -54,7 +54,10 @@ def test_a_service_importing_another_service_breaks_the_build(tmp_path: Path) ->
 
     result = lint_imports(copies)
     assert result.returncode != 0
-    assert "Services never import each other (only kc_contracts and kc_runtime are shared) BROKEN" in result.stdout
+    assert (
+        "Services never import each other (only kc_kernel, kc_contracts and kc_runtime are shared) BROKEN"
+        in result.stdout
+    )
 
 
 def test_a_domain_package_importing_io_breaks_the_build(tmp_path: Path) -> None:
@@ -65,6 +68,37 @@ def test_a_domain_package_importing_io_breaks_the_build(tmp_path: Path) -> None:
     result = lint_imports(copies)
     assert result.returncode != 0
     assert "Domain packages import no I/O (no bus, web, database, runtime) BROKEN" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "services/registry/src/kc_registry/domain/establishment.py",
+        "services/appraisal/src/kc_appraisal/domain/de_an/aggregate.py",
+        "services/planning/src/kc_planning/domain/plan.py",
+    ],
+)
+def test_a_domain_package_importing_the_contracts_breaks_the_build(tmp_path: Path, module: str) -> None:
+    copies = copy_tree(tmp_path)
+    domain = tmp_path / module
+    domain.write_text(domain.read_text() + "\nfrom kc_contracts.money import vnd as _vnd  # noqa\n")
+
+    result = lint_imports(copies)
+    assert result.returncode != 0
+    assert "Domain packages speak the shared kernel, never the public contracts BROKEN" in result.stdout
+
+
+def test_the_kernel_importing_the_contracts_breaks_the_build(tmp_path: Path) -> None:
+    copies = copy_tree(tmp_path)
+    money = tmp_path / "kernel/src/kc_kernel/money.py"
+    money.write_text(money.read_text() + "\nimport kc_contracts.envelope  # noqa\n")
+
+    result = lint_imports(copies)
+    assert result.returncode != 0
+    assert (
+        "The shared kernel stands alone (the contracts depend on it; it imports no contract, runtime or I/O) BROKEN"
+        in result.stdout
+    )
 
 
 @pytest.mark.parametrize(

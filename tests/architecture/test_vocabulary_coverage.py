@@ -1,5 +1,5 @@
 """Every code a service can show a person has a Vietnamese label in the one vocabulary
-(kc_contracts/data/vocabulary.toml): the codes in the services' rules/*.toml, their domain enums and
+(kc_kernel/data/vocabulary.toml): the codes in the services' rules/*.toml, their domain enums and
 status tables, the roles, and the provinces of the admin-unit catalogue."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from importlib.resources import files
 from typing import Any
 
 import pytest
-from kc_contracts.units import DistrictType, UnitSystem, WardType
-from kc_contracts.vocabulary import has_label, labels
+from kc_kernel.units import DistrictType, UnitSystem, WardType
+from kc_kernel.vocabulary import has_label, labels
 
 
 def _rules(package: str, name: str) -> dict[str, Any]:
@@ -142,14 +142,14 @@ def _event_names() -> list[str]:
 
 def test_every_domain_enum_member_has_a_label() -> None:
     missing = [(kind, m.value) for kind, enum in _enum_codes() for m in enum if not has_label(kind, m.value)]
-    assert not missing, f"codes without a Vietnamese label in kc_contracts/data/vocabulary.toml: {missing}"
+    assert not missing, f"codes without a Vietnamese label in kc_kernel/data/vocabulary.toml: {missing}"
 
 
 def test_every_code_in_the_rules_files_and_status_tables_has_a_label() -> None:
     codes = _table_codes()
     assert len(codes) > 100  # the walk really reads the files
     missing = sorted({(kind, code) for kind, code in codes if not has_label(kind, code)})
-    assert not missing, f"codes without a Vietnamese label in kc_contracts/data/vocabulary.toml: {missing}"
+    assert not missing, f"codes without a Vietnamese label in kc_kernel/data/vocabulary.toml: {missing}"
 
 
 def test_every_event_a_timeline_shows_has_a_label() -> None:

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from kc_appraisal.main import create_app as appraisal_app
 from kc_appraisal.permissions import ROUTE_PERMISSIONS as APPRAISAL
 from kc_contracts.integrity import Signer
-from kc_contracts.vocabulary import label
+from kc_kernel.vocabulary import label
 from kc_notifications.main import create_app as notifications_app
 from kc_notifications.permissions import ROUTE_PERMISSIONS as NOTIFICATIONS
 from kc_notifications.settings import NotificationSettings

@@ -18,7 +18,7 @@ from uuid import UUID
 import structlog
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
-from kc_contracts.vocabulary import VIETNAM_TIME, has_label, label
+from kc_kernel.vocabulary import VIETNAM_TIME, has_label, label
 from kc_runtime.actor import Actor
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.text import unit_key

@@ -7,7 +7,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from kc_contracts.dated import rules_from_records
+from kc_kernel.dated import rules_from_records
 
 from kc_appraisal.domain.rules import (
     AdvanceRule,

@@ -19,7 +19,7 @@ from kc_appraisal.domain.errors import (
 )
 from kc_appraisal.projections.beneficiaries import to_facts
 from kc_appraisal.rulebook import rulebook
-from kc_contracts.vocabulary import label
+from kc_kernel.vocabulary import label
 
 RULES = rulebook()
 BENEFICIARY = uuid4()

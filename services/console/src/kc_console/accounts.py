@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kc_contracts.subjects import check_instance
-from kc_contracts.vocabulary import format_datetime
+from kc_kernel.vocabulary import format_datetime
 
 from kc_console.roles import ADMIN, roles_for
 from kc_console.store import AccountError, ConsoleStore, activity_label, generate_password

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kc_contracts.vocabulary import label
+from kc_kernel.vocabulary import label
 from kc_runtime.auth import ROLES, Role
 
 ADMIN = "quan_tri"

@@ -22,7 +22,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from kc_contracts.vocabulary import VIETNAM_TIME as VIETNAM
+from kc_kernel.vocabulary import VIETNAM_TIME as VIETNAM
 
 from kc_console.roles import CONSOLE_ROLES, role_valid_for
 
@@ -86,7 +86,7 @@ ACTIVITY: dict[str, str] = {
 
 
 def activity_label(action: str) -> str:
-    from kc_contracts.vocabulary import has_label, label
+    from kc_kernel.vocabulary import has_label, label
 
     if action in ACTIVITY:
         return ACTIVITY[action]

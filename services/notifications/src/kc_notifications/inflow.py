@@ -21,7 +21,7 @@ from kc_contracts.appraisal_events import (
     MinistryAppraisalRecordedV1,
 )
 from kc_contracts.planning_events import CalendarChangedV1, RegistrationFiledV1, plan_owner
-from kc_contracts.vocabulary import format_date, format_money, label, money_in_words
+from kc_kernel.vocabulary import format_date, format_money, label, money_in_words
 from kc_runtime.text import fold
 from kc_runtime.views import ViewCursor, ViewStore
 

@@ -15,7 +15,7 @@ from typing import Any
 import aiosmtplib
 from aiosmtpd.controller import Controller
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from kc_contracts.vocabulary import format_date, format_money, label
+from kc_kernel.vocabulary import format_date, format_money, label
 
 SUBJECTS = {
     "reminder": "[Khuyến công] Nhắc hạn {kind_label} kế hoạch năm {year} — còn {lead} ngày",

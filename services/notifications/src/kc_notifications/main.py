@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
-from kc_contracts.dated import NoRuleInForceError
+from kc_kernel.dated import NoRuleInForceError
 from kc_runtime.apidocs import install_offline_docs
 from kc_runtime.auth import install_auth
 from kc_runtime.eventstore import persistence_env

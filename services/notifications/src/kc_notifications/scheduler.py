@@ -10,8 +10,8 @@ from functools import cache
 from importlib.resources import files
 
 import holidays
-from kc_contracts.dated import DatedRules, rules_from_records
-from kc_contracts.vocabulary import label
+from kc_kernel.dated import DatedRules, rules_from_records
+from kc_kernel.vocabulary import label
 from kc_runtime.views import ViewStore
 
 from kc_notifications.domain.reminders import Milestone, ReminderRule, due

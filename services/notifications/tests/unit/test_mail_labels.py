@@ -8,7 +8,7 @@ from email.message import EmailMessage
 from uuid import uuid4
 
 from kc_contracts.appraisal_events import BaseAppraisalRecordedV1
-from kc_contracts.vocabulary import label
+from kc_kernel.vocabulary import label
 from kc_notifications import mail
 from kc_notifications.inflow import status_message
 

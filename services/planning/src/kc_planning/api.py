@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from kc_contracts.limits import MAX_REGISTRATION_ITEMS, PlanVnd, PositiveVnd, Vnd
-from kc_contracts.vocabulary import label
+from kc_kernel.vocabulary import label
 from kc_runtime.actor import actor_of
 from kc_runtime.fields import Text100, Text200, Text300, Text500
 from kc_runtime.http import problem, problem_responses

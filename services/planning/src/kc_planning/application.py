@@ -8,9 +8,9 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
-from kc_contracts.dated import NoRuleInForceError
 from kc_contracts.subjects import check_instance
-from kc_contracts.vocabulary import label
+from kc_kernel.dated import NoRuleInForceError
+from kc_kernel.vocabulary import label
 from kc_runtime.actor import Actor
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.text import unit_key

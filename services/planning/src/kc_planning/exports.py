@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kc_contracts.limits import MAX_REGISTRATION_ITEMS, MAX_VND
-from kc_contracts.vocabulary import has_label, label
+from kc_kernel.vocabulary import has_label, label
 from kc_runtime.spreadsheets import SpreadsheetError, neutralise_formulas, xlsx_rows
 from kc_runtime.text import fold
 

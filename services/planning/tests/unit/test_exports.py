@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 import pytest
-from kc_contracts import vocabulary
+from kc_kernel import vocabulary
 from kc_planning import exports
 from kc_runtime.adminunits import load_catalogue
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from kc_contracts.limits import Count, EstablishmentVnd, PositiveVnd
-from kc_contracts.units import UnitSystem
+from kc_kernel.units import UnitSystem
 from kc_runtime.actor import actor_of
 from kc_runtime.fields import Text50, Text100, Text200, Text300, Text500
 from kc_runtime.http import problem, problem_responses, rules_dated_by

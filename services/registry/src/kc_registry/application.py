@@ -11,7 +11,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
-from kc_contracts.units import AdminUnits
+from kc_kernel.units import AdminUnits
 from kc_runtime.actor import Actor
 from kc_runtime.eventstore import ServiceApplication
 

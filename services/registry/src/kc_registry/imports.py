@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kc_contracts.limits import MAX_COUNT, MAX_ESTABLISHMENT_VND
-from kc_contracts.money import vnd
+from kc_kernel.money import vnd
 from kc_runtime.spreadsheets import (
     MAX_COLUMNS,
     SpreadsheetError,

@@ -7,8 +7,8 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from kc_contracts.dated import DatedRules, rules_from_records
-from kc_contracts.vocabulary import labels
+from kc_kernel.dated import DatedRules, rules_from_records
+from kc_kernel.vocabulary import labels
 from pydantic import BaseModel, ConfigDict
 
 from kc_registry.domain.eligibility import (

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from kc_contracts.units import CurrentCommune, DistrictType, LegacyWard, Province, Succession, WardType
+from kc_kernel.units import CurrentCommune, DistrictType, LegacyWard, Province, Succession, WardType
 
 _WARD_PREFIXES = (
     ("thị trấn", WardType.thi_tran),
@@ -47,7 +47,7 @@ def _province(code: str, name: str) -> Province:
 
 @dataclass
 class AdminUnitCatalogue:
-    """Implements :class:`kc_contracts.units.AdminUnits`; also lists units for pickers and views."""
+    """Implements :class:`kc_kernel.units.AdminUnits`; also lists units for pickers and views."""
 
     legacy: dict[str, LegacyWard] = field(default_factory=dict)
     current: dict[str, CurrentCommune] = field(default_factory=dict)

@@ -37,7 +37,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from kc_contracts.integrity import IntegrityError, Signer
 from kc_contracts.subjects import check_instance
-from kc_contracts.vocabulary import label
+from kc_kernel.vocabulary import label
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 

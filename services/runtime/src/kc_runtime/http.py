@@ -17,8 +17,8 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from kc_contracts.dated import NoRuleInForceError
-from kc_contracts.money import vnd
+from kc_kernel.dated import NoRuleInForceError
+from kc_kernel.money import vnd
 from pydantic import BaseModel
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException

@@ -23,7 +23,7 @@ from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, Pu
 from faststream.security import SASLPlaintext
 from kc_contracts.base import ContractRegistry, registry
 from kc_contracts.subjects import dead_letter_stream, stream_name
-from kc_contracts.vocabulary import use_admin_units
+from kc_kernel.vocabulary import use_admin_units
 from nats.js import JetStreamContext
 
 from kc_runtime.adminunits import load_catalogue

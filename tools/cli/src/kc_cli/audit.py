@@ -57,9 +57,9 @@ from kc_contracts.integrity import (
     envelope_hash,
     verify_stream,
 )
-from kc_contracts.money import vnd
 from kc_contracts.subjects import check_instance, instance_subjects, parse_subject, stream_name
-from kc_contracts.vocabulary import label
+from kc_kernel.money import vnd
+from kc_kernel.vocabulary import label
 from rich.console import Console
 from rich.progress import (
     BarColumn,

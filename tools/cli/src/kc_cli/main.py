@@ -13,8 +13,8 @@ from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
-from kc_contracts.money import vnd
-from kc_contracts.vocabulary import format_date, label
+from kc_kernel.money import vnd
+from kc_kernel.vocabulary import format_date, label
 from rich.console import Console
 from rich.table import Table
 

@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from kc_contracts.vocabulary import format_date, format_datetime, format_money, label
+from kc_kernel.vocabulary import format_date, format_datetime, format_money, label
 
 # coded fields an event records, and the vocabulary kind that names their values
 CODED_FIELDS = {

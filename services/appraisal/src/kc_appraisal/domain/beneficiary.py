@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
 
-from kc_contracts.vocabulary import label
+from kc_kernel.vocabulary import label
 
 from kc_appraisal.domain.errors import BeneficiaryError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kc_contracts.vocabulary import label
+from kc_kernel.vocabulary import label
 
 
 class AppraisalError(ValueError):

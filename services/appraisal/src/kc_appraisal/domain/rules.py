@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from kc_contracts.dated import DatedRules
-from kc_contracts.money import vnd
-from kc_contracts.vocabulary import label
+from kc_kernel.dated import DatedRules
+from kc_kernel.money import vnd
+from kc_kernel.vocabulary import label
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from kc_appraisal.domain.beneficiary import BeneficiaryFacts

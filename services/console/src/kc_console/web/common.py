@@ -17,7 +17,7 @@ from kc_console.backend import Backend, Calls
 from kc_console.roles import Officer
 from kc_console.settings import ConsoleSettings
 from kc_console.store import ConsoleStore, activity_label
-from kc_contracts import vocabulary as vocab
+from kc_kernel import vocabulary as vocab
 from starlette.datastructures import FormData
 
 SESSION_COOKIE = "kc_session"

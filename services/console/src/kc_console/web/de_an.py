@@ -14,8 +14,8 @@ from kc_console.backend import ApiError, Calls
 from kc_console.roles import Officer
 from kc_console.web.common import Forbidden, calls, checked_form, ctx, redirect, render, require
 from kc_console.web.forms import Field, Parsed, api_field_errors, nest, parse, parse_date, show_date
-from kc_contracts import vocabulary as vocab
 from kc_contracts.subjects import check_instance
+from kc_kernel import vocabulary as vocab
 
 BUDGET_ROWS = 3
 MEMBER_ROWS = 5

@@ -14,7 +14,7 @@ from kc_console.backend import ApiError
 from kc_console.roles import Officer
 from kc_console.web.common import Forbidden, calls, checked_form, ctx, redirect, render, require
 from kc_console.web.forms import Field, api_field_errors, parse, parse_date
-from kc_contracts.vocabulary import label, labels
+from kc_kernel.vocabulary import label, labels
 from starlette.datastructures import UploadFile
 
 LEGAL_FORMS = tuple(

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from kc_console.backend import ApiError, Calls, Unavailable
 from kc_console.roles import Officer
 from kc_console.web.common import NotSignedIn, calls, current, redirect, render
-from kc_contracts import vocabulary as vocab
+from kc_kernel import vocabulary as vocab
 
 # status → (permission that acts on it, what is awaited); see the appraisal lifecycle
 WAITING: dict[str, tuple[str, str]] = {

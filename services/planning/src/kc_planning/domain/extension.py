@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
-from kc_contracts.vocabulary import label
+from kc_kernel.vocabulary import label
 
 from kc_planning.domain.plan import NAMESPACE, PlanError
 

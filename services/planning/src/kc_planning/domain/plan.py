@@ -13,8 +13,8 @@ from datetime import date
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
-from kc_contracts.money import above_appraisal, vnd
-from kc_contracts.vocabulary import label
+from kc_kernel.money import above_appraisal, vnd
+from kc_kernel.vocabulary import label
 
 FUNDING_SOURCES = ("quoc_gia", "dia_phuong", "doi_ung", "khac")
 FUNDING = "funding_source"  # the vocabulary's kind for them

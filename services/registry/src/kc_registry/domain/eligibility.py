@@ -14,9 +14,9 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, Literal
 
-from kc_contracts.dated import DatedRules
-from kc_contracts.units import REORGANISED_ON, AdminUnits, CurrentCommune, LegacyWard, UnitSystem, WardType
-from kc_contracts.vocabulary import label
+from kc_kernel.dated import DatedRules
+from kc_kernel.units import REORGANISED_ON, AdminUnits, CurrentCommune, LegacyWard, UnitSystem, WardType
+from kc_kernel.vocabulary import label
 from pydantic import BaseModel, ConfigDict
 
 REORGANISED = date.fromisoformat(REORGANISED_ON)

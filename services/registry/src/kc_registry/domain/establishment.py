@@ -14,8 +14,8 @@ from enum import StrEnum
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
-from kc_contracts.units import AdminUnits, CurrentCommune, LegacyWard, UnitSystem
-from kc_contracts.vocabulary import label
+from kc_kernel.units import AdminUnits, CurrentCommune, LegacyWard, UnitSystem
+from kc_kernel.vocabulary import label
 
 from kc_registry.domain.errors import (
     DocumentError,

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from kc_contracts.dated import DatedRules
-from kc_contracts.units import REORGANISED_ON, AdminUnits, UnitSystem
-from kc_contracts.vocabulary import label
+from kc_kernel.dated import DatedRules
+from kc_kernel.units import REORGANISED_ON, AdminUnits, UnitSystem
+from kc_kernel.vocabulary import label
 from pydantic import BaseModel, ConfigDict
 
 from kc_registry.domain.errors import RegistryError

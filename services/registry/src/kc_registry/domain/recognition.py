@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from kc_contracts.dated import DatedRules
-from kc_contracts.vocabulary import label
+from kc_kernel.dated import DatedRules
+from kc_kernel.vocabulary import label
 from pydantic import BaseModel, ConfigDict
 
 from kc_registry.domain.errors import RecognitionError

@@ -12,8 +12,8 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from kc_contracts.money import above_appraisal, vnd
-from kc_contracts.vocabulary import label
+from kc_kernel.money import above_appraisal, vnd
+from kc_kernel.vocabulary import label
 
 from kc_appraisal.domain.beneficiary import BeneficiaryLookup, check_beneficiaries
 from kc_appraisal.domain.de_an.budget import totals

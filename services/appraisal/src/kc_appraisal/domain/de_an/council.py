@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from kc_contracts.vocabulary import label
+from kc_kernel.vocabulary import label
 
 from kc_appraisal.domain.de_an.lifecycle import Conclusion
 from kc_appraisal.domain.de_an.values import text

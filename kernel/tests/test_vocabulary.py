@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from kc_contracts import vocabulary
-from kc_contracts.units import CurrentCommune, LegacyWard, Province, Succession, WardType
-from kc_contracts.vocabulary import (
+from kc_kernel import vocabulary
+from kc_kernel.units import CurrentCommune, LegacyWard, Province, Succession, WardType
+from kc_kernel.vocabulary import (
     UnknownKindError,
     describe,
     format_date,
