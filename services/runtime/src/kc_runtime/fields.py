@@ -13,6 +13,8 @@ def clean_text(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = unicodedata.normalize("NFC", " ".join(value.split()))
+    if any(unicodedata.category(c) == "Cs" for c in text):  # half a UTF-16 pair: no character
+        raise ValueError("Chứa ký tự không hợp lệ (nửa cặp UTF-16 đơn lẻ) / a lone surrogate is not a character")
     if any(unicodedata.category(c) == "Cc" for c in text):
         raise ValueError("Không được chứa ký tự điều khiển / control characters are not allowed")
     if text and all(unicodedata.combining(c) for c in text):

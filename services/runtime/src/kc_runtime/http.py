@@ -7,6 +7,8 @@ class; anything unexpected is logged with its traceback and answered with a plai
 
 from __future__ import annotations
 
+import json
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -282,7 +284,17 @@ class RequestGuard:
                 length = headers.get("content-length")
                 if length is not None and length.isdigit() and int(length) > limit:
                     raise BodyTooLargeError(limit)
-                await self.app(scope, counted, tagged)
+                app_receive = counted
+                if _is_json(headers.get("content-type", "")):
+                    # read whole (as the JSON parser will): a string that is no text is refused here,
+                    # for every route of every service, before it can reach a store or a response
+                    body = await _read_all(counted)
+                    field = lone_surrogate_at(body)
+                    if field is not None:
+                        await _not_text(field)(scope, receive, tagged)
+                        return
+                    app_receive = _replay(body, receive)
+                await self.app(scope, app_receive, tagged)
             except BodyTooLargeError as exc:  # raised before the app's own handlers could answer
                 if started:
                     raise
@@ -296,6 +308,80 @@ class RequestGuard:
                     status=status,
                     ms=round((time.perf_counter() - began) * 1000, 1),
                 )
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+async def _read_all(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # http.disconnect
+
+    return replayed
+
+
+# a lone UTF-16 surrogate can reach a JSON string two ways: a \uD800-\uDFFF escape, or those code
+# points' (invalid) UTF-8 bytes, which Python's json decodes with "surrogatepass"
+_SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\xed[\xa0-\xbf]")
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def lone_surrogate_at(body: bytes) -> str | None:
+    """Where in a JSON body a string (or a key) holds a lone surrogate — half of a UTF-16 pair, which
+    is no character and which no UTF-8 store or response can hold — or None. A valid pair (an emoji
+    written ``\\ud83d\\ude00``) is one character and passes."""
+    if not _SURROGATE_HINT.search(body):
+        return None
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return None  # not JSON: the route's own parsing says so
+    stack: list[tuple[tuple[str, ...], Any]] = [((), document)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str) and not _is_text(value):
+            return ".".join(path) or "(body)"
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not _is_text(key):
+                    return ".".join((*path, "(key)")) or "(body)"
+                stack.append(((*path, key), item))
+        elif isinstance(value, list):
+            stack.extend(((*path, str(i)), item) for i, item in enumerate(value))
+    return None
+
+
+def _not_text(field: str) -> JSONResponse:
+    vi = "Chứa ký tự không hợp lệ (nửa cặp UTF-16 đơn lẻ)"
+    en = "contains a lone UTF-16 surrogate, which is not a character"
+    return problem(422, _TITLES[422], f"{vi} / {en}", errors=[{"field": field, "message": vi, "message_en": en}])
 
 
 def install_request_guards(app: FastAPI, max_body_bytes: int = 1 << 20, upload_bytes: int = 0) -> None:
