@@ -176,7 +176,13 @@ def _whole_request(request: Request) -> str:
 
 def install_problem_handlers(app: FastAPI, status_by_error: Mapping[type[Exception], int]) -> None:
     """Map the service's domain errors (by class, most specific first) to problem responses."""
-    status_by_error = {SpreadsheetError: 422, **status_by_error}  # an upload refused as a whole: its file
+    from kc_runtime.rebuild import RebuildInProgressError  # (the bus side of the runtime: imported when used)
+
+    status_by_error = {
+        SpreadsheetError: 422,  # an upload refused as a whole: its file
+        RebuildInProgressError: 409,  # one rebuild of a view at a time
+        **status_by_error,
+    }
 
     async def validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

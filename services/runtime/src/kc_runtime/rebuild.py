@@ -347,6 +347,19 @@ async def _delete_consumer(js: Any, stream: str, name: str) -> None:
         await js.delete_consumer(stream, name)
 
 
+class RebuildInProgressError(RuntimeError):
+    """A rebuild of this view store is already running in this process: one at a time (a swap
+    replays into the view's side tables; an as-of rebuild costs a whole replay)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Đang dựng lại báo cáo; thử lại khi xong / a rebuild of these views is running; retry when it is done"
+        )
+
+
+_rebuilding: set[int] = set()  # id() of the view stores being rebuilt in this process
+
+
 async def rebuild(
     view: BusView,
     store: ViewStore,
@@ -359,9 +372,35 @@ async def rebuild(
     progress: Callable[[int, int], None] | None = None,
     trust: ReplayVerifier | None = None,
 ) -> RebuildReport:
-    """Replay ``sources`` into fresh tables; swap them in (or, for an as-of view, keep them aside)."""
+    """Replay ``sources`` into fresh tables; swap them in (or, for an as-of view, keep them aside).
+
+    One at a time per view store: another asked meanwhile raises :class:`RebuildInProgressError`
+    (a 409 over HTTP) instead of replaying into the same side tables under the first."""
+    if id(store) in _rebuilding:
+        raise RebuildInProgressError
+    _rebuilding.add(id(store))
+    try:
+        return await _rebuild(
+            view, store, nats_url, sources, batch=batch, until=until, swap=swap, progress=progress, trust=trust
+        )
+    finally:
+        _rebuilding.discard(id(store))
+
+
+async def _rebuild(
+    view: BusView,
+    store: ViewStore,
+    nats_url: str | list[str],
+    sources: list[Source],
+    *,
+    batch: int = 2000,
+    until: datetime | None = None,
+    swap: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    trust: ReplayVerifier | None = None,
+) -> RebuildReport:
     began = time.perf_counter()
-    suffix = "__rebuild" if swap else f"__asof{int(time.time() * 1000) % 10**9}"
+    suffix = "__rebuild" if swap else f"__asof{uuid.uuid4().hex[:12]}"
     names = {t: f"{t}{suffix}" for t in view.tables}
     report = RebuildReport(tables=dict(names) if not swap else {t: t for t in view.tables})
     with store.transaction() as cur:
