@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
@@ -323,7 +324,19 @@ def router() -> APIRouter:
     )
     def document(establishment_id: UUID, sha256: str, request: Request) -> Response:
         meta, data = app_of(request).document_bytes(establishment_id, sha256)
-        return Response(data, media_type=meta["media_type"], headers={"ETag": f'"{sha256}"'})
+        # an uploaded file is never rendered by the browser (an HTML "document" would run in this
+        # origin): saved as an attachment, its type not sniffed, sandboxed if opened anyway
+        extension = mimetypes.guess_extension(meta["media_type"]) or ""
+        return Response(
+            data,
+            media_type=meta["media_type"],
+            headers={
+                "ETag": f'"{sha256}"',
+                "Content-Disposition": f'attachment; filename="tai-lieu-{sha256[:12]}{extension}"',
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "sandbox; default-src 'none'",
+            },
+        )
 
     @api.post("/establishments/{establishment_id}/documents/{sha256}/verify", tags=["documents"], responses=errors)
     def verify(

@@ -282,7 +282,10 @@ class RequestGuard:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                MutableHeaders(scope=message).append("X-Correlation-Id", correlation)
+                response_headers = MutableHeaders(scope=message)
+                response_headers.append("X-Correlation-Id", correlation)
+                if "x-content-type-options" not in response_headers:  # no response is type-sniffed
+                    response_headers.append("X-Content-Type-Options", "nosniff")
             await send(message)
 
         with structlog.contextvars.bound_contextvars(correlation_id=correlation):
