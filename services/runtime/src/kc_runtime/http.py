@@ -293,7 +293,7 @@ class RequestGuard:
                 length = headers.get("content-length")
                 if length is not None and length.isdigit() and int(length) > limit:
                     raise BodyTooLargeError(limit)
-                app_receive = counted
+                app_receive: Receive = counted
                 if _is_json(headers.get("content-type", "")):
                     # read whole (as the JSON parser will): a string that is no text is refused here,
                     # for every route of every service, before it can reach a store or a response
