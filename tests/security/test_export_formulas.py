@@ -69,7 +69,7 @@ async def publish_proposal(settings: Settings) -> None:
     nc = await nats.connect(settings.nats_url)
     try:
         js = nc.jetstream()
-        await ensure_streams(js, StreamPlan(("tinh-40",)))
+        await ensure_streams(js, StreamPlan(("tinh-40", "bo")))
         await js.publish(
             subject_for("tinh-40", DeAnProposedV1),
             SigningPublisher.of(settings).sign(envelope),
