@@ -117,3 +117,26 @@ def test_a_layer_importing_one_above_it_breaks_the_build(tmp_path: Path, module:
     result = lint_imports(copies)
     assert result.returncode != 0
     assert "Appraisal layers: adapters → application → commands → domain BROKEN" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "imports"),
+    [
+        ("application.py", "kc_notifications.integration"),  # a use case reading a contract event itself
+        ("application.py", "kc_notifications.messaging"),  # a use case reaching into the bus adapter
+        ("commands.py", "kc_notifications.application"),  # a command reaching up
+    ],
+)
+def test_a_notifications_layer_importing_one_above_it_breaks_the_build(
+    tmp_path: Path, module: str, imports: str
+) -> None:
+    copies = copy_tree(tmp_path)
+    source = tmp_path / "services/notifications/src/kc_notifications" / module
+    source.write_text(source.read_text() + f"\nimport {imports}  # noqa\n")
+
+    result = lint_imports(copies)
+    assert result.returncode != 0
+    assert (
+        "Notifications layers: adapters → integration, scheduler, senders → application → commands → store → domain"
+        " BROKEN" in result.stdout
+    )

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kc_contracts import Envelope
 from kc_contracts.envelope import envelope_type
 from kc_contracts.planning_events import CalendarChangedV1, PlanAmendedV1, PlanApprovedV1
 from kc_runtime.auth import ROLES, Principal
@@ -40,18 +39,12 @@ DDL = """CREATE TABLE IF NOT EXISTS feed (
 )"""
 
 
-def record(cur: ViewCursor, envelope: Envelope, body: str, implementing_unit: str | None) -> None:
+def record(cur: ViewCursor, event_id: str, type_: str, instance: str, body: str, implementing_unit: str | None) -> None:
     """Add an event to the feed (idempotent), with whose it is."""
     cur.execute(
         "INSERT INTO feed (event_id, type, envelope, instance, unit) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (event_id) DO NOTHING",
-        (
-            envelope.id,
-            envelope.type,
-            body,
-            envelope.kcinstance,
-            unit_key(implementing_unit) if implementing_unit else None,
-        ),
+        (event_id, type_, body, instance, unit_key(implementing_unit) if implementing_unit else None),
     )
 
 

@@ -19,7 +19,7 @@ from kc_runtime.service import ServiceRuntime
 from kc_runtime.views import ViewStore
 
 from kc_notifications import api, feed, messaging
-from kc_notifications.inflow import Inflow
+from kc_notifications.application import NotificationsApplication
 from kc_notifications.mail import MailSink
 from kc_notifications.permissions import ROUTE_PERMISSIONS
 from kc_notifications.scheduler import Scheduler
@@ -44,7 +44,7 @@ def every(seconds: float, work: Callable[[], Awaitable[object]]) -> Callable[[],
 def create_app(settings: NotificationSettings) -> FastAPI:
     views = ViewStore(persistence_env(settings), name="notifications_views", ddl=DDL)
     feed.upgrade(views)
-    inflow = Inflow(views, settings.instance)
+    application = NotificationsApplication(views, settings.instance)
     scheduler = Scheduler(views, settings.instance)
     sender = Sender(
         views,
@@ -57,7 +57,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
     sink = MailSink(settings.var_dir / settings.instance / "mail", settings.smtp_port) if settings.smtp_sink else None
 
     runtime = ServiceRuntime(settings)
-    messaging.subscribe(runtime, inflow, settings.instance, settings.peers)
+    messaging.subscribe(runtime, application, settings.instance, settings.peers)
     runtime.run_in_background(every(settings.sender_interval_seconds, sender.run_once), "mail")
     runtime.run_in_background(every(settings.sender_interval_seconds, deliverer.run_once), "webhooks")
 

@@ -15,8 +15,7 @@ from kc_kernel.vocabulary import label
 from kc_runtime.views import ViewStore
 
 from kc_notifications.domain.reminders import Milestone, ReminderRule, due
-from kc_notifications.inflow import unit_key
-from kc_notifications.store import queue_notification
+from kc_notifications.store import queue_notification, unit_key
 
 KINDS = {
     "registration_deadline": ("đăng ký kế hoạch", "đăng ký", "don_vi_dang_ky"),

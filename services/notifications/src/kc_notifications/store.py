@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from kc_runtime.text import fold
 from kc_runtime.views import ViewCursor, ViewStore
 
 from kc_notifications import feed
@@ -90,6 +91,11 @@ DDL = [
 
 def now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def unit_key(name: str) -> str:
+    """The recipient key of a unit known by its name (implementing unit, registrant)."""
+    return "don-vi:" + "-".join(fold(name).split())
 
 
 def queue_notification(

@@ -289,9 +289,10 @@ def test_reminders_go_to_units_that_have_not_acted(make_settings: SettingsFactor
     for key, name in (("don-vi:ubnd-xa-dien-kim", "UBND xã Diễn Kim"), ("don-vi:ubnd-xa-dien-hai", "UBND xã Diễn Hải")):
         store.put_recipient(key, name, f"{key[7:]}@nghean.gov.vn", "don_vi_dang_ky", "tinh-40")
     from eventsourcing.persistence import Tracking
-    from kc_notifications.inflow import Inflow
+    from kc_notifications import messaging
+    from kc_notifications.application import NotificationsApplication
 
-    flow = Inflow(app.state.views, "tinh-40")
+    planning = messaging.planning_events(NotificationsApplication(app.state.views, "tinh-40"))
     cal = CalendarChangedV1(
         level="dia_phuong",
         owner="tinh-40",
@@ -301,7 +302,7 @@ def test_reminders_go_to_units_that_have_not_acted(make_settings: SettingsFactor
         legal_basis="Sở Công Thương Nghệ An",
         reason="x",
     )
-    flow.planning(
+    planning(
         Envelope.wrap(
             cal,
             instance="tinh-40",
@@ -324,7 +325,7 @@ def test_reminders_go_to_units_that_have_not_acted(make_settings: SettingsFactor
         items=1,
         support_vnd=1,
     )
-    flow.planning(
+    planning(
         Envelope.wrap(
             filed,
             instance="tinh-40",

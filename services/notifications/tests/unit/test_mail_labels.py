@@ -10,7 +10,7 @@ from uuid import uuid4
 from kc_contracts.appraisal_events import BaseAppraisalRecordedV1
 from kc_kernel.vocabulary import label
 from kc_notifications import mail
-from kc_notifications.inflow import status_message
+from kc_notifications.integration import status_message
 
 CODES = ("dong_y_co_chinh_sua", "hoi_dong", "dia_phuong", "tinh-40", "quoc_gia", "co_so")
 
