@@ -294,10 +294,68 @@ def test_an_auditor_sees_the_timeline_but_no_action_button(officer, system, axe)
     assert "Phê duyệt" in page.locator("#lich-su").inner_text()
     assert page.locator("#khong-thao-tac").count() == 1
     assert page.locator("ul.actions a").count() == 0
+    axe(page, "auditor's đề án page")
     # and the form of an action, reached by its address, offers nothing to send
     auditor.go(page.url.removeprefix(auditor.base) + "/hanh-dong/ky_hop_dong")
     assert page.get_by_role("button", name="Ký hợp đồng").count() == 0
-    axe(page, "auditor's đề án page")
+
+    # the rebuild digest beside the live one, read-only
+    auditor.go("/kiem-toan")
+    page.get_by_role("button", name="Dựng lại và so sánh").click()
+    page.wait_for_load_state()
+    assert page.locator("#ket-qua-doi-chieu").count() == 1, auditor.main_text()
+    assert page.locator("#ket-qua-doi-chieu").inner_text() == "Bằng nhau"
+    live, rebuilt = page.locator("#ma-bam-dang-dung").inner_text(), page.locator("#ma-bam-dung-lai").inner_text()
+    assert live == rebuilt and len(live) >= 32
+    assert page.locator("main form[method=post]").count() == 0  # nothing on this page writes
+    shot(page, "10-kiem-toan")
+    axe(page, "audit page")
+
+
+def test_reports_draw_a_vendored_chart_and_show_the_rebuild_digest_beside_the_live_one(officer, system, axe) -> None:
+    ministry = officer("cuc.bo", "bo")
+    page = ministry.page
+    ministry.go("/bao-cao?nam=2024")
+    assert "Theo tỉnh (sau sáp nhập 2025)" in ministry.main_text() and "Tỉnh Nghệ An" in ministry.main_text()
+    # Chart.js (vendored) drew the chart: the canvas has pixels, and no script came from elsewhere
+    page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('bieu-do'))")
+    page.get_by_role("link", name="Dựng lại từ nhật ký và so sánh").click()
+    page.wait_for_load_state()
+    assert page.locator("#ket-qua-doi-chieu").count() == 1, ministry.main_text()
+    print("rebuild:", page.locator("#ma-bam-dung-lai").locator("xpath=..").inner_text())
+    assert page.locator("#ket-qua-doi-chieu").inner_text() == "Bằng nhau"
+    shot(page, "11-bao-cao")
+    axe(page, "national report")
+    ministry.go("/bao-cao?nam=2024&ngay=31/12/2023")
+    assert "Báo cáo như đã ghi nhận đến cuối ngày 31/12/2023" in ministry.main_text()
+    province = officer("so.nghean", "tinh-40")
+    province.go("/bao-cao?nam=2024")
+    assert "Theo nội dung hoạt động" in province.main_text()
+    axe(province.page, "provincial report")
+
+
+def test_webhook_subscriptions_are_created_rotated_disabled_and_deleted(officer, system, axe) -> None:
+    so = officer("so.nghean", "tinh-40")
+    page = so.page
+    so.go("/thong-bao")
+    axe(page, "notifications")
+    page.get_by_label("Địa chỉ nhận (https://…)").fill("http://127.0.0.1:9/nhan-su-kien")
+    page.get_by_role("button", name="Đăng ký", exact=True).click()
+    assert "whsec_" in page.locator(".flash").inner_text()
+    sub_id = page.locator(".flash code").inner_text().split(":")[0]
+    row = page.locator("tr", has=page.get_by_role("link", name=sub_id))
+    row.get_by_role("button", name=f"Đổi khóa {sub_id}").click()
+    assert "whsec_" in page.locator(".flash").inner_text()
+    page.locator("tr", has=page.get_by_role("link", name=sub_id)).get_by_role(
+        "button", name=f"Tạm ngừng {sub_id}"
+    ).click()
+    assert "Đã tạm ngừng" in so.main_text()
+    assert "Tạm ngừng" in page.locator("tr", has=page.get_by_role("link", name=sub_id)).inner_text()
+    page.get_by_role("link", name=sub_id).click()
+    axe(page, "webhook deliveries")
+    so.go("/thong-bao")
+    page.locator("tr", has=page.get_by_role("link", name=sub_id)).get_by_role("button", name=f"Xóa {sub_id}").click()
+    assert "Đã xóa" in so.main_text() and page.get_by_role("link", name=sub_id).count() == 0
 
 
 # -- a province officer cannot open another province's records ----------------------------------------------
@@ -413,7 +471,8 @@ SCREENS = {
         "/de-an/moi",
     ],
     ("ubnd.nghean", "tinh-40"): ["/", "/ke-hoach?cap=dia_phuong&nam=2024"],
-    ("kiemtoan.bo", "bo"): ["/", "/de-an", "/ke-hoach?cap=quoc_gia&nam=2024"],
+    ("kiemtoan.bo", "bo"): ["/", "/de-an", "/ke-hoach?cap=quoc_gia&nam=2024", "/bao-cao", "/kiem-toan"],
+    ("cuc.bo", "bo"): ["/", "/thong-bao", "/bao-cao"],
     ("quantri.nghean", "tinh-40"): ["/quan-tri", "/quan-tri/so.nghean"],
 }
 

@@ -147,6 +147,7 @@ class Calls:
         data: Any = None,
         raw: bool = False,
         public: bool = False,
+        wait_s: float | None = None,
     ) -> Any:
         url = self._url(service, instance, path)
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
@@ -159,6 +160,7 @@ class Calls:
                 files=files,
                 data=data,
                 headers={} if public else self._headers(),
+                timeout=wait_s if wait_s else self.backend.http.timeout,
             )
         except httpx.HTTPError as exc:
             raise Unavailable(service, instance or self.backend.instance) from exc

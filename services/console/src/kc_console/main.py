@@ -20,7 +20,19 @@ from kc_console.accounts import ensure_demo_accounts, province_slug
 from kc_console.backend import ApiError, Backend, TokenMint, Unavailable
 from kc_console.settings import ConsoleSettings
 from kc_console.store import ConsoleStore
-from kc_console.web import admin, auth, de_an, establishments, plans, portal, public, queue, registrations
+from kc_console.web import (
+    admin,
+    auth,
+    de_an,
+    establishments,
+    notify,
+    plans,
+    portal,
+    public,
+    queue,
+    registrations,
+    reports,
+)
 from kc_console.web.common import (
     SESSION_COOKIE,
     Context,
@@ -95,7 +107,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     app = FastAPI(title="khuyencong console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.console = console
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, queue, de_an, establishments, plans, registrations, portal, public, admin):
+    for module in (auth, queue, de_an, establishments, plans, registrations, reports, notify, portal, public, admin):
         app.include_router(module.router())
 
     @app.get("/healthz", include_in_schema=False)

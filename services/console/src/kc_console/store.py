@@ -82,6 +82,12 @@ ACTIVITY: dict[str, str] = {
     "giao_du_toan": "Giao dự toán",
     "lich_ke_hoach": "Ghi lịch kế hoạch",
     "dang_ky_ke_hoach": "Đăng ký kế hoạch",
+    "tao_webhook": "Đăng ký webhook",
+    "doi_khoa_webhook": "Đổi khóa webhook",
+    "webhook_tat": "Tạm ngừng webhook",
+    "webhook_bat": "Bật lại webhook",
+    "webhook_xoa": "Xóa webhook",
+    "gui_lai_webhook": "Gửi lại lượt webhook",
 }
 
 

@@ -90,6 +90,20 @@ def router() -> APIRouter:
     def create(body: SubscriptionBody, request: Request) -> dict[str, Any]:
         return subs(request).create(body.url, body.event_types)
 
+    @api.get("/webhooks", tags=["webhook"], summary="Các đăng ký webhook (không có secret)")
+    def list_subscriptions(request: Request) -> list[dict[str, Any]]:
+        return subs(request).listed()
+
+    @api.post("/webhooks/{sub_id}/disable", tags=["webhook"], responses=errors, summary="Tạm ngừng gửi")
+    def disable(sub_id: str, request: Request) -> dict[str, str]:
+        subs(request).disable(sub_id)
+        return {"id": sub_id, "active": "false"}
+
+    @api.delete("/webhooks/{sub_id}", tags=["webhook"], responses=errors, summary="Xóa đăng ký (hủy lượt chờ gửi)")
+    def delete(sub_id: str, request: Request) -> dict[str, str]:
+        subs(request).delete(sub_id)
+        return {"id": sub_id, "deleted": "true"}
+
     @api.get("/webhooks/{sub_id}", tags=["webhook"], responses=errors)
     def get(sub_id: str, request: Request) -> dict[str, Any]:
         sub = subs(request).get(sub_id)

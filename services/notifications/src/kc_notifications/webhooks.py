@@ -105,6 +105,32 @@ class Subscriptions:
             )
         return secret
 
+    def listed(self) -> list[dict[str, Any]]:
+        """Every subscription, without its secrets (their count only)."""
+        with self.store.transaction(commit=False) as cur:
+            rows = cur.execute("SELECT * FROM subscriptions ORDER BY created_at, id").fetchall()
+        return [
+            {k: v for k, v in row.items() if k != "secrets"}
+            | {"event_types": json.loads(row["event_types"]), "secrets": len(json.loads(row["secrets"]))}
+            for row in rows
+        ]
+
+    def disable(self, sub_id: str, reason: str = "tắt bởi cán bộ / disabled by an operator") -> None:
+        """No delivery is attempted while disabled; pending ones wait (enable sends them)."""
+        self.get(sub_id)
+        with self.store.transaction() as cur:
+            cur.execute("UPDATE subscriptions SET active = 0, disabled_reason = ? WHERE id = ?", (reason, sub_id))
+
+    def delete(self, sub_id: str) -> None:
+        """The subscription goes; its pending deliveries are cancelled (the delivery log stays)."""
+        self.get(sub_id)
+        with self.store.transaction() as cur:
+            cur.execute(
+                "UPDATE deliveries SET status = 'huy' WHERE subscription_id = ? AND status IN ('cho_gui', 'thu_lai')",
+                (sub_id,),
+            )
+            cur.execute("DELETE FROM subscriptions WHERE id = ?", (sub_id,))
+
     def enable(self, sub_id: str) -> None:
         self.get(sub_id)
         with self.store.transaction() as cur:
