@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from kc_console.backend import ApiError, Calls
 from kc_console.web.common import Forbidden, calls, ctx, render, require
 from kc_console.web.forms import parse_date
-from kc_contracts import vocabulary as vocab
+from kc_kernel import vocabulary as vocab
 
 REBUILD_TIMEOUT_S = 180.0  # a replay of the whole bus log (the ministry reads every province's)
 EVERYTHING = "9999-12-31T23:59:59+00:00"  # an as-of rebuild that leaves nothing out (side tables)
