@@ -427,7 +427,7 @@ def main(run_file: str) -> int:
     thanh_phuong = demo.establishment(
         "tinh-31",
         name="Công ty TNHH Cơ khí Đúc Thành Phương",
-        tax_code="0100109106",
+        tax_code="0200456784",  # its own: a code registered in two provinces would be two records
         legal_form="doanh_nghiep_nho_va_vua",
         unit_system="truoc_2025",
         commune_code="11770",

@@ -143,7 +143,7 @@ async def eventually(check: Callable[[], Any], timeout: float = 30.0, what: str 
 # -- what the scenarios do over HTTP ---------------------------------------------------------------------
 
 
-async def register(http: httpx.AsyncClient, registry: str, tax_code: str, name: str, commune: str) -> str:
+async def register(http: httpx.AsyncClient, registry: str, tax_code: str, name: str, commune: str, **extra: Any) -> str:
     """Register an establishment (a ``ho_kinh_doanh``) and return its id."""
     created = await http.post(
         f"{registry}/establishments",
@@ -153,20 +153,24 @@ async def register(http: httpx.AsyncClient, registry: str, tax_code: str, name: 
             "legal_form": "ho_kinh_doanh",
             "commune_code": commune,
             "sectors": ["co_khi_che_tao"],
+            **extra,
         },
     )
     assert created.status_code == 201, created.text
     return str(created.json()["id"])
 
 
-def de_an_body(code: str, province: str, commune: str, support: int = 60_000_000) -> dict[str, Any]:
-    """A local đề án (machinery support) of ``province`` for plan year 2024."""
+def de_an_body(
+    code: str, province: str, commune: str, support: int = 60_000_000, plan_year: int = 2024
+) -> dict[str, Any]:
+    """A local đề án (machinery support) of ``province`` (plan year 2024: Nghệ An's calendar; Hải Phòng's
+    packaged one is for 2023)."""
     return {
         "code": code,
         "title": f"Hỗ trợ máy móc thiết bị {code}",
         "level": "dia_phuong",
         "de_an_type": "kcdp",
-        "plan_year": 2024,
+        "plan_year": plan_year,
         "implementing_unit": f"Trung tâm Khuyến công tỉnh {province}",
         "activity_contents": ["3"],
         "commune_code": commune,
@@ -183,20 +187,21 @@ def de_an_body(code: str, province: str, commune: str, support: int = 60_000_000
 
 
 async def submit_and_appraise(http: httpx.AsyncClient, appraisal: str, body: dict[str, Any]) -> str:
-    """Draft, submit and base-appraise a đề án; return its id."""
+    """Draft, submit and base-appraise a đề án (before its plan year's dossier deadline); return its id."""
+    year = body["plan_year"] - 1
     drafted = await http.post(f"{appraisal}/de-an", json=body)
     assert drafted.status_code == 201, drafted.text
     url = f"{appraisal}/de-an/{drafted.json()['id']}"
     support = body["budget_lines"][0]["support_requested_vnd"]
     for action, step in (
-        ("submit", {"submitted_on": "2023-10-20", "version": 1}),
+        ("submit", {"submitted_on": f"{year}-10-20", "version": 1}),
         (
             "base-appraisal",
             {
                 "mode": "can_bo",
                 "conclusion": "dong_y",
                 "recommended_support_vnd": support,
-                "appraised_on": "2023-10-25",
+                "appraised_on": f"{year}-10-25",
                 "version": 2,
             },
         ),

@@ -339,8 +339,25 @@ def router() -> APIRouter:
         responses=errors,
         summary="Thông tin cơ sở thụ hưởng nhận từ sổ đăng ký (qua sự kiện)",
     )
-    def beneficiary(establishment_id: UUID, request: Request) -> dict[str, Any]:
-        facts = request.app.state.beneficiaries.facts(establishment_id)
+    def beneficiary(
+        establishment_id: UUID,
+        request: Request,
+        instance: str | None = Query(
+            None,
+            pattern=r"^(bo|tinh-\d{2})$",
+            description="Hệ thống đã công bố cơ sở (tinh-40 …): một mã có thể ở nhiều tỉnh",
+        ),
+    ) -> dict[str, Any]:
+        from kc_appraisal.application import AmbiguousCodeError
+
+        view = request.app.state.beneficiaries
+        facts = view.facts(establishment_id, instance)
+        if facts is None and instance is None and len(holders := view.holders(establishment_id)) > 1:
+            raise AmbiguousCodeError(
+                f"Mã cơ sở có ở nhiều tỉnh ({', '.join(holders)}); chọn tỉnh bằng ?instance= / "
+                "the id is held by several instances: name one",
+                field="instance",
+            )
         if facts is None:
             raise DeAnNotFoundError("Chưa có cơ sở này trong dữ liệu nhận từ sổ đăng ký / unknown establishment")
         return dict(facts)

@@ -20,6 +20,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
 from kc_kernel.vocabulary import VIETNAM_TIME, has_label, label
 from kc_runtime.actor import Actor
+from kc_runtime.adminunits import load_catalogue
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.text import unit_key
 
@@ -66,6 +67,19 @@ class AmbiguousCodeError(AppraisalError):
 
 class UnitMismatchError(AppraisalError):
     """An implementing unit drafts only its own đề án."""
+
+
+class OtherProvinceError(AppraisalError):
+    """A province drafts only its own đề án: the ministry's national view counts a đề án in its province."""
+
+
+def province_now(code: str) -> str | None:
+    """The province a code is today: itself, or the one a pre-2025 province was merged into."""
+    units = load_catalogue()
+    if units.current_province(code) is not None:
+        return code
+    successor = units.current_province_of_legacy(code)
+    return successor.code if successor else None
 
 
 @dataclass(frozen=True)
@@ -270,6 +284,7 @@ class AppraisalApplication(ServiceApplication):
                 )
             unit = actor.unit
         details |= {"province_code": details.get("province_code") or self._province(), "unit": unit or None}
+        self._check_own_province(str(details["province_code"]))
         year = details.get("plan_year")
         number = (self.index.count_in_year(year) if self.index and isinstance(year, int) else 0) + 1
         for _ in range(100):  # the count is a hint; the reservation decides (a concurrent draft took it: next)
@@ -303,6 +318,18 @@ class AppraisalApplication(ServiceApplication):
     accept = use_case(c.Accept, DeAn.accept)
     settle = use_case(c.Settle, DeAn.settle)
     close_de_an = use_case(c.Close, DeAn.close)  # ``close`` is the application's own: it closes the store
+
+    def _check_own_province(self, code: str) -> None:
+        """A province's đề án are its own: its code, or (records keep the unit as recorded) that of a
+        province merged into it on 1/7/2025. The ministry drafts for any province."""
+        if not self.instance.startswith("tinh-") or province_now(code) == self._province():
+            return
+        own, named = self._province(), _province_name(code)
+        raise OtherProvinceError(
+            f"{_province_name(own) or 'Tỉnh ' + own} chỉ lập đề án của tỉnh mình; mã tỉnh {code}"
+            f"{f' ({named})' if named else ''} thuộc tỉnh khác / a province drafts its own đề án only",
+            field="province_code",
+        )
 
     # -- from the bus -----------------------------------------------------------------------------
     def approve_in_plan(

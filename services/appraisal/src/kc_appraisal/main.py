@@ -26,7 +26,7 @@ SERVICE = "appraisal"
 def create_app(settings: Settings) -> FastAPI:
     env = persistence_env(settings)
     views = ViewStore(env, name="appraisal_views", ddl=beneficiaries.DDL + de_an_list.DDL + calendars.DDL)
-    beneficiary_view = beneficiaries.BeneficiariesView(views)
+    beneficiary_view = beneficiaries.BeneficiariesView(views, settings.instance)
     calendar_view = calendars.CalendarsView(views)
     de_an_view = de_an_list.DeAnList(views)
     application = AppraisalApplication(

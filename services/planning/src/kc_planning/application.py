@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
+import structlog
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
 from kc_contracts.subjects import check_instance
@@ -28,6 +29,8 @@ from kc_planning.domain.extension import (
 from kc_planning.domain.national_registration import NationalRegistration, national_registration_id
 from kc_planning.domain.plan import AnnualPlan, PlanError, plan_id
 from kc_planning.rulebook import national_calendar
+
+log = structlog.get_logger("kc.planning")
 
 T = TypeVar("T")
 SYSTEM = "he-thong"  # the actor of what the system does on its own (a line from a proposal)
@@ -163,6 +166,18 @@ class PlanningApplication(ServiceApplication):
             self.save_tracked(tracking)  # someone else's plan
             return
         plan = self._plan_or_open(command.level, owner, command.plan_year, SYSTEM)
+        key = str(command.line["de_an_id"])
+        taken = plan.lines.get(key)
+        if taken is not None and taken["proposal"].get("instance") != command.instance:
+            # a line is its proposing instance's: another instance's event never overwrites it
+            log.error(
+                "proposal refused: the plan line of this đề án belongs to another instance",
+                de_an_id=key,
+                instance=command.instance,
+                owner=taken["proposal"].get("instance"),
+            )
+            self.save_tracked(tracking)
+            return
         plan.propose_line(
             dict(command.line),
             actor=SYSTEM,

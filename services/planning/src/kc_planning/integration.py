@@ -9,6 +9,7 @@ from kc_contracts import Envelope
 from kc_contracts.appraisal_events import DeAnProposedV1
 
 from kc_planning.commands import ProposeLine
+from kc_planning.projections.programme import attributed_province
 
 
 def propose_line(envelope: Envelope, event: DeAnProposedV1) -> ProposeLine:
@@ -22,7 +23,8 @@ def propose_line(envelope: Envelope, event: DeAnProposedV1) -> ProposeLine:
             "instance": envelope.kcinstance,
             "code": event.code,
             "title": event.title,
-            "province_code": event.province_code,
+            # counted in the proposing province (or one merged into it), never in another its payload names
+            "province_code": attributed_province(envelope.kcinstance, event.province_code),
             "commune_code": event.commune_code,
             "activity_contents": list(event.activity_contents),
             "beneficiary_ids": [str(b) for b in event.beneficiary_ids],

@@ -45,7 +45,7 @@ class BusView(Protocol):
     """A view fed by contract events: its tables and how a sequence of events changes them."""
 
     tables: ClassVar[dict[str, str]]  # logical name -> CREATE TABLE statement with {t} for the table name
-    keys: ClassVar[dict[str, str]]  # logical name -> ORDER BY columns for the digest
+    keys: ClassVar[dict[str, str]]  # logical name -> its primary key's columns: the digest's ORDER BY
 
     def apply_rows(
         self, cur: ViewCursor, names: dict[str, str], events: Sequence[tuple[Envelope, ContractEvent]]
@@ -532,5 +532,9 @@ def live_effect(view: BusView, store: ViewStore) -> Effect:
 
 
 def ensure_tables(store: ViewStore, view: BusView) -> None:
+    """Create the view's tables where missing; a table made when the view was keyed otherwise (by id
+    alone, before records were keyed by (instance, id)) is re-keyed in place, its rows kept."""
     with store.transaction() as cur:
         create_tables(cur, view, {t: t for t in view.tables}, drop=False)
+    for logical, ddl in view.tables.items():
+        store.rekey(logical, ddl, [c.strip() for c in view.keys[logical].split(",")])

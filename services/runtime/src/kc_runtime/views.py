@@ -90,6 +90,57 @@ class ViewStore:
                 raw.execute("UPDATE tracking SET notification_id = notification_id WHERE 1 = 0")
             yield ViewCursor(raw, self.postgres)
 
+    def primary_key(self, cur: ViewCursor, table: str) -> list[str] | None:
+        """The primary-key columns of ``table`` in order (None: no such table)."""
+        if self.postgres:
+            rows = cur.execute(
+                "SELECT k.column_name AS name FROM information_schema.table_constraints c"
+                " JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name"
+                " AND k.table_schema = c.table_schema AND k.table_name = c.table_name"
+                " WHERE c.table_schema = current_schema() AND c.table_name = ? AND c.constraint_type = 'PRIMARY KEY'"
+                " ORDER BY k.ordinal_position",
+                (table,),
+            ).fetchall()
+            if rows:
+                return [r["name"] for r in rows]
+            found = cur.execute(
+                "SELECT 1 AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?",
+                (table,),
+            ).fetchone()
+            return [] if found else None
+        info = cur.execute(f"PRAGMA table_info({table})").fetchall()
+        if not info:
+            return None
+        return [r["name"] for r in sorted((r for r in info if r["pk"]), key=lambda r: r["pk"])]
+
+    def rekey(self, table: str, ddl: str, key: Sequence[str]) -> bool:
+        """Give ``table`` the primary key ``key`` if it has another, keeping its rows: ``ddl`` (with ``{t}`` for
+        the table's name) creates it keyed so. Returns whether it changed. Records once keyed by their id
+        alone are keyed by (instance, id) this way, in place, when a service starts."""
+        with self.transaction() as cur:
+            current = self.primary_key(cur, table)
+            if current is None or current == list(key):
+                return False
+            fresh = f"{table}__rekeyed"
+            cur.execute(f"DROP TABLE IF EXISTS {fresh}")
+            cur.execute(self.dialect(ddl.format(t=fresh)))
+            columns = [c for c in self.columns(cur, fresh)]
+            names = ", ".join(columns)
+            cur.execute(f"INSERT INTO {fresh} ({names}) SELECT {names} FROM {table}")
+            cur.execute(f"DROP TABLE {table}")
+            cur.execute(f"ALTER TABLE {fresh} RENAME TO {table}")
+        return True
+
+    def columns(self, cur: ViewCursor, table: str) -> list[str]:
+        if self.postgres:
+            rows = cur.execute(
+                "SELECT column_name AS name FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+                (table,),
+            ).fetchall()
+            return [r["name"] for r in rows]
+        return [r["name"] for r in cur.execute(f"PRAGMA table_info({table})").fetchall()]
+
     def track(self, cursor: ViewCursor, tracking: Tracking) -> None:
         """Record, in the caller's transaction, that ``tracking`` was consumed."""
         self.recorder._insert_tracking(cursor.raw, tracking)

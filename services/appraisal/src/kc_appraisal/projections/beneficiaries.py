@@ -2,6 +2,10 @@
 
 Appraisal needs, for each establishment: its name, eligibility timeline, sectors, owner attributes,
 recognitions (for priority) and state support received (against double funding).
+
+Records are keyed by (instance, establishment id): an establishment's id comes from its tax code, so
+the same code registered in two provinces gives one id in both, and the ministry, which reads every
+province, keeps each province's record apart instead of overwriting one with the other.
 """
 
 from __future__ import annotations
@@ -24,23 +28,28 @@ from kc_runtime.views import ViewStore
 
 from kc_appraisal.domain.beneficiary import BeneficiaryFacts, EligibilityPeriod, Recognition
 
-DDL = [
-    """CREATE TABLE IF NOT EXISTS beneficiaries (
-        establishment_id TEXT PRIMARY KEY,
+TABLE = """CREATE TABLE IF NOT EXISTS {t} (
+        establishment_id TEXT NOT NULL,
         instance TEXT NOT NULL,
-        facts TEXT NOT NULL
-    )""",
-]
+        facts TEXT NOT NULL,
+        PRIMARY KEY (establishment_id, instance)
+    )"""
+DDL = [TABLE.format(t="beneficiaries")]
 
 
 class BeneficiariesView:
-    def __init__(self, store: ViewStore) -> None:
+    def __init__(self, store: ViewStore, instance: str | None = None) -> None:
         self.store = store
+        self.instance = instance  # this service's own: the record an id without an instance means first
+        store.rekey("beneficiaries", TABLE, ["establishment_id", "instance"])  # stores made when keyed by id
 
     def apply(self, envelope: Envelope, event: ContractEvent, tracking: Tracking) -> None:
         with self.store.transaction() as cur:
             eid = str(getattr(event, "establishment_id", ""))
-            row = cur.execute("SELECT facts FROM beneficiaries WHERE establishment_id = ?", (eid,)).fetchone()
+            owner = envelope.kcinstance  # the publishing instance: its record, never another's
+            row = cur.execute(
+                "SELECT facts FROM beneficiaries WHERE instance = ? AND establishment_id = ?", (owner, eid)
+            ).fetchone()
             facts: dict[str, Any] = json.loads(row["facts"]) if row else {"recognitions": [], "support": []}
             if isinstance(event, EstablishmentRegisteredV1 | EstablishmentUpdatedV1):
                 data = event.model_dump(mode="json")
@@ -70,22 +79,41 @@ class BeneficiariesView:
                 facts["support"].append(event.model_dump(mode="json", exclude={"establishment_id"}))
             if eid and (row or "name" in facts):
                 cur.execute(
-                    "INSERT INTO beneficiaries VALUES (?, ?, ?) ON CONFLICT (establishment_id) DO UPDATE"
-                    " SET facts = excluded.facts, instance = excluded.instance",
-                    (eid, envelope.kcinstance, json.dumps(facts, ensure_ascii=False)),
+                    "INSERT INTO beneficiaries (establishment_id, instance, facts) VALUES (?, ?, ?)"
+                    " ON CONFLICT (establishment_id, instance) DO UPDATE SET facts = excluded.facts",
+                    (eid, owner, json.dumps(facts, ensure_ascii=False)),
                 )
             self.store.track(cur, tracking)
 
-    def facts(self, establishment_id: UUID) -> dict[str, Any] | None:
-        """The facts as received (``GET /beneficiaries/{id}``)."""
+    def facts(self, establishment_id: UUID, instance: str | None = None) -> dict[str, Any] | None:
+        """The establishment's facts as ``instance`` published them; without an instance: this service's
+        own record, else the only one (None for several: :meth:`holders` says whose)."""
         with self.store.transaction(commit=False) as cur:
-            row = cur.execute(
-                "SELECT facts FROM beneficiaries WHERE establishment_id = ?", (str(establishment_id),)
-            ).fetchone()
-        return json.loads(row["facts"]) if row else None
+            rows = {
+                r["instance"]: r["facts"]
+                for r in cur.execute(
+                    "SELECT instance, facts FROM beneficiaries WHERE establishment_id = ?", (str(establishment_id),)
+                ).fetchall()
+            }
+        if instance is not None:
+            found = rows.get(instance)
+        elif self.instance in rows:
+            found = rows[self.instance]
+        else:
+            found = next(iter(rows.values())) if len(rows) == 1 else None
+        return json.loads(found) if found else None
+
+    def holders(self, establishment_id: UUID) -> list[str]:
+        """The instances that published an establishment with this id."""
+        with self.store.transaction(commit=False) as cur:
+            rows = cur.execute(
+                "SELECT instance FROM beneficiaries WHERE establishment_id = ? ORDER BY instance",
+                (str(establishment_id),),
+            ).fetchall()
+        return [r["instance"] for r in rows]
 
     def lookup(self, establishment_id: UUID) -> BeneficiaryFacts | None:
-        """The facts as the domain judges them."""
+        """The facts as the domain judges them (this instance's own record, else the only one)."""
         record = self.facts(establishment_id)
         return to_facts(record) if record is not None else None
 

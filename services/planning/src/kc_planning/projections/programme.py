@@ -4,6 +4,11 @@ One row per đề án with where it is (province as recorded and as it is after 
 commune, former district, region), what it does (activity contents), its money by funding source
 and its status and outputs. The provincial and national views are aggregates of these rows.
 Rebuildable from the bus log (``kc_runtime.rebuild``).
+
+A row belongs to the instance that published its events: rows are keyed by (instance, đề án id), so
+one province's events never change another's đề án, and a province's đề án counts in that province
+(or, recorded before the 2025 merger, in a province merged into it) whatever province code its
+payload claims. The ministry's own đề án keep the province they name.
 """
 
 from __future__ import annotations
@@ -158,6 +163,25 @@ def _apply(row: dict[str, Any], envelope: Envelope, e: Any, kind: str) -> None:
     # status: returned, not funded, closed, adjustment decided change the status and time only
 
 
+def attributed_province(instance: str, claimed: str) -> str:
+    """The province a đề án counts in: the publishing province's, unless the payload names a province
+    merged into it (recorded before 1/7/2025); the ministry's own đề án keep what they name."""
+    if not instance.startswith("tinh-"):
+        return claimed
+    own = instance.removeprefix("tinh-")
+    return claimed if province_now(claimed) == province_now(own) else own
+
+
+def _by_instance(keys: list[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:
+    """(instance, đề án ids) in groups small enough for one statement's parameters."""
+    grouped: dict[str, list[str]] = {}
+    for instance, de_an_id in keys:
+        grouped.setdefault(instance, []).append(de_an_id)
+    for instance, ids in grouped.items():
+        for part in _chunks(ids):
+            yield instance, part
+
+
 def _chunks(keys: list[str], size: int = 500) -> Iterator[list[str]]:
     """Keys in groups small enough for one statement's parameters on SQLite and PostgreSQL."""
     for i in range(0, len(keys), size):
@@ -167,14 +191,11 @@ def _chunks(keys: list[str], size: int = 500) -> Iterator[list[str]]:
 class ProgrammeView:
     tables: ClassVar[dict[str, str]] = {
         "programme": "CREATE TABLE IF NOT EXISTS {t} ("
-        + ", ".join(
-            f"{c} {'BIGINT' if c.endswith('_vnd') or c == 'plan_year' else 'TEXT'}"
-            + (" PRIMARY KEY" if c == "de_an_id" else "")
-            for c in COLUMNS
-        )
-        + ")",
+        + ", ".join(f"{c} {'BIGINT' if c.endswith('_vnd') or c == 'plan_year' else 'TEXT'}" for c in COLUMNS)
+        + ", PRIMARY KEY (de_an_id, instance))",
     }
-    keys: ClassVar[dict[str, str]] = {"programme": "de_an_id"}
+    # the primary key (an id first: rows are found by đề án id), the digest's order
+    keys: ClassVar[dict[str, str]] = {"programme": "de_an_id, instance"}
 
     def apply_row(self, cur: ViewCursor, names: dict[str, str], envelope: Envelope, event: ContractEvent) -> None:
         self.apply_rows(cur, names, [(envelope, event)])
@@ -189,22 +210,24 @@ class ProgrammeView:
             kind = _kind(type(event))
             if kind is not None:  # advances (and milestones not known here) leave the view as it is
                 e: Any = event
-                followed.append((str(e.de_an_id), envelope, e, kind))
+                followed.append(((envelope.kcinstance, str(e.de_an_id)), envelope, e, kind))
         if not followed:
             return
         table = names["programme"]
         keys = list(dict.fromkeys(key for key, *_ in followed))
-        rows: dict[str, dict[str, Any]] = {}
-        for part in _chunks(keys):
+        ids = list(dict.fromkeys(de_an_id for _, de_an_id in keys))
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for part in _chunks(ids):  # by id alone (one index), then kept only for the instances touched
             marks = ", ".join("?" * len(part))
             for row in cur.execute(f"SELECT * FROM {table} WHERE de_an_id IN ({marks})", part).fetchall():
-                rows[row["de_an_id"]] = row
+                rows[(row["instance"], row["de_an_id"])] = row
         for key, envelope, e, kind in followed:
             if key not in rows:
                 rows[key] = self._new_row(envelope, e)
             _apply(rows[key], envelope, e, kind)
-        for part in _chunks(keys):
-            cur.execute(f"DELETE FROM {table} WHERE de_an_id IN ({', '.join('?' * len(part))})", part)
+        for instance, part in _by_instance(keys):
+            marks = ", ".join("?" * len(part))
+            cur.execute(f"DELETE FROM {table} WHERE instance = ? AND de_an_id IN ({marks})", [instance, *part])
         cur.executemany(
             f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
             [[rows[k][c] for c in COLUMNS] for k in keys],
@@ -212,7 +235,8 @@ class ProgrammeView:
 
     @staticmethod
     def _new_row(envelope: Envelope, e: Any) -> dict[str, Any]:
-        now = province_now(e.province_code)
+        recorded = attributed_province(envelope.kcinstance, e.province_code)
+        now = province_now(recorded)
         return {c: None for c in COLUMNS} | {
             "de_an_id": str(e.de_an_id),
             "instance": envelope.kcinstance,
@@ -221,7 +245,7 @@ class ProgrammeView:
             "level": e.level,
             "de_an_type": e.de_an_type,
             "plan_year": e.plan_year,
-            "province_code": e.province_code,
+            "province_code": recorded,
             "province_now": now,
             "region": regions().get(now, "khac"),
             "activity_contents": "[]",
