@@ -230,6 +230,13 @@ def table(flow: dict[str, Any], rebuild: list[dict[str, Any]], registry: dict[st
         for key, value in registry.items():
             if key.startswith("import_1000_apply") or (key.endswith("p50 ms") and "dong thap" in key):
                 rows.append(row(f"   registry {key.replace('_', ' ')}", round(value, 1)))
+    for label, key in (
+        ("5. console work queue p95 ms (Sở officer)", "console_idle"),
+        ("   console work queue p95 ms under load", "console_under_load"),
+    ):
+        found = flow.get(key) or {}
+        if found.get("p95_ms") is not None:
+            rows.append(row(label, found["p95_ms"], None, "≤ 300", found["p95_ms"] <= 300))
     return rows
 
 

@@ -48,6 +48,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import bench_console  # noqa: E402
 from bench_system import SystemUnderTest, measure, start_system  # noqa: E402
 
 HEADERS = {"X-Actor": "bench"}
@@ -585,7 +586,12 @@ def run(rate: float = 100.0, seconds: float = 20.0, load_seconds: float = 15.0, 
             results["raw_round_trip"] = asyncio.run(raw_round_trip(sut.nats_url, rate, int(rate * 10)))
             results["raw_consume"] = asyncio.run(raw_consume(sut.nats_url))
             results["command_to_view"] = asyncio.run(command_to_view(sut, rate, seconds))
-            results["sustained"] = asyncio.run(sustained(sut, load_seconds, clients))
+            officer = bench_console.signed_in(sut.banner)
+            results["console_idle"] = bench_console.work_queue(officer)
+            with bench_console.DuringLoad(officer) as during:
+                results["sustained"] = asyncio.run(sustained(sut, load_seconds, clients))
+            results["console_under_load"] = during.result()
+            officer.close()
             results["rss_after_load_mb"] = sut.rss()
         finally:
             sut.stop()
