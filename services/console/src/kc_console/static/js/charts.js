@@ -3,6 +3,8 @@
 (function () {
   "use strict";
   if (typeof Chart === "undefined") { return; }
+  Chart.defaults.font.family = "'Be Vietnam Pro', system-ui, sans-serif";
+  Chart.defaults.color = "#1b1b1b";
   var palette = ["#0b4f9c", "#c05600", "#2e7d32", "#6a1b9a"];
   document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
     var source = document.getElementById(canvas.getAttribute("data-chart"));
