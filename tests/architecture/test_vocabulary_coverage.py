@@ -50,6 +50,7 @@ def _table_codes() -> list[tuple[str, str]]:
     ceilings = _rules("kc_appraisal", "ceilings.toml")
     for table in ceilings["national"]:
         codes += [("support_item", c) for c in table["items"]]
+        codes += [("ceiling_unit", spec["per"]) for spec in table["items"].values()]
     for province, tables in ceilings.get("local", {}).items():  # a province's HĐND table, when on record
         codes.append(("province", province))
         codes += [("support_item", c) for table in tables for c in table["items"]]
@@ -68,6 +69,8 @@ def _table_codes() -> list[tuple[str, str]]:
     for table in finance["priority"]:
         codes += [("priority_area", a) for a in table["areas"]]
         codes += [("sector", s) for s in table["sectors"]]
+        codes += [("recognition_level", level) for level in table["recognition_levels"]]
+        codes.append(("recognition_scheme", table["recognition_scheme"]))
     for table in _rules("kc_appraisal", "calendars.toml")["calendar"]:
         codes.append(("plan_level", table["level"]))
         if table["province"] != "*":

@@ -21,7 +21,7 @@ from kc_contracts.limits import MAX_BUDGET_LINES, Batch, Count, FreeForm, Positi
 from kc_runtime.actor import actor_of
 from kc_runtime.fields import Text50, Text100, Text200, Text300, Text500
 from kc_runtime.http import problem_responses, rules_dated_by
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kc_appraisal import commands as c
 from kc_appraisal.application import AppraisalApplication, DeAnNotFoundError
@@ -37,12 +37,19 @@ class Command(BaseModel):
 class BudgetLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
     cost_item: Text200 = Field(description="Hạng mục chi")
-    support_item: Text100 = Field("khac", description="Mục trong bảng mức hỗ trợ (GET /rules)")
+    support_item: Text100 = Field(
+        description="Mục trong bảng mức hỗ trợ đang có hiệu lực (GET /rules); mỗi mục có mức tối đa"
+    )
     content: Text50 | None = Field(None, description="Nội dung hoạt động (1–9)")
     total_cost_vnd: Vnd
     support_requested_vnd: Vnd
     counterpart_vnd: Vnd = 0
     other_vnd: Vnd = 0
+    unit_ref: Text200 | None = Field(
+        None,
+        description="Đơn vị tính mức tối đa mà dòng này thuộc về: mã cơ sở thụ hưởng (mục tính theo cơ sở), "
+        "hoặc tên mô hình, lớp, hội chợ… (mặc định: một đơn vị cho cả đề án)",
+    )
 
 
 BudgetLines = Annotated[
@@ -63,7 +70,22 @@ class DeAnFields(BaseModel):
     expected_outputs: dict[str, Count] = Field(
         {}, max_length=50, description="hoc_vien, may_moc, mo_hinh, luot_hoi_cho …"
     )
-    priority_areas: list[str] = Field([], description="vung_dbkk, bien_gioi, hai_dao, dan_toc_thieu_so …")
+    priority_areas: list[str] = Field(
+        [],
+        description="Không khai: địa bàn ưu tiên lấy từ danh sách chính thức của sổ đăng ký cho nơi sản xuất "
+        "của cơ sở thụ hưởng / not typed: from the registry's official lists",
+    )
+
+    @field_validator("priority_areas")
+    @classmethod
+    def _areas_from_the_lists(cls, value: list[str]) -> list[str]:
+        if value:
+            raise ValueError(
+                "Địa bàn ưu tiên không do đơn vị khai: hệ thống xét theo danh sách chính thức (TT 46/2012 Điều "
+                "6.1) mà sổ đăng ký công bố cho nơi sản xuất của cơ sở thụ hưởng / priority areas are not typed: "
+                "they come from the official lists the registry publishes for the beneficiaries' sites"
+            )
+        return value
 
 
 class DraftDeAn(DeAnFields):

@@ -247,9 +247,11 @@ def test_requested_support_is_capped_by_share_and_cap_with_the_rule_version() ->
         {
             "line": 0,
             "item": "mo_hinh_trinh_dien",
+            "unit": "",
             "allowed_vnd": 900_000_000,
-            "rule": "ceiling.quoc_gia@TT28/2018+TT64/2024 (chưa có bảng mức hỗ trợ của "
-            "tỉnh: áp dụng mức hướng dẫn quốc gia)",
+            "unit_requested_vnd": 800_000_000,
+            "multiplier_pct": 100,
+            "rule": "ceiling.quoc_gia@TT28/2018 (chưa có bảng mức hỗ trợ của tỉnh: áp dụng mức hướng dẫn quốc gia)",
         }
     ]
     with pytest.raises(OverCeilingError, match=r"vượt mức tối đa 900\.000\.000"):
@@ -265,11 +267,22 @@ def test_the_2014_table_applies_to_2014_era_submissions() -> None:
         d.submit(submitted_on=date(2016, 10, 1), rules=rules_with, beneficiaries=lookup(), by=By("x"))
 
 
-def test_an_area_priority_raises_the_cap_by_the_multiplier() -> None:
+POOR_DISTRICT = {
+    "area": "huyen_ngheo_30a",
+    "start": "2008-12-27",
+    "end": "2025-06-30",
+    "rule": "priority.list.huyen_ngheo_30a@NQ30a/2008",
+    "to_confirm": True,
+}
+
+
+def test_an_area_on_the_registrys_official_list_raises_the_cap_by_the_multiplier() -> None:
     line = model_line(support=1_100_000_000, total=4_000_000_000)  # 30 % = 1.2 bn; cap 1 bn × 1.5 = 1.5 bn
     with pytest.raises(OverCeilingError):
         submitted(budget_lines=[line])
-    d = submitted(budget_lines=[line], priority_areas=["vung_dbkk"])
+    d = drafted(budget_lines=[line])
+    listed = lookup({BENEFICIARY: facts(priority_areas=[POOR_DISTRICT])})
+    d.submit(submitted_on=date(2022, 9, 20), rules=RULES, beneficiaries=listed, by=By("trung-tam"))
     assert d.submission is not None
     assert d.submission["priority"]["multiplier_pct"] == 150
     assert d.submission["ceilings"][0]["allowed_vnd"] == 1_200_000_000
@@ -497,8 +510,14 @@ def test_settlement_dossier_within_15_days_of_acceptance_and_by_22_january() -> 
 
 
 def test_priority_is_judged_again_on_the_proposal_date_with_certificates_valid_then() -> None:
-    ocop = {"recognition_id": "r", "scheme": "ocop", "valid_from": "2021-01-01", "valid_to": "2022-11-30"}
-    known = {BENEFICIARY: facts(recognitions=[ocop])}
+    regional = {
+        "recognition_id": "r",
+        "scheme": "san_pham_cnnt_tieu_bieu",
+        "level": "khu_vuc",
+        "valid_from": "2021-01-01",
+        "valid_to": "2022-11-30",
+    }
+    known = {BENEFICIARY: facts(recognitions=[regional])}
     d = base_passed()
     d.propose(proposed_on=date(2022, 12, 5), rules=RULES, beneficiaries=lookup(known), by=By("so"))
     assert d.proposal_priority is not None
@@ -507,4 +526,4 @@ def test_priority_is_judged_again_on_the_proposal_date_with_certificates_valid_t
     assert d.proposal_priority["rule"] == "priority@ND45/2012-Dieu6"
     valid = base_passed()
     valid.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(known), by=By("so"))
-    assert valid.rank == [1, 1, 0]  # not flagship, no area priority, sector-level priority (valid OCOP)
+    assert valid.rank == [1, 1, 0]  # not flagship, no area priority, sector-level priority (valid regional product)

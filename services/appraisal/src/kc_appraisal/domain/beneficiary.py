@@ -27,14 +27,32 @@ class EligibilityPeriod:
 
 @dataclass(frozen=True)
 class Recognition:
-    """A certificate (SP CNNT tiêu biểu, OCOP) that may give priority while it is valid."""
+    """A certificate (SP CNNT tiêu biểu, OCOP); which scheme and level give priority, and only while
+    valid, is the priority rule's to say."""
 
     valid_from: date
     valid_to: date
     revoked_on: date | None = None
+    scheme: str = ""  # san_pham_cnnt_tieu_bieu | ocop
+    level: str | None = None  # xa | huyen | tinh | khu_vuc | quoc_gia
 
     def valid_on(self, on: date) -> bool:
         return self.valid_from <= on <= self.valid_to and not (self.revoked_on and self.revoked_on <= on)
+
+
+@dataclass(frozen=True)
+class AreaPeriod:
+    """A period in which the establishment's production site is on an official priority-area list
+    (published by the registry: the list, its version, whether its text is still to confirm)."""
+
+    area: str
+    start: date
+    end: date | None
+    rule: str
+    to_confirm: bool = False
+
+    def covers(self, on: date) -> bool:
+        return self.start <= on and (self.end is None or on <= self.end)
 
 
 @dataclass(frozen=True)
@@ -46,6 +64,8 @@ class BeneficiaryFacts:
     supported_cost_items: frozenset[str] = field(default_factory=frozenset)  # casefolded: no double funding
     women_owned: bool = False
     ethnic_minority_owned: bool = False
+    priority_areas: tuple[AreaPeriod, ...] = ()
+    region: str | None = None  # TT 26/2014 region of the province as recorded
 
     def verdict_on(self, on: date) -> EligibilityPeriod | None:
         return next((p for p in self.eligibility if p.covers(on)), None)

@@ -6,7 +6,7 @@ every decision event can record it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -25,14 +25,28 @@ class Frozen(BaseModel):
 
 
 class CeilingItem(Frozen):
+    """One row of a ceiling table: every item has a cap in VND, per unit of ``per`` (an establishment,
+    a model, a class …), and may have a share of the cost; ``multiplier_pct`` is a raise the law gives
+    the item itself (a whole technology line)."""
+
     share_pct: int | None = None
-    cap_vnd: int | None = None
-    per: str = ""
+    cap_vnd: int
+    per: str  # the unit the cap counts (vocabulary kind ceiling_unit)
+    multiplier_pct: int = 100
+    to_confirm: str = ""  # the cap is not in the reference text: what is assumed
     label: str = ""  # from the vocabulary, not the rules file
+
+    @property
+    def per_establishment(self) -> bool:
+        return self.per in PER_ESTABLISHMENT
+
+
+PER_ESTABLISHMENT = frozenset({"co_so", "doanh_nghiep"})
 
 
 class CeilingTable(Frozen):
     items: dict[str, CeilingItem]
+    max_multiplier_pct: int = 150  # raises together never beyond this (TTLT 26/2014 Art. 6.2.t: 1,5 lần)
 
     @model_validator(mode="before")
     @classmethod
@@ -48,7 +62,7 @@ class CeilingTable(Frozen):
 
 class AdvanceGroup(Frozen):
     share_pct: int
-    min_progress_pct: int
+    progress_above_pct: int | None = None  # progress strictly above this share ("trên 70%"); None: none needed
     items: list[str]
 
 
@@ -58,11 +72,13 @@ class AdvanceRule(Frozen):
 
 
 class PriorityRule(Frozen):
-    areas: list[str]
+    areas: list[str]  # the official list kinds (registry), in the order TT 46/2012 Art. 6.1 considers them
     sectors: list[str]
-    recognition_priority: bool
+    recognition_scheme: str
+    recognition_levels: list[str]  # only these levels give priority, and only while valid
     owner_priority: bool
-    area_multiplier_pct: int
+    multiplier_pct: int
+    raised_by: list[str]  # the criteria whose priority raises the ceilings
 
 
 class SettlementRule(Frozen):
@@ -154,9 +170,31 @@ def check_deadline(calendar: Calendar, submitted_on: date, extended_to: date | N
 # -- ceilings --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CeilingCheck:
+    """One unit's lines of one support item, judged together (the law's caps are per unit)."""
+
     item: str
-    allowed_vnd: int | None  # None: no ceiling for this item
+    unit: str  # the unit the cap counts: an establishment's id, a model's name …; "" the đề án's one
+    lines: tuple[int, ...]
+    total_cost_vnd: int
+    requested_vnd: int
+    allowed_vnd: int
+    multiplier_pct: int
     rule: str
+
+    def records(self) -> list[dict[str, Any]]:
+        """One record per budget line (the console shows each line's), each naming its unit's group."""
+        return [
+            {
+                "line": i,
+                "item": self.item,
+                "unit": self.unit,
+                "allowed_vnd": self.allowed_vnd,
+                "unit_requested_vnd": self.requested_vnd,
+                "multiplier_pct": self.multiplier_pct,
+                "rule": self.rule,
+            }
+            for i in self.lines
+        ]
 
 
 def ceiling_table(rules: Rulebook, level: str, province: str, on: date) -> tuple[CeilingTable, str]:
@@ -169,32 +207,82 @@ def ceiling_table(rules: Rulebook, level: str, province: str, on: date) -> tuple
     return rules.national_ceilings.on(on).params, ref
 
 
-def allowed_support(
-    rules: Rulebook, *, level: str, province: str, on: date, item: str, total_cost_vnd: int, multiplier_pct: int
-) -> CeilingCheck:
+def _unit_of(item: str, spec: CeilingItem, line: dict[str, Any], index: int, beneficiaries: list[str]) -> str:
+    """The unit a line's support counts against: for a per-establishment item the beneficiary it names
+    (or the đề án's only one), else the unit it names ("" : the đề án's one model, class, fair …)."""
+    named = str(line.get("unit_ref") or "").strip()
+    if not spec.per_establishment:
+        return named
+    if not named and len(beneficiaries) == 1:
+        return beneficiaries[0]
+    if named not in beneficiaries:
+        raise OverCeilingError(
+            f"Dòng {index + 1}: mức hỗ trợ «{label('support_item', item)}» tính theo từng "
+            f"{label('ceiling_unit', spec.per).lower()}: ghi cơ sở thụ hưởng của đề án mà dòng này hỗ trợ"
+            " / name the beneficiary establishment this line supports (the cap is per establishment)",
+            field=f"budget_lines.{index}.unit_ref",
+        )
+    return named
+
+
+def check_ceilings(
+    rules: Rulebook,
+    *,
+    level: str,
+    province: str,
+    on: date,
+    lines: Sequence[dict[str, Any]],
+    beneficiaries: list[str],
+    priority_multiplier_pct: int = 100,
+) -> list[CeilingCheck]:
+    """Each support item's lines for each unit judged together against the cap per unit in force on
+    ``on``: the share of their cost and the cap, raised by the item's own multiplier and the priority
+    one but never beyond the table's maximum (raises do not stack). Refuses the first unit above it."""
     table, ref = ceiling_table(rules, level, province, on)
-    spec = table.items.get(item)
-    if spec is None:
-        raise OverCeilingError(
-            f"Hạng mục hỗ trợ «{label('support_item', item)}» không có trong bảng mức hỗ trợ {ref} "
-            f"/ unknown support item {item!r}",
-            field="support_item",
-        )
-    limits = []
-    if spec.share_pct is not None:
-        limits.append(total_cost_vnd * spec.share_pct // 100)
-    if spec.cap_vnd is not None:
-        limits.append(spec.cap_vnd * multiplier_pct // 100)
-    return CeilingCheck(item, min(limits) if limits else None, ref)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, line in enumerate(lines):
+        item = str(line.get("support_item") or "")
+        spec = table.items.get(item)
+        if spec is None:
+            raise OverCeilingError(
+                f"Hạng mục hỗ trợ «{label('support_item', item)}» không có trong bảng mức hỗ trợ {ref}; "
+                "mỗi dòng phải thuộc một hạng mục có mức tối đa"
+                f" / unknown support item {item!r}: every line names a capped item of the table in force",
+                field=f"budget_lines.{i}.support_item",
+            )
+        groups.setdefault((item, _unit_of(item, spec, line, i, beneficiaries)), []).append(i)
+    checks = []
+    for (item, unit), indexes in groups.items():
+        spec = table.items[item]
+        multiplier = min(spec.multiplier_pct * priority_multiplier_pct // 100, table.max_multiplier_pct)
+        cost = sum(int(lines[i]["total_cost_vnd"]) for i in indexes)
+        requested = sum(int(lines[i]["support_requested_vnd"]) for i in indexes)
+        allowed = spec.cap_vnd * multiplier // 100
+        if spec.share_pct is not None:
+            allowed = min(allowed, cost * spec.share_pct // 100)
+        if requested > allowed:
+            per = label("ceiling_unit", spec.per).lower()
+            where = f" ({per} {unit})" if unit else ""
+            raise OverCeilingError(
+                f"Kinh phí hỗ trợ {vnd(requested)} đồng vượt mức tối đa {vnd(allowed)} đồng cho "
+                f"«{label('support_item', item)}»{where}: mức tính theo từng {per}, cộng các dòng "
+                f"{', '.join(str(i + 1) for i in indexes)}; hệ số {multiplier}% ({ref})"
+                " / support above the ceiling per unit",
+                field=f"budget_lines.{indexes[-1]}.support_requested_vnd",
+            )
+        checks.append(CeilingCheck(item, unit, tuple(indexes), cost, requested, allowed, multiplier, ref))
+    return checks
 
 
-def check_ceiling(check: CeilingCheck, requested_vnd: int, field: str) -> None:
-    if check.allowed_vnd is not None and requested_vnd > check.allowed_vnd:
-        raise OverCeilingError(
-            f"Kinh phí hỗ trợ {vnd(requested_vnd)} đồng vượt mức tối đa {vnd(check.allowed_vnd)} đồng "
-            f"cho «{label('support_item', check.item)}» ({check.rule}) / support above the ceiling",
-            field=field,
-        )
+def allowed_total(ceilings: list[dict[str, Any]], lines: list[dict[str, Any]]) -> int:
+    """What the ceilings a submission recorded allow in all, each unit's once (submissions recorded
+    before caps were per unit have one entry per line, ``None`` where the line had no cap)."""
+    seen: dict[tuple[Any, ...], int] = {}
+    for c in ceilings:
+        key = (c["item"], c["unit"]) if "unit" in c else ("line", c["line"])
+        allowed = c["allowed_vnd"]
+        seen[key] = int(allowed) if allowed is not None else int(lines[c["line"]]["support_requested_vnd"])
+    return sum(seen.values())
 
 
 # -- priority --------------------------------------------------------------------------------------
@@ -212,27 +300,34 @@ class Priority:
     sector: bool
     multiplier_pct: int
     rule: str
+    area_rank: int | None = None  # position of the first listed area kind in TT 46/2012's order
 
     def rank(self, flagship: bool) -> list[int]:
         """Selection order (DOMAIN §7): flagship first, then area, then sector priority."""
         return [0 if flagship else 1, 0 if self.area else 1, 0 if self.sector else 1]
 
 
-def evaluate_priority(rules: Rulebook, *, on: date, areas: list[str], beneficiary: BeneficiaryFacts | None) -> Priority:
+def evaluate_priority(rules: Rulebook, *, on: date, beneficiaries: Sequence[BeneficiaryFacts]) -> Priority:
+    """The đề án's priority on ``on`` from what the registry published of its beneficiaries: the
+    official lists their production sites are on that day (never a tag typed into the đề án), their
+    priority sectors, a regional or national typical-product certificate valid that day."""
     rule = rules.priority.on(on).params
     ref = rules.priority.reference(on)
     items: list[PriorityItem] = []
-    area_hits = [a for a in areas if a in rule.areas]
+    periods = [p for b in beneficiaries for p in b.priority_areas if p.covers(on)]
+    area_hits = [a for a in rule.areas if a in {p.area for p in periods}]
+    unconfirmed = any(p.to_confirm for p in periods if p.area in area_hits)
     items.append(
         PriorityItem(
             "dia_ban",
             bool(area_hits),
-            f"Địa bàn ưu tiên: {', '.join(label('priority_area', a) for a in area_hits)}"
+            f"Địa bàn ưu tiên theo danh sách chính thức: {', '.join(label('priority_area', a) for a in area_hits)}"
+            + (" (danh sách cần xác nhận)" if unconfirmed else "")
             if area_hits
-            else "Không thuộc địa bàn ưu tiên",
+            else f"Không có trong danh sách địa bàn ưu tiên ngày {on:%d/%m/%Y}",
         )
     )
-    sector_hits = [s for s in (beneficiary.sectors if beneficiary else ()) if s in rule.sectors]
+    sector_hits = sorted({s for b in beneficiaries for s in b.sectors if s in rule.sectors})
     items.append(
         PriorityItem(
             "nganh_nghe",
@@ -242,26 +337,39 @@ def evaluate_priority(rules: Rulebook, *, on: date, areas: list[str], beneficiar
             else "Không có ngành ưu tiên",
         )
     )
-    if rule.recognition_priority:
-        valid = [r for r in (beneficiary.recognitions if beneficiary else ()) if r.valid_on(on)]
-        items.append(
-            PriorityItem(
-                "cong_nhan",
-                bool(valid),
-                f"Có {len(valid)} giấy chứng nhận (SP CNNT tiêu biểu/OCOP) còn hiệu lực ngày {on:%d/%m/%Y}"
-                if valid
-                else f"Không có giấy chứng nhận còn hiệu lực ngày {on:%d/%m/%Y}",
-            )
+    valid = [
+        r
+        for b in beneficiaries
+        for r in b.recognitions
+        if r.scheme == rule.recognition_scheme and r.level in rule.recognition_levels and r.valid_on(on)
+    ]
+    levels = " hoặc ".join(label("recognition_level", level).lower() for level in rule.recognition_levels)
+    items.append(
+        PriorityItem(
+            "cong_nhan",
+            bool(valid),
+            f"Có {len(valid)} giấy chứng nhận sản phẩm CNNT tiêu biểu {levels} còn hiệu lực ngày {on:%d/%m/%Y}"
+            if valid
+            else f"Không có giấy chứng nhận sản phẩm CNNT tiêu biểu {levels} còn hiệu lực ngày {on:%d/%m/%Y}",
         )
+    )
     if rule.owner_priority:
-        owner = beneficiary is not None and (beneficiary.women_owned or beneficiary.ethnic_minority_owned)
+        owner = any(b.women_owned or b.ethnic_minority_owned for b in beneficiaries)
         items.append(
             PriorityItem(
                 "chu_so_huu", bool(owner), "Cơ sở do phụ nữ/người dân tộc thiểu số làm chủ" if owner else "Không"
             )
         )
     sector = any(i.met for i in items if i.criterion != "dia_ban")
-    return Priority(tuple(items), bool(area_hits), sector, rule.area_multiplier_pct if area_hits else 100, ref)
+    raised = any(i.met for i in items if i.criterion in rule.raised_by)
+    return Priority(
+        tuple(items),
+        bool(area_hits),
+        sector,
+        rule.multiplier_pct if raised else 100,
+        ref,
+        rule.areas.index(area_hits[0]) if area_hits else None,
+    )
 
 
 # -- advances --------------------------------------------------------------------------------------
@@ -273,8 +381,8 @@ def advance_limit(
     ref = rules.advances.reference(on)
     group_name = next((name for name, g in rule.groups.items() if set(support_items) & set(g.items)), "khac")
     group = rule.groups[group_name]
-    if progress_pct < group.min_progress_pct:
-        return 0, group_name, ref
+    if group.progress_above_pct is not None and not progress_pct > group.progress_above_pct:
+        return 0, group_name, ref  # "trên 70%": strictly above
     return contracted_vnd * min(group.share_pct, rule.total_cap_pct) // 100, group_name, ref
 
 

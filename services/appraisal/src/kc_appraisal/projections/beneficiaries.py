@@ -26,7 +26,7 @@ from kc_contracts.registry_events import (
 )
 from kc_runtime.views import ViewStore
 
-from kc_appraisal.domain.beneficiary import BeneficiaryFacts, EligibilityPeriod, Recognition
+from kc_appraisal.domain.beneficiary import AreaPeriod, BeneficiaryFacts, EligibilityPeriod, Recognition
 
 TABLE = """CREATE TABLE IF NOT EXISTS {t} (
         establishment_id TEXT NOT NULL,
@@ -67,7 +67,10 @@ class BeneficiariesView:
                         "ethnic_minority_owned",
                         "craft_village",
                         "eligibility",
+                        "priority_areas",
+                        "region",
                     )
+                    if k in data
                 }
             elif isinstance(event, RecognitionRecordedV1):
                 facts["recognitions"].append(event.model_dump(mode="json", exclude={"establishment_id"}))
@@ -141,10 +144,23 @@ def to_facts(record: dict[str, Any]) -> BeneficiaryFacts:
                 valid_from=date.fromisoformat(r["valid_from"]),
                 valid_to=date.fromisoformat(r["valid_to"]),
                 revoked_on=_day(r.get("revoked_on")),
+                scheme=str(r.get("scheme") or ""),
+                level=r.get("level"),
             )
             for r in record.get("recognitions") or []
         ),
         supported_cost_items=frozenset(str(s["cost_item"]).casefold() for s in record.get("support") or []),
         women_owned=bool(record.get("women_owned")),
         ethnic_minority_owned=bool(record.get("ethnic_minority_owned")),
+        priority_areas=tuple(
+            AreaPeriod(
+                area=str(p["area"]),
+                start=date.fromisoformat(p["start"]),
+                end=_day(p.get("end")),
+                rule=str(p.get("rule") or ""),
+                to_confirm=bool(p.get("to_confirm")),
+            )
+            for p in record.get("priority_areas") or []
+        ),
+        region=record.get("region"),
     )

@@ -41,9 +41,9 @@ from kc_appraisal.domain.rules import (
     ExtensionLookup,
     Rulebook,
     advance_limit,
-    allowed_support,
+    allowed_total,
     calendar_for,
-    check_ceiling,
+    check_ceilings,
     check_deadline,
     evaluate_priority,
     required_authority,
@@ -175,24 +175,19 @@ class DeAn(DeAnEvents, Aggregate):
         versions = [check_deadline(calendar, submitted_on, extended)]
         cost_items = [line["cost_item"] for line in d["budget_lines"]]
         facts = check_beneficiaries(beneficiaries, d["beneficiary_ids"], cost_items, submitted_on)
-        priority = evaluate_priority(
-            rules, on=submitted_on, areas=d["priority_areas"], beneficiary=facts[0] if facts else None
-        )
+        priority = evaluate_priority(rules, on=submitted_on, beneficiaries=facts)
         versions.append(priority.rule)
-        ceilings = []
-        for i, line in enumerate(d["budget_lines"]):
-            check = allowed_support(
-                rules,
-                level=d["level"],
-                province=d["province_code"],
-                on=submitted_on,
-                item=line["support_item"],
-                total_cost_vnd=line["total_cost_vnd"],
-                multiplier_pct=priority.multiplier_pct,
-            )
-            check_ceiling(check, line["support_requested_vnd"], f"budget_lines.{i}.support_requested_vnd")
-            ceilings.append({"line": i, "item": check.item, "allowed_vnd": check.allowed_vnd, "rule": check.rule})
-            versions.append(check.rule)
+        checks = check_ceilings(
+            rules,
+            level=d["level"],
+            province=d["province_code"],
+            on=submitted_on,
+            lines=d["budget_lines"],
+            beneficiaries=d["beneficiary_ids"],
+            priority_multiplier_pct=priority.multiplier_pct,
+        )
+        ceilings = sorted((r for check in checks for r in check.records()), key=lambda r: r["line"])
+        versions += [check.rule for check in checks]
         self.trigger_event(
             self.Submitted,
             submitted_on=submitted_on,
@@ -271,17 +266,10 @@ class DeAn(DeAnEvents, Aggregate):
                 field="recommended_support_vnd",
             )
         ceilings = (self.submission or {}).get("ceilings", [])
-        allowed_total = (
-            sum(
-                c["allowed_vnd"] if c["allowed_vnd"] is not None else line["support_requested_vnd"]
-                for c, line in zip(ceilings, self.details["budget_lines"], strict=True)
-            )
-            if self.submission
-            else requested
-        )
-        if recommended_vnd > allowed_total:
+        allowed = allowed_total(ceilings, self.details["budget_lines"]) if self.submission else requested
+        if recommended_vnd > allowed:
             raise OverCeilingError(
-                f"Kinh phí đề nghị vượt tổng mức tối đa {vnd(allowed_total)} / above the ceilings",
+                f"Kinh phí đề nghị vượt tổng mức tối đa {vnd(allowed)} / above the ceilings",
                 field="recommended_support_vnd",
             )
         self.trigger_event(
@@ -306,8 +294,8 @@ class DeAn(DeAnEvents, Aggregate):
         """Đề xuất vào kế hoạch: priority is judged again on this decision's date (a certificate must
         still be valid then)."""
         self._require("de_xuat_ke_hoach" if self.level is Level.national else "de_xuat_ke_hoach_dia_phuong")
-        first = next((beneficiaries(UUID(b)) for b in self.details["beneficiary_ids"]), None)
-        priority = evaluate_priority(rules, on=proposed_on, areas=self.details["priority_areas"], beneficiary=first)
+        known = [beneficiaries(UUID(b)) for b in self.details["beneficiary_ids"]]
+        priority = evaluate_priority(rules, on=proposed_on, beneficiaries=[f for f in known if f is not None])
         self.trigger_event(
             self.Proposed,
             proposed_on=proposed_on,

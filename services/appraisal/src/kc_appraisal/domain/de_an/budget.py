@@ -15,12 +15,15 @@ MONEY_FIELDS = ("total_cost_vnd", "support_requested_vnd", "counterpart_vnd", "o
 @dataclass(frozen=True)
 class BudgetLine:
     cost_item: str
-    support_item: str  # the row of the ceiling table (GET /rules), ``khac`` when none applies
+    support_item: str  # the row of the ceiling table in force (GET /rules): every line names a capped item
     content: str  # the activity content (1–9)
     total_cost_vnd: int
     support_requested_vnd: int
     counterpart_vnd: int = 0
     other_vnd: int = 0
+    # the unit the item's cap counts this line against (the cap is per unit, not per line): the
+    # beneficiary establishment for a per-establishment item, a model's, class's or fair's name else
+    unit_ref: str | None = None
 
     @classmethod
     def checked(cls, line: Mapping[str, Any], index: int) -> BudgetLine:
@@ -28,9 +31,10 @@ class BudgetLine:
         where = f"budget_lines.{index}"
         checked = cls(
             cost_item=text(line.get("cost_item"), f"{where}.cost_item"),
-            support_item=text(line.get("support_item") or "khac", f"{where}.support_item"),
+            support_item=text(line.get("support_item"), f"{where}.support_item"),
             content=str(line.get("content") or ""),
             **{m: money(line.get(m, 0), f"{where}.{m}") for m in MONEY_FIELDS},
+            unit_ref=text(line.get("unit_ref"), f"{where}.unit_ref", required=False) or None,
         )
         if checked.support_requested_vnd + checked.counterpart_vnd + checked.other_vnd != checked.total_cost_vnd:
             raise BudgetError(
@@ -42,11 +46,14 @@ class BudgetLine:
 
     @classmethod
     def of(cls, record: Mapping[str, Any]) -> BudgetLine:
-        """A line as the đề án records it (already checked)."""
-        return cls(**{k: record[k] for k in cls.__dataclass_fields__})
+        """A line as the đề án records it (already checked; lines recorded before ``unit_ref`` have none)."""
+        return cls(**{k: record[k] for k in cls.__dataclass_fields__ if k in record})
 
     def record(self) -> dict[str, Any]:
-        return asdict(self)
+        line = asdict(self)
+        if line["unit_ref"] is None:
+            del line["unit_ref"]  # as lines were recorded before it existed
+        return line
 
 
 def check_budget_lines(lines: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -58,6 +58,7 @@ def check_details(details: Mapping[str, Any], *, rules: Rulebook, on: date) -> d
             field="beneficiary_ids",
         )
     d["budget_lines"] = check_budget_lines(list(d.get("budget_lines") or []))
-    d["priority_areas"] = [str(a) for a in d.get("priority_areas") or []]
+    # area priority comes from the registry's official lists of the beneficiaries' sites, never from a
+    # tag the applicant types: one recorded on an older draft is kept as history and never judged
     d["expected_outputs"] = {str(k): int(v) for k, v in (d.get("expected_outputs") or {}).items()}
     return d
