@@ -89,6 +89,16 @@ def test_a_per_establishment_line_must_name_which_beneficiary_when_there_are_sev
         ceilings([line("may_moc_thiet_bi", 100_000_000, 400_000_000, unit_ref=str(uuid4()))])
 
 
+def test_a_group_de_an_without_beneficiaries_yet_names_its_units() -> None:
+    lines = [
+        line("may_moc_thiet_bi", 300_000_000, 600_000_000, unit_ref="Cơ sở 1"),
+        line("may_moc_thiet_bi", 300_000_000, 600_000_000, unit_ref="Cơ sở 2"),
+    ]
+    assert len(ceilings(lines, beneficiaries=[])) == 2
+    with pytest.raises(OverCeilingError):
+        ceilings([line("may_moc_thiet_bi", 300_000_001, 600_000_002)], beneficiaries=[])
+
+
 def test_a_models_lines_are_one_model_unless_they_name_another() -> None:
     # model: 30 % of the model's cost, at most 1,000 million per model
     parts = [

@@ -209,10 +209,11 @@ def ceiling_table(rules: Rulebook, level: str, province: str, on: date) -> tuple
 
 def _unit_of(item: str, spec: CeilingItem, line: dict[str, Any], index: int, beneficiaries: list[str]) -> str:
     """The unit a line's support counts against: for a per-establishment item the beneficiary it names
-    (or the đề án's only one), else the unit it names ("" : the đề án's one model, class, fair …)."""
+    (or the đề án's only one), else the unit it names ("" : the đề án's one model, class, fair …). A
+    đề án whose beneficiaries are fixed later (theo nhóm) names its units as it can ("Cơ sở 1")."""
     named = str(line.get("unit_ref") or "").strip()
-    if not spec.per_establishment:
-        return named
+    if not spec.per_establishment or not beneficiaries:
+        return named  # a group đề án names its establishments after approval: the line's own name counts
     if not named and len(beneficiaries) == 1:
         return beneficiaries[0]
     if named not in beneficiaries:
