@@ -127,6 +127,37 @@ def test_envelope_round_trips_through_the_cloudevents_sdk() -> None:
     assert again.decode().name == "Cơ sở đúc đồng Đông Hà"  # type: ignore[attr-defined]
 
 
+def test_the_trace_context_travels_as_the_cloudevents_distributed_tracing_extension() -> None:
+    event = _registered()
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    envelope = Envelope.wrap(
+        event,
+        instance="tinh-40",
+        service="registry",
+        stream_id=event.establishment_id,
+        stream_version=1,
+        time=datetime(2024, 3, 1, 1, 30, tzinfo=UTC),
+        traceparent=traceparent,
+        tracestate="congo=t61rcWkgMzE,rojo=00f067aa0ba902b7",
+    )
+
+    parsed = JSONFormat().read(CloudEvent, envelope.to_json())
+    attributes = parsed.get_attributes()
+    assert attributes["traceparent"] == traceparent
+    assert attributes["tracestate"] == "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+    assert Envelope.from_json(JSONFormat().write(parsed)) == envelope
+    # without a trace context the envelope names none (absent, not null)
+    plain = Envelope.wrap(
+        event,
+        instance="tinh-40",
+        service="registry",
+        stream_id=event.establishment_id,
+        stream_version=1,
+        time=datetime(2024, 3, 1, 1, 30, tzinfo=UTC),
+    )
+    assert "traceparent" not in plain.body() and "tracestate" not in plain.body()
+
+
 def test_consumers_ignore_fields_they_do_not_know() -> None:
     data = _registered().model_dump(mode="json") | {"added_in_a_later_release": 1}
     decoded = registry.decode("registry.establishment.registered", 1, data)

@@ -7,7 +7,8 @@ Extension attributes (lower-case, as CloudEvents requires):
   version in it; together with the instance they make the event id (the ``Nats-Msg-Id`` is the hash
   of the published bytes instead: :func:`kc_contracts.integrity.message_id`)
 - ``correlationid`` / ``causationid``: the conversation and the message that caused this one
-- ``traceparent``: W3C trace context
+- ``traceparent`` / ``tracestate``: W3C trace context (the CloudEvents distributed-tracing extension):
+  the span that saved the event, so a trace follows a command from an HTTP request across services
 - ``kcseq`` / ``kcprevhash`` / ``kcsig`` / ``kckeyid``: integrity (position in the publisher's
   chain, hash of its previous envelope, Ed25519 signature, signing key id), filled in when the
   instance signs what it publishes: see :mod:`kc_contracts.integrity`
@@ -70,7 +71,10 @@ class Envelope(BaseModel):
     kcstreamversion: int = Field(ge=1)
     correlationid: str | None = None
     causationid: str | None = None
-    traceparent: str | None = None
+    traceparent: str | None = Field(
+        default=None, max_length=256, description="W3C traceparent of the span that caused this event"
+    )
+    tracestate: str | None = Field(default=None, max_length=512, description="W3C tracestate, passed on unchanged")
     kcseq: int | None = None
     kcprevhash: str | None = None
     kcsig: str | None = None
@@ -89,6 +93,7 @@ class Envelope(BaseModel):
         correlation_id: str | None = None,
         causation_id: str | None = None,
         traceparent: str | None = None,
+        tracestate: str | None = None,
     ) -> Envelope:
         eid = event_id(instance, stream_id, stream_version)
         return cls(
@@ -105,6 +110,7 @@ class Envelope(BaseModel):
             correlationid=correlation_id or eid,
             causationid=causation_id or eid,
             traceparent=traceparent,
+            tracestate=tracestate,
         )
 
     @property

@@ -44,6 +44,8 @@ _DECISION_FIELDS = (
     "correlation_id",
     "causation_id",
     "rule_versions",
+    "traceparent",  # the W3C trace span it was saved in (kc_runtime.tracing): metadata, not data
+    "tracestate",
 )
 
 

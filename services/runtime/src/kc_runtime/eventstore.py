@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Recording, Tracking, Transcoding
 
+from kc_runtime import tracing
 from kc_runtime.settings import Settings
 
 # eventsourcing reads os.environ too: pass everything explicitly so a stray variable cannot pick
@@ -83,7 +84,8 @@ class DateAsISO(Transcoding):
 
 
 class ServiceApplication(Application[UUID]):
-    """An eventsourcing application whose saves wake whoever listens (the outbox relay)."""
+    """An eventsourcing application whose saves wake whoever listens (the outbox relay) and whose events
+    keep the W3C trace context they were saved in (:mod:`kc_runtime.tracing`)."""
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -103,6 +105,11 @@ class ServiceApplication(Application[UUID]):
         processing_event.collect_events(*aggregates)
         recordings = self._record(processing_event)
         self._notify(recordings)
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Every save (plain or tracked) records here: the events take the current trace span with them."""
+        tracing.stamp(processing_event.events)
+        return super()._record(processing_event)
 
     def is_tracked(self, tracking: Tracking) -> bool:
         return bool(self.process_recorder.has_tracking_id(tracking.application_name, tracking.notification_id))

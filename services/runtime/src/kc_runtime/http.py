@@ -26,6 +26,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kc_runtime import tracing
 from kc_runtime.spreadsheets import SpreadsheetError
 
 PROBLEM = "application/problem+json"
@@ -238,15 +239,19 @@ class BodyTooLargeError(StarletteHTTPException):
 
 
 class RequestGuard:
-    """Plain ASGI: the body limit, the correlation id, one log line per request.
+    """Plain ASGI: the body limit, the correlation id, the trace context, one log line per request.
 
-    The limit holds however the body comes: a ``Content-Length`` beyond it is answered at once; a
-    body without one (``Transfer-Encoding: chunked``) or longer than it claimed is counted as it is
-    received, and the read that passes the limit raises :class:`BodyTooLargeError` in whatever is
-    reading it (JSON, a form, an upload): a 413 problem, with nothing more read. uvicorn's flow
-    control keeps the unread rest on the socket, so a refused body costs neither time nor memory.
-    (Starlette's own ``RequestBodyLimitMiddleware`` counts the same way but answers some refusals
-    in plain text, without the limit; every refusal here is a problem+json that says it.)
+    The request's ``traceparent`` (and ``tracestate``) header opens this service's span as its child, a
+    new trace when it has none: the events the request saves carry it (:mod:`kc_runtime.tracing`), and
+    the response names it in its own ``traceparent`` header.
+
+        The limit holds however the body comes: a ``Content-Length`` beyond it is answered at once; a
+        body without one (``Transfer-Encoding: chunked``) or longer than it claimed is counted as it is
+        received, and the read that passes the limit raises :class:`BodyTooLargeError` in whatever is
+        reading it (JSON, a form, an upload): a 413 problem, with nothing more read. uvicorn's flow
+        control keeps the unread rest on the socket, so a refused body costs neither time nor memory.
+        (Starlette's own ``RequestBodyLimitMiddleware`` counts the same way but answers some refusals
+        in plain text, without the limit; every refusal here is a problem+json that says it.)
     """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int, upload_bytes: int) -> None:
@@ -284,11 +289,15 @@ class RequestGuard:
                 status = message["status"]
                 response_headers = MutableHeaders(scope=message)
                 response_headers.append("X-Correlation-Id", correlation)
+                response_headers.append("traceparent", span.traceparent)
                 if "x-content-type-options" not in response_headers:  # no response is type-sniffed
                     response_headers.append("X-Content-Type-Options", "nosniff")
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(correlation_id=correlation):
+        with (
+            structlog.contextvars.bound_contextvars(correlation_id=correlation),
+            tracing.continued(headers.get("traceparent"), headers.get("tracestate")) as span,
+        ):
             try:
                 length = headers.get("content-length")
                 if length is not None and length.isdigit() and int(length) > limit:

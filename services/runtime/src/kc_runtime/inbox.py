@@ -32,6 +32,7 @@ from kc_contracts.integrity import ChainCheck, IntegrityError, Link
 from kc_contracts.subjects import misplaced
 from pydantic import ValidationError
 
+from kc_runtime import tracing
 from kc_runtime.deadletters import DeadLetters
 from kc_runtime.views import ViewStore
 
@@ -209,7 +210,8 @@ class Inbox:
         body, link = self._check_chain(data, envelope)
         if link is None:
             return f"integrity: {body['error']}"
-        self.effect(envelope, event, tracking)
+        with tracing.continued(envelope.traceparent, envelope.tracestate):  # what it causes joins the trace
+            self.effect(envelope, event, tracking)
         if self.chains is not None:
             self.chains.advance(self.name, body, link)
         return None

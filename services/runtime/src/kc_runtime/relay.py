@@ -34,6 +34,7 @@ from kc_contracts.integrity import Signer, canonical, envelope_hash, message_id
 from kc_contracts.subjects import stream_name, subject_for
 from nats.js import JetStreamContext
 
+from kc_runtime import tracing
 from kc_runtime.deadletters import DeadLetters
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.views import ViewStore
@@ -189,6 +190,7 @@ class OutboxRelay:
         contract = self.translate(domain_event)
         if contract is None:
             return None
+        traceparent, tracestate = tracing.of(domain_event)
         envelope = Envelope.wrap(
             contract,
             instance=self.instance,
@@ -198,6 +200,8 @@ class OutboxRelay:
             time=cast(Any, domain_event).timestamp,
             correlation_id=getattr(domain_event, "correlation_id", None),
             causation_id=getattr(domain_event, "causation_id", None),
+            traceparent=traceparent,
+            tracestate=tracestate,
         )
         if self.signer is None:
             payload = envelope.to_json()
