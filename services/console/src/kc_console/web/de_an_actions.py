@@ -1,0 +1,243 @@
+"""The actions on a đề án the console offers as forms: each action's API path, the permission it needs
+and its fields; which of them an officer may take now; the API body a form becomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from kc_console.backend import ApiError
+from kc_console.roles import Officer
+from kc_console.web.forms import Field, nest, show_date
+from kc_kernel import vocabulary as vocab
+
+MEMBER_ROWS = 5
+
+
+@dataclass(frozen=True)
+class Action:
+    path: str
+    permission: str
+    fields: tuple[Field, ...]
+    method: str = "POST"
+    intro: str = ""
+
+
+def _d(name: str, label: str, **kw: Any) -> Field:
+    return Field(name, label, "date", default=kw.pop("default", "today"), **kw)
+
+
+CONCLUSIONS = tuple(
+    (c, vocab.label("appraisal_conclusion", c)) for c in ("dong_y", "dong_y_co_chinh_sua", "khong_dong_y")
+)
+MODES = (("hoi_dong", "Hội đồng thẩm định"), ("can_bo", "Cán bộ thẩm định"))
+AUTHORITIES = (
+    ("bo_truong", "Bộ trưởng Bộ Công Thương"),
+    ("cuc", "Cục Công Thương địa phương"),
+    ("so_cong_thuong", "Sở Công Thương"),
+    ("ubnd_tinh", "UBND tỉnh"),
+)
+
+
+def _appraisal_fields() -> tuple[Field, ...]:
+    members: list[Field] = []
+    for i in range(MEMBER_ROWS):
+        members += [
+            Field(f"members.{i}.name", f"Thành viên {i + 1}: họ tên", required=False, maxlength=200),
+            Field(f"members.{i}.role", f"Thành viên {i + 1}: vai trò trong hội đồng", required=False, maxlength=100),
+            Field(
+                f"members.{i}.opinion",
+                f"Thành viên {i + 1}: ý kiến",
+                "select",
+                required=False,
+                options=(("", "—"), *CONCLUSIONS),
+            ),
+            Field(
+                f"members.{i}.declaration_signed",
+                f"Thành viên {i + 1}: đã ký cam kết không xung đột lợi ích",
+                "checkbox",
+                required=False,
+            ),
+        ]
+    return (
+        Field("mode", "Hình thức thẩm định", "select", options=MODES),
+        Field("conclusion", "Kết luận", "select", options=CONCLUSIONS),
+        Field("recommended_support_vnd", "Kinh phí hỗ trợ đề nghị (đồng)", "money"),
+        _d("appraised_on", "Ngày thẩm định"),
+        Field("notes", "Ghi chú", "textarea", required=False, maxlength=500),
+        *members,
+    )
+
+
+ACTIONS: dict[str, Action] = {
+    "gia_han_nop": Action(
+        "submission-extension",
+        "appraise",
+        (
+            Field("decision_number", "Số quyết định gia hạn", maxlength=100),
+            _d("decided_on", "Ngày quyết định"),
+            _d("new_deadline", "Hạn nộp mới", default=None),
+        ),
+    ),
+    "nop": Action(
+        "submit",
+        "draft",
+        (_d("submitted_on", "Ngày nộp hồ sơ"),),
+        intro="Hạn nộp, điều kiện cơ sở thụ hưởng và mức hỗ trợ tối đa được kiểm tra theo quy định "
+        "có hiệu lực vào ngày nộp.",
+    ),
+    "tra_lai": Action(
+        "return", "appraise", (Field("reason", "Lý do trả lại (đơn vị sẽ thấy)", "textarea", maxlength=500),)
+    ),
+    "tham_dinh_co_so": Action("base-appraisal", "appraise", _appraisal_fields()),
+    "gui_bo": Action("forward", "appraise", (_d("on", "Ngày gửi Bộ"),)),
+    "tham_dinh_cap_bo": Action("ministry-appraisal", "appraise_national", _appraisal_fields()),
+    "de_xuat_ke_hoach": Action("propose", "appraise", (_d("on", "Ngày đề xuất"),)),
+    "de_xuat_ke_hoach_dia_phuong": Action("propose", "appraise", (_d("on", "Ngày đề xuất"),)),
+    "phe_duyet": Action(
+        "approve",
+        "approve_plan",
+        (
+            Field("plan_decision", "Số quyết định phê duyệt kế hoạch", maxlength=100),
+            Field("batch", "Đợt", "int", default="1", min=1),
+            _d("decided_on", "Ngày quyết định"),
+            Field("approved_support_vnd", "Kinh phí được duyệt (đồng)", "money"),
+        ),
+        intro="Thường được ghi tự động khi kế hoạch được phê duyệt (Kế hoạch → Phê duyệt đợt).",
+    ),
+    "khong_bo_tri": Action("not-funded", "appraise", (Field("reason", "Lý do", "textarea", maxlength=500),)),
+    "ky_hop_dong": Action(
+        "contract",
+        "appraise",
+        (
+            Field("contract_number", "Số hợp đồng", maxlength=100),
+            _d("signed_on", "Ngày ký"),
+            Field("contracted_support_vnd", "Kinh phí hỗ trợ theo hợp đồng (đồng)", "money"),
+        ),
+    ),
+    "bao_cao_tien_do": Action(
+        "progress",
+        "draft",
+        (
+            Field("month", "Tháng báo cáo", "month", default="this_month"),
+            Field("percent", "Tiến độ (%)", "int", min=0, max=100),
+            Field("note", "Nội dung đã thực hiện", "textarea", required=False, maxlength=500),
+        ),
+    ),
+    "tam_ung": Action(
+        "advances",
+        "draft",
+        (Field("amount_vnd", "Số tiền tạm ứng (đồng)", "money", min=1), _d("paid_on", "Ngày tạm ứng")),
+        intro="Mức tạm ứng tối đa theo quy định được kiểm tra khi ghi.",
+    ),
+    "de_nghi_dieu_chinh": Action(
+        "adjustments",
+        "draft",
+        (
+            Field(
+                "change_type",
+                "Loại điều chỉnh",
+                "select",
+                options=(
+                    ("tang_kinh_phi", "Tăng kinh phí"),
+                    ("giam_kinh_phi", "Giảm kinh phí"),
+                    ("thay_doi_noi_dung", "Thay đổi nội dung"),
+                    ("thay_doi_dia_diem", "Thay đổi địa điểm"),
+                    ("thay_doi_don_vi_thu_huong", "Thay đổi đơn vị thụ hưởng"),
+                    ("thay_doi_don_vi_phoi_hop", "Thay đổi đơn vị phối hợp"),
+                    ("thay_doi_thoi_gian_trong_nam", "Thay đổi thời gian trong năm"),
+                    ("gia_han_sang_nam_sau", "Gia hạn sang năm sau"),
+                    ("ngung_thuc_hien", "Ngừng thực hiện"),
+                ),
+            ),
+            Field("description", "Nội dung đề nghị", "textarea", maxlength=500),
+            _d("requested_on", "Ngày đề nghị"),
+        ),
+    ),
+    "quyet_dinh_dieu_chinh": Action(
+        "adjustments/decision",
+        "appraise",
+        (
+            Field("approved", "Đồng ý điều chỉnh", "checkbox", required=False),
+            Field("authority", "Cấp quyết định", "select", options=AUTHORITIES),
+            Field("decision_number", "Số quyết định", maxlength=100),
+            _d("decided_on", "Ngày quyết định"),
+        ),
+    ),
+    "hoan_thanh": Action("complete", "draft", (_d("on", "Ngày hoàn thành"),)),
+    "nghiem_thu": Action(
+        "acceptance",
+        "appraise",
+        (
+            _d("accepted_on", "Ngày nghiệm thu"),
+            Field("report", "Biên bản, kết quả nghiệm thu", "textarea", required=False, maxlength=500),
+        ),
+    ),
+    "quyet_toan": Action(
+        "settlement",
+        "appraise",
+        (
+            _d("settled_on", "Ngày quyết toán"),
+            _d("dossier_on", "Ngày nộp hồ sơ quyết toán"),
+            Field("settled_support_vnd", "Kinh phí quyết toán (đồng)", "money"),
+        ),
+    ),
+    "dong": Action("close", "appraise", (_d("on", "Ngày đóng đề án"),)),
+}
+EDIT = "sua_du_thao"
+
+
+def allowed(officer: Officer, state: dict[str, Any], instance: str) -> list[tuple[str, str]]:
+    """(action, label) of what this officer may do now: the đề án's own allowed actions, less those the
+    role may not do (the service checks again when the form is sent)."""
+    out = []
+    for code in state.get("allowed_actions", []):
+        if code == EDIT:
+            if officer.may("draft", instance):
+                out.append((code, vocab.label("de_an_action", code)))
+            continue
+        action = ACTIONS.get(code)
+        if action and officer.may(action.permission, instance):
+            out.append((code, vocab.label("de_an_action", code)))
+    return out
+
+
+def defaults(fields: tuple[Field, ...] | list[Field]) -> dict[str, str]:
+    today = date.today()
+    out = {}
+    for f in fields:
+        if f.default == "today":
+            out[f.name] = show_date(today)
+        elif f.default == "this_month":
+            out[f.name] = f"{today:%Y-%m}"
+        elif f.default is not None:
+            out[f.name] = str(f.default)
+    return out
+
+
+def action_of(code: str) -> Action:
+    action = ACTIONS.get(code)
+    if action is None:
+        raise ApiError(404, "Không tìm thấy", "Không có thao tác này / no such action")
+    return action
+
+
+def action_body(code: str, values: dict[str, Any]) -> dict[str, Any]:
+    body = nest(values)
+    if code in ("tham_dinh_co_so", "tham_dinh_cap_bo"):
+        members = []
+        for m in body.pop("members", []) or []:
+            if isinstance(m, dict) and m.get("name"):
+                members.append(
+                    {
+                        "name": m["name"],
+                        **({"role": m["role"]} if m.get("role") else {}),
+                        **({"opinion": m["opinion"]} if m.get("opinion") else {}),
+                        "declaration_signed": bool(m.get("declaration_signed")),
+                    }
+                )
+        body["members"] = members
+    if code == "quyet_dinh_dieu_chinh":
+        body["approved"] = bool(body.get("approved"))
+    return body
