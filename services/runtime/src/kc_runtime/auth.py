@@ -58,6 +58,7 @@ class Role:
     permissions: frozenset[str]
     reach: frozenset[str]  # what it may also do on other instances (bo for provinces, provinces for bo)
     unit_bound: bool = False  # acts for one implementing unit only (the token's ``unit`` claim)
+    max_token_hours: float = 12.0  # the longest a token of the role may live (``exp - iat``)
 
 
 def load_roles() -> dict[str, Role]:
@@ -70,6 +71,7 @@ def load_roles() -> dict[str, Role]:
             permissions=frozenset(r["permissions"]),
             reach=frozenset(r.get("reach_provinces" if r["scope"] == "national" else "reach_bo", [])),
             unit_bound=bool(r.get("unit_bound", False)),
+            max_token_hours=float(r["max_token_hours"]),
         )
         for name, r in doc["role"].items()
     }
@@ -111,6 +113,10 @@ class Principal:
         return crossing and permission in role.reach
 
 
+def _hours(span: timedelta) -> str:
+    return f"{span.total_seconds() / 3600:g}"
+
+
 def issue_token(
     signer: Signer,
     *,
@@ -136,6 +142,12 @@ def issue_token(
         raise ValueError(f"role {role} is not bound to a unit: no unit claim")
     if unit is not None and not UNIT_KEY.fullmatch(unit):
         raise ValueError(f"unit {unit!r} is not a unit key (lower case, digits, hyphens: trung-tam-khuyen-cong)")
+    longest = timedelta(hours=roles[role].max_token_hours)
+    if ttl > longest:
+        raise ValueError(
+            f"a token of role {role} lives at most {_hours(longest)} h (max_token_hours in roles.toml), "
+            f"not {_hours(ttl)} h"
+        )
     issued = now or datetime.now(UTC)
     claims: dict[str, Any] = {
         "iss": signer.instance,
@@ -175,6 +187,14 @@ def verify_token(token: str, trust: TrustFile, roles: Mapping[str, Role] = ROLES
         raise AuthError(401, "Tỉnh chỉ cấp mã cho tỉnh mình", f"{issuer} cannot issue tokens for {scope}")
     if role not in roles or roles[role].national != (scope == "bo"):
         raise AuthError(401, "Vai trò không hợp lệ cho phạm vi này", f"role {role!r} is not valid for scope {scope}")
+    lifetime = float(claims["exp"]) - float(claims["iat"])
+    longest = roles[role].max_token_hours * 3600
+    if lifetime > longest + 60:  # a minute for clocks and rounding
+        raise AuthError(
+            401,
+            f"Mã truy cập sống quá lâu: vai trò {roles[role].label} tối đa {_hours(timedelta(seconds=longest))} giờ",
+            f"the token lives {lifetime / 3600:g} h; role {role} at most {longest / 3600:g} h",
+        )
     unit = claims.get("unit")
     if unit is not None and (not roles[role].unit_bound or not isinstance(unit, str) or not UNIT_KEY.fullmatch(unit)):
         raise AuthError(401, "Đơn vị trong mã truy cập không hợp lệ", f"invalid unit claim {unit!r} for role {role}")
