@@ -26,7 +26,7 @@ from kc_notifications.scheduler import Scheduler
 from kc_notifications.sender import Sender
 from kc_notifications.settings import NotificationSettings
 from kc_notifications.store import DDL, NotificationStore
-from kc_notifications.webhooks import Deliverer, Subscriptions, WebhookError
+from kc_notifications.webhooks import Deliverer, SubscriptionNotFoundError, Subscriptions, WebhookError
 
 SERVICE = "notifications"
 
@@ -85,7 +85,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
     app.state.deliverer = deliverer
     app.state.mail_sink = sink
     app.include_router(api.router())
-    install_problem_handlers(app, {WebhookError: 422, NoRuleInForceError: 422})
+    install_problem_handlers(app, {SubscriptionNotFoundError: 404, WebhookError: 422, NoRuleInForceError: 422})
     install_auth(app, instance=settings.instance, trust=runtime.trust, permissions=ROUTE_PERMISSIONS)
     install_request_guards(app)
     install_health(app, runtime.readiness)

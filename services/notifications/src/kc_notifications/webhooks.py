@@ -34,6 +34,10 @@ class WebhookError(ValueError):
         self.field = field
 
 
+class SubscriptionNotFoundError(WebhookError):
+    """No webhook subscription with this id (never made, or deleted)."""
+
+
 def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
@@ -89,7 +93,7 @@ class Subscriptions:
         with self.store.transaction(commit=False) as cur:
             row = cur.execute("SELECT * FROM subscriptions WHERE id = ?", (sub_id,)).fetchone()
         if row is None:
-            raise WebhookError("Không có đăng ký webhook này / no such subscription", field="id")
+            raise SubscriptionNotFoundError("Không có đăng ký webhook này / no such subscription", field="id")
         return row | {"event_types": json.loads(row["event_types"]), "secrets": len(json.loads(row["secrets"]))}
 
     def rotate(self, sub_id: str, *, keep_old: bool = True) -> str:
@@ -121,15 +125,18 @@ class Subscriptions:
         with self.store.transaction() as cur:
             cur.execute("UPDATE subscriptions SET active = 0, disabled_reason = ? WHERE id = ?", (reason, sub_id))
 
-    def delete(self, sub_id: str) -> None:
-        """The subscription goes; its pending deliveries are cancelled (the delivery log stays)."""
+    def delete(self, sub_id: str) -> int:
+        """Remove the subscription (its secrets with it); its pending deliveries are cancelled, kept in
+        the log. Returns how many were cancelled."""
         self.get(sub_id)
         with self.store.transaction() as cur:
-            cur.execute(
-                "UPDATE deliveries SET status = 'huy' WHERE subscription_id = ? AND status IN ('cho_gui', 'thu_lai')",
-                (sub_id,),
-            )
+            cancelled = cur.execute(
+                "UPDATE deliveries SET status = 'huy', last_error = ? WHERE subscription_id = ?"
+                " AND status IN ('cho_gui', 'thu_lai')",
+                ("đăng ký đã xóa / subscription deleted", sub_id),
+            ).rowcount
             cur.execute("DELETE FROM subscriptions WHERE id = ?", (sub_id,))
+        return cancelled
 
     def enable(self, sub_id: str) -> None:
         self.get(sub_id)
@@ -154,12 +161,14 @@ class Subscriptions:
         with self.store.transaction() as cur:
             changed = cur.execute(
                 "UPDATE deliveries SET status = 'cho_gui', attempts = 0, next_at = ? WHERE id = ?"
-                " AND status IN ('that_bai', 'huy')",
+                " AND status IN ('that_bai', 'huy') AND subscription_id IN (SELECT id FROM subscriptions)",
                 (datetime.now(UTC).isoformat(), delivery_id),
             ).rowcount
         if not changed:
             raise WebhookError(
-                "Chỉ gửi lại được lượt đã thất bại hoặc bị hủy / only failed or cancelled deliveries", field="id"
+                "Chỉ gửi lại được lượt đã thất bại hoặc bị hủy của một đăng ký còn hiệu lực / only failed or "
+                "cancelled deliveries of a subscription that still exists",
+                field="id",
             )
 
 
