@@ -59,7 +59,7 @@ from kc_planning.main import create_app as planning_app
 from kc_planning.permissions import ROUTE_PERMISSIONS as PLANNING
 from kc_registry.main import create_app as registry_app
 from kc_registry.permissions import ROUTE_PERMISSIONS as REGISTRY
-from kc_runtime.auth import ROLES, Principal
+from kc_runtime.auth import ROLES, RUNTIME_ROUTE_PERMISSIONS, Principal
 from kc_runtime.settings import Settings
 from kc_runtime.streams import StreamPlan, ensure_streams
 from kc_runtime.testing import SettingsFactory, bearer
@@ -439,7 +439,7 @@ def test_fuzz_openapi(target: Target, make_settings: SettingsFactory, monkeypatc
     findings = Findings()
     with serve(app) as base_url, requests.Session() as session:
         wait_ready(base_url)
-        served = Served(base_url, settings, target.permissions)
+        served = Served(base_url, settings, {**RUNTIME_ROUTE_PERMISSIONS, **target.permissions})  # + /outbox/head
         target.seed(served)
         schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
         operations = [result.ok() for result in schema.get_all_operations()]

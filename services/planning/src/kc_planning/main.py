@@ -6,7 +6,12 @@ from fastapi import FastAPI
 from kc_runtime.apidocs import install_offline_docs
 from kc_runtime.auth import install_auth
 from kc_runtime.eventstore import persistence_env
-from kc_runtime.http import install_health, install_problem_handlers, install_request_guards
+from kc_runtime.http import (
+    install_health,
+    install_outbox_head,
+    install_problem_handlers,
+    install_request_guards,
+)
 from kc_runtime.localprojection import LocalProjection
 from kc_runtime.process import serve
 from kc_runtime.rebuild import ensure_tables
@@ -72,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_auth(app, instance=settings.instance, trust=runtime.trust, permissions=ROUTE_PERMISSIONS)
     install_request_guards(app, upload_bytes=5 * 1024 * 1024)
     install_health(app, runtime.readiness)
+    install_outbox_head(app, runtime.outbox_head)
     install_offline_docs(app)
     return app
 

@@ -252,8 +252,13 @@ def _problem(status: int, vi: str, en: str, instance: str, **codes: str) -> JSON
     )
 
 
+# routes every publishing service has, from the runtime (kc_runtime.http.install_outbox_head)
+RUNTIME_ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {("GET", "/outbox/head"): "verify"}
+
+
 def install_auth(app: FastAPI, *, instance: str, trust: TrustFile, permissions: Mapping[tuple[str, str], str]) -> None:
     """Check every request's token against the permission of the route it reaches."""
+    permissions = {**RUNTIME_ROUTE_PERMISSIONS, **permissions}
 
     routes = {(m, p) for p, ops in app.openapi().get("paths", {}).items() for m in ops if m != "parameters"}
     app.openapi_schema = None  # routes added later (health) still appear

@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import nats.js.errors as jserr
@@ -22,6 +23,7 @@ from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
 from faststream.security import SASLPlaintext
 from kc_contracts.base import ContractRegistry, registry
+from kc_contracts.integrity import canonical
 from kc_contracts.subjects import dead_letter_stream, stream_name
 from kc_kernel.vocabulary import use_admin_units
 from nats.js import JetStreamContext
@@ -233,6 +235,23 @@ class ServiceRuntime:
             await sub.inbox.receive(msg)
 
         subscriber(handle)
+
+    async def outbox_head(self) -> dict[str, Any] | None:
+        """The head of this service's published chain — how many envelopes its relay has had
+        acknowledged and the hash of the last — signed with the instance's key. An auditor compares it
+        with the chain found in the stream: an event missing at the chain's tail (deleted, or dropped
+        as a duplicate of a message it never was) shows only against the publisher's own count."""
+        if self.relay is None:
+            return None
+        seq, head = await asyncio.to_thread(self.relay.load_chain)
+        doc = {
+            "instance": self.settings.instance,
+            "source": self.relay.source,
+            "seq": seq,
+            "hash": head,
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        return doc | {"key_id": self.signer.key_id, "signature": self.signer.sign_bytes(canonical(doc))}
 
     async def readiness(self) -> dict[str, bool]:
         checks = {"nats": self.jetstream() is not None, "bus_started": self.bus_started}

@@ -343,7 +343,8 @@ class Failure:
     message: str
 
     def line(self) -> str:
-        where = f"#{self.seq}" if self.seq is not None else "gói/bundle"
+        chain_level = self.reason in ("missing_tail", "head_mismatch")
+        where = f"#{self.seq}" if self.seq is not None else ("chuỗi/chain" if chain_level else "gói/bundle")
         return f"✘ {where}  {self.event_id}  {self.publisher}  {self.reason}: {self.message}"
 
     def to_json(self) -> dict[str, Any]:
@@ -374,6 +375,62 @@ class Chain:
         return seq if isinstance(seq, int) else 0
 
 
+@dataclass(frozen=True)
+class PublisherHead:
+    """What a publishing service says it has published (``GET /outbox/head``), signed by its instance."""
+
+    source: str
+    seq: int
+    hash: str | None
+    at: str
+    service: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "hash": self.hash, "at": self.at, "service": self.service}
+
+
+def publisher_heads(run_file: Path, instance: str, trust: TrustStore, token: str | None) -> dict[str, PublisherHead]:
+    """The chain heads of ``instance``'s publishing services, from the URLs ``make run`` wrote, each
+    checked against the instance's key in the trust file. Taken before the stream is read, so every
+    event they count must be in it. A service that publishes nothing (404) or is not an API (a
+    console's redirect) has no head; one that does not answer stops the audit (``--no-heads`` skips)."""
+    services = read_run_file(run_file).get("services")
+    if not isinstance(services, dict):
+        return {}
+    mine = {k.split("/", 1)[1]: str(v) for k, v in services.items() if k.startswith(f"{instance}/")}
+    if not mine:
+        return {}
+    heads: dict[str, PublisherHead] = {}
+    with http(run_file, token, None) as client:
+        for service, base in sorted(mine.items()):
+            try:
+                response = client.client.get(base + "/outbox/head", follow_redirects=False)
+            except httpx.HTTPError as exc:
+                raise AuditError(
+                    f"{instance}/{service} không trả lời / does not answer ({exc}); "
+                    "--no-heads bỏ qua so sánh đầu chuỗi / skips the head comparison"
+                ) from exc
+            if response.status_code == 404 or 300 <= response.status_code < 400:
+                continue
+            if response.status_code != 200:
+                raise AuditError(f"{instance}/{service} /outbox/head: {response.status_code} {response.text[:200]}")
+            try:
+                doc = response.json()
+                signed = {k: doc[k] for k in ("instance", "source", "seq", "hash", "at")}
+                trust.verify_bytes(instance, canonical(signed), str(doc["signature"]), str(doc["key_id"]))
+            except (ValueError, KeyError, TypeError, IntegrityError) as exc:
+                raise AuditError(
+                    f"{instance}/{service}: đầu chuỗi không có chữ ký hợp lệ của {instance} / "
+                    f"the head is not validly signed by {instance}: {exc}"
+                ) from exc
+            if signed["instance"] != instance or not str(signed["source"]).startswith(f"/kc/{instance}/"):
+                raise AuditError(f"{instance}/{service}: đầu chuỗi của nơi khác / a head of another instance")
+            heads[str(signed["source"])] = PublisherHead(
+                str(signed["source"]), int(signed["seq"]), signed["hash"], str(signed["at"]), service
+            )
+    return heads
+
+
 class Audit:
     """Checks a stream's envelopes one at a time, in order, and keeps what the summary needs.
 
@@ -396,6 +453,8 @@ class Audit:
         self.keys: Counter[str] = Counter()
         self.key_instance: dict[str, str] = {}
         self._verified: dict[tuple[str, int], bytes] = {}  # (source, kcseq) -> sha256 of the bytes accepted
+        self.heads: dict[str, PublisherHead] = {}  # the publishers' own heads, when asked for (compare_heads)
+        self._at_head: dict[str, str] = {}  # source -> hash of its verified envelope at its head's position
         self._queue: deque[dict[str, Any]] = deque()
         self._results = iter(verify_stream(self._feed(), trust))
 
@@ -454,6 +513,37 @@ class Audit:
         if result is None and not placed and isinstance(kcseq, int):
             chain.head = body  # the chain's head is its last verified link
             self._verified[(source, kcseq)] = digest
+            head = self.heads.get(source)
+            if head is not None and head.seq == kcseq:
+                self._at_head[source] = envelope_hash(body)
+
+    def compare_heads(self) -> None:
+        """Each publisher's chain in the stream must reach the head the publisher itself reports (taken
+        before the stream was read): an event missing at the tail — deleted, or never stored because
+        JetStream took it for a duplicate of another message — leaves no broken link, only a shorter
+        chain."""
+        for source, head in sorted(self.heads.items()):
+            chain = self.chains.get(source)
+            found = chain.length() if chain is not None else 0
+            if head.seq > found:
+                self.fail(
+                    None,
+                    "(tail)",
+                    source,
+                    "missing_tail",
+                    f"bên phát đã phát {head.seq} sự kiện, luồng chỉ có chuỗi đến #{found}: thiếu "
+                    f"{head.seq - found} sự kiện cuối / the publisher has published {head.seq} events, the "
+                    f"stream holds its chain up to #{found}",
+                )
+            elif head.seq and self._at_head.get(source) != head.hash:
+                self.fail(
+                    None,
+                    "(head)",
+                    source,
+                    "head_mismatch",
+                    f"sự kiện #{head.seq} trên luồng khác với đầu chuỗi bên phát báo / event #{head.seq} in the "
+                    "stream is not the one the publisher reports as its head",
+                )
 
     def _placement(self, body: dict[str, Any], subject: str) -> list[tuple[str, str]]:
         """Is the envelope where it belongs: its instance's stream, its source, its subject?"""
@@ -518,6 +608,7 @@ class Audit:
             "publishers": self.publishers(),
             "event_types": dict(sorted(self.types.items())),
             "keys": self.key_records(),
+            "publisher_heads": {k: h.to_json() for k, h in sorted(self.heads.items())},
             "failures": [f.to_json() for f in self.failures],
             "verified": self.ok,
         }
@@ -912,6 +1003,16 @@ def verify(
         Path | None, typer.Option("--report", help="ghi kết quả ra tệp JSON / write the result as JSON")
     ] = None,
     batch: Annotated[int, typer.Option(min=1, max=100_000, help="số thông điệp mỗi lần kéo / per pull")] = 5000,
+    token: Token = None,
+    heads: Annotated[
+        bool | None,
+        typer.Option(
+            "--heads/--no-heads",
+            help="so sánh với đầu chuỗi do dịch vụ phát báo (địa chỉ trong --run-file; mặc định: khi đọc bus "
+            "của --run-file) / compare with the publishers' own chain heads (service URLs from --run-file; "
+            "default: when reading the run file's bus)",
+        ),
+    ] = None,
 ) -> None:
     """Xác minh mọi chữ ký và mọi liên kết băm của một instance, từ NATS hoặc từ gói kiểm toán.
 
@@ -940,11 +1041,22 @@ def verify(
             url = nats_url_of(nats_url, run_file)
             trust_path = trust or keys_dir_of(None, run_file) / TRUST
             audit = Audit(name, load_trust(trust_path))
+            if heads if heads is not None else (nats_url is None and run_file.is_file()):
+                # before the stream is read: all they count is in it
+                audit.heads = publisher_heads(run_file, name, audit.trust, token)
             state = asyncio.run(replay(url, name, audit, batch=batch))
+            audit.compare_heads()
+            compared = ", ".join(f"{h.service} #{h.seq}" for h in audit.heads.values())
             facts = [
                 ("instance", name),
                 ("luồng / stream", f"{state.name} ({url})"),
                 ("tệp tin cậy / trust", str(trust_path)),
+                (
+                    "đầu chuỗi phát / heads",
+                    f"đã so / compared: {compared}"
+                    if compared
+                    else "không so (không có địa chỉ dịch vụ) / not compared (no service URLs)",
+                ),
             ]
             title = "Kiểm toán luồng sự kiện / stream audit"
             extra = {"stream": state.name, "nats": url}
