@@ -18,6 +18,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from kc_contracts.limits import MAX_BUDGET_LINES, Batch, Count, FreeForm, PositiveVnd, Vnd, totals_within
+from kc_kernel.periods import PlanYear, ReportMonth
 from kc_runtime.actor import actor_of
 from kc_runtime.fields import Text50, Text100, Text200, Text300, Text500
 from kc_runtime.http import problem_responses, rules_dated_by
@@ -93,7 +94,7 @@ class DraftDeAn(DeAnFields):
     title: Text300
     level: Level
     de_an_type: DeAnType
-    plan_year: int = Field(ge=2010, le=2100)
+    plan_year: PlanYear
     province_code: str | None = Field(None, pattern=r"^\d{2}$", description="Mặc định: tỉnh của hệ thống")
     implementing_unit: Text200
     unit: str | None = Field(
@@ -166,7 +167,7 @@ class Contract(Command):
 
 
 class Progress(Command):
-    month: str = Field(pattern=r"^\d{4}-\d{2}$")
+    month: ReportMonth
     percent: int = Field(ge=0, le=100)
     note: Text500 | None = None
 

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from kc_contracts.limits import MAX_REGISTRATION_ITEMS, PlanVnd, PositiveVnd, Vnd
+from kc_kernel.periods import FIRST_PLAN_YEAR, LAST_PLAN_YEAR, PlanYear
 from kc_kernel.vocabulary import label
 from kc_runtime.actor import actor_of
 from kc_runtime.fields import Text100, Text200, Text300, Text500
@@ -79,7 +80,7 @@ class RegistrationItem(BaseModel):
 class RegistrationBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     level: Level
-    year: int = Field(ge=2010, le=2100)
+    year: PlanYear
     registrant: Text200
     registrant_kind: str = Field("xa", pattern=r"^(xa|to_chuc_dich_vu|so_cong_thuong|don_vi_khac)$")
     items: list[RegistrationItem] = Field(min_length=1, max_length=MAX_REGISTRATION_ITEMS)
@@ -105,7 +106,7 @@ Milestone = Annotated[str, Field(pattern=r"^(registration_deadline|dossier_deadl
 class ExtensionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     level: Level
-    year: int = Field(ge=2010, le=2100)
+    year: PlanYear
     milestone: Milestone = Field(description="Mốc được gia hạn")
     decision_number: Text100
     decision_date: date
@@ -120,7 +121,7 @@ class ExtensionBody(BaseModel):
 
 class NationalRegistrationBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    year: int = Field(ge=2010, le=2100, description="Năm kế hoạch N")
+    year: PlanYear
     filed_on: date
     extension: Text100 | None = Field(None, description="Số quyết định gia hạn của Cục (khi gửi muộn)")
 
@@ -327,7 +328,7 @@ def router() -> APIRouter:
     @api.get("/registrations", tags=["đăng ký kế hoạch"], summary="Danh sách đăng ký kế hoạch (Sở tổng hợp)")
     def registrations(
         request: Request,
-        year: Annotated[int | None, Query(ge=2010, le=2100)] = None,
+        year: Annotated[int | None, Query(ge=FIRST_PLAN_YEAR, le=LAST_PLAN_YEAR)] = None,
         level: Annotated[str | None, Query(pattern=r"^(quoc_gia|dia_phuong)$")] = None,
         status: Annotated[str | None, Query(pattern=r"^(da_nop|da_chap_nhan|tra_lai)$")] = None,
         commune_code: Annotated[str | None, Query(pattern=r"^\d{5}$", description="Mã xã (cũ hoặc hiện nay)")] = None,
@@ -416,7 +417,7 @@ def router() -> APIRouter:
 
     @api.get("/extensions", tags=["đăng ký kế hoạch"], summary="Quyết định gia hạn đã ghi nhận (của đơn vị và của Cục)")
     def extensions(
-        request: Request, year: Annotated[int | None, Query(ge=2010, le=2100)] = None
+        request: Request, year: Annotated[int | None, Query(ge=FIRST_PLAN_YEAR, le=LAST_PLAN_YEAR)] = None
     ) -> list[dict[str, Any]]:
         queries: RegistrationQueries = request.app.state.registrations
         return queries.granted_extensions(year=year)
@@ -444,7 +445,7 @@ def router() -> APIRouter:
     )
     def national_registrations(
         request: Request,
-        year: Annotated[int | None, Query(ge=2010, le=2100)] = None,
+        year: Annotated[int | None, Query(ge=FIRST_PLAN_YEAR, le=LAST_PLAN_YEAR)] = None,
         province_code: str | None = Query(None, pattern=r"^\d{2}$", description="Mã tỉnh (cũ hoặc hiện nay)"),
     ) -> dict[str, Any]:
         queries: RegistrationQueries = request.app.state.registrations

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from kc_kernel.money import above_appraisal, vnd
+from kc_kernel.periods import check_month
 from kc_kernel.vocabulary import label
 
 from kc_appraisal.domain.beneficiary import BeneficiaryLookup, check_beneficiaries
@@ -352,8 +353,10 @@ class DeAn(DeAnEvents, Aggregate):
 
     def report_progress(self, *, month: str, percent: int, by: By, note: str = "") -> None:
         self._require("bao_cao_tien_do")
-        if len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit() or not 1 <= int(month[5:]) <= 12:
-            raise AppraisalError("Tháng báo cáo dạng YYYY-MM / month must be YYYY-MM", field="month")
+        try:
+            check_month(month)
+        except ValueError as exc:
+            raise AppraisalError(str(exc), field="month") from None
         if not isinstance(percent, int) or not self.progress_pct <= percent <= 100:
             raise AppraisalError(
                 f"Tiến độ phải từ {self.progress_pct} đến 100% / progress must not go back", field="percent"

@@ -8,13 +8,13 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from kc_kernel.periods import check_plan_year
+
 from kc_appraisal.domain.de_an.budget import check_budget_lines
 from kc_appraisal.domain.de_an.lifecycle import DeAnType, Level
 from kc_appraisal.domain.de_an.values import text
 from kc_appraisal.domain.errors import AppraisalError, BeneficiaryError
 from kc_appraisal.domain.rules import Rulebook
-
-FIRST_PLAN_YEAR, LAST_PLAN_YEAR = 2010, 2100
 
 
 def check_details(details: Mapping[str, Any], *, rules: Rulebook, on: date) -> dict[str, Any]:
@@ -34,9 +34,10 @@ def check_details(details: Mapping[str, Any], *, rules: Rulebook, on: date) -> d
             field="de_an_type",
         )
     d["level"], d["de_an_type"] = level.value, kind.value
-    year = d.get("plan_year")
-    if not isinstance(year, int) or isinstance(year, bool) or not FIRST_PLAN_YEAR <= year <= LAST_PLAN_YEAR:
-        raise AppraisalError("Năm kế hoạch không hợp lệ / invalid plan year", field="plan_year")
+    try:
+        check_plan_year(d.get("plan_year"))
+    except ValueError as exc:
+        raise AppraisalError(str(exc), field="plan_year") from None
     catalogue = rules.contents.on(on).params.items
     contents = [str(c) for c in d.get("activity_contents") or []]
     unknown = [c for c in contents if c not in catalogue]
