@@ -75,6 +75,7 @@ _TITLES = {
     413: "Dữ liệu quá lớn / Payload too large",
     415: "Định dạng không được hỗ trợ / Unsupported media type",
     422: "Dữ liệu không hợp lệ / Invalid input",
+    503: "Tạm thời không phục vụ được / Service unavailable",
 }
 
 
@@ -177,11 +178,15 @@ def _whole_request(request: Request) -> str:
 
 def install_problem_handlers(app: FastAPI, status_by_error: Mapping[type[Exception], int]) -> None:
     """Map the service's domain errors (by class, most specific first) to problem responses."""
-    from kc_runtime.rebuild import RebuildInProgressError  # (the bus side of the runtime: imported when used)
+    from kc_runtime.rebuild import (  # (the bus side of the runtime: imported when used)
+        RebuildInProgressError,
+        ReplayInterruptedError,
+    )
 
     status_by_error = {
         SpreadsheetError: 422,  # an upload refused as a whole: its file
         RebuildInProgressError: 409,  # one rebuild of a view at a time
+        ReplayInterruptedError: 503,  # the bus stopped delivering the log: nothing half-built is given
         **status_by_error,
     }
 

@@ -278,6 +278,17 @@ async def _replay(
     per batch, the next one sent before the current batch is handed over (so the server streams
     while the caller applies). nats-py's ``fetch`` waits for each message separately (a task and a
     timer per message), which costs more than decoding it.
+
+    The end is known, never waited for: a consumer with nothing pending (an empty stream, or none of
+    its subjects) is not read at all, and the read stops at the delivery that reports nothing more
+    pending or reaches ``until_seq`` (the stream's last sequence when the rebuild began). A pull
+    request that expires while messages are still pending (a slow server) is asked again; one ended
+    otherwise (the consumer gone) is an error, never a view built from part of the log.
+
+    The consumer is not deleted: an instance's account may create consumers but not delete them
+    (``deploy/nats``), and asking would wait for a reply that never comes (a request timeout per
+    source: 5 s each, most of a small rebuild). It is in memory and removed by the server once idle
+    (``inactive_threshold``).
     """
     config = ConsumerConfig(
         # named: created through $JS.API.CONSUMER.CREATE.<stream>.<name>, the subject an instance's
@@ -286,42 +297,52 @@ async def _replay(
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.NONE,
         filter_subjects=source.subjects,
-        inactive_threshold=60.0,
+        inactive_threshold=_IDLE_CONSUMER_S,
         max_waiting=1,
         mem_storage=True,
     )
     info = await js.add_consumer(source.stream, config)
     if not info.num_pending or until_seq <= 0:
-        await _delete_consumer(js, source.stream, info.name)
         return
     next_subject = f"{getattr(js, '_prefix', '$JS.API')}.CONSUMER.MSG.NEXT.{source.stream}.{info.name}"
     request = json.dumps({"batch": batch, "expires": int(_PULL_EXPIRES_S * 1e9)}).encode()
-    state = _Pull()
+    state = _Pull(pending=int(info.num_pending))
 
     async def on_message(msg: Any) -> None:
-        if not msg.reply:  # a status: 404 no messages, 408 request expired, 409 ... — the pull is over
-            state.ended = True
+        if not msg.reply:  # a status: 408 request expired, 404 no messages, 409 consumer gone …: this pull is over
+            state.status = str((msg.headers or {}).get("Status") or "?")
             state.complete.set()
             return
         seq, pending = _position(msg.reply)
         state.received.append((seq, msg.subject, msg.data))
+        state.pending = pending
+        state.got += 1
         if pending == 0 or seq >= until_seq:
             state.ended = True
             state.complete.set()
-        elif len(state.received) >= batch:
+        elif state.got >= batch:
             state.complete.set()
+
+    async def ask() -> None:
+        state.got, state.status = 0, None
+        await nc.publish(next_subject, request, reply=inbox)
 
     inbox = nc.new_inbox()
     sub = await nc.subscribe(inbox, cb=on_message, pending_msgs_limit=4 * batch + 16, pending_bytes_limit=-1)
+    expired_in_a_row = 0
     try:
-        await nc.publish(next_subject, request, reply=inbox)
+        await ask()
         while True:
             await asyncio.wait_for(state.complete.wait(), _PULL_EXPIRES_S + 10)
             chunk, state.received = state.received, []
             state.complete.clear()
-            ended = state.ended
+            ended, status = state.ended, state.status
+            if status is not None and not ended:
+                expired_in_a_row = expired_in_a_row + 1 if not chunk else 0
+                if status != "408" or expired_in_a_row >= 3:
+                    raise ReplayInterruptedError(source.stream, status, state.pending)
             if not ended:
-                await nc.publish(next_subject, request, reply=inbox)
+                await ask()  # the next batch (or this one again after an expiry) while this one is applied
             out = [item for item in chunk if item[0] <= until_seq]
             if out:
                 yield out
@@ -329,22 +350,30 @@ async def _replay(
                 return
     finally:
         await sub.unsubscribe()
-        await _delete_consumer(js, source.stream, info.name)
 
 
 _PULL_EXPIRES_S = 5.0
+_IDLE_CONSUMER_S = 60.0  # a replay's consumer is removed by the server after this long unused
+
+
+class ReplayInterruptedError(RuntimeError):
+    """The stream stopped delivering before the replay reached its end: the rebuild is not finished."""
+
+    def __init__(self, stream: str, status: str, pending: int) -> None:
+        super().__init__(
+            f"Luồng {stream} ngừng gửi khi còn {pending} thông điệp (trạng thái {status}); chưa dựng lại xong / "
+            f"the stream stopped delivering with {pending} messages pending (status {status})"
+        )
 
 
 @dataclass
 class _Pull:
+    pending: int = 0  # messages of the consumer not yet delivered, as of the last delivery
     received: list[tuple[int, str, bytes]] = field(default_factory=list)
     complete: asyncio.Event = field(default_factory=asyncio.Event)
+    got: int = 0  # delivered for the current pull request
+    status: str | None = None  # the status that ended the current pull request
     ended: bool = False
-
-
-async def _delete_consumer(js: Any, stream: str, name: str) -> None:
-    with contextlib.suppress(Exception):  # it expires by itself (inactive_threshold) anyway
-        await js.delete_consumer(stream, name)
 
 
 class RebuildInProgressError(RuntimeError):
