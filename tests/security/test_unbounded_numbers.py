@@ -23,6 +23,7 @@ import httpx
 import nats
 from eventsourcing.persistence import StoredEvent
 from kc_appraisal.main import create_app
+from kc_registry.main import create_app as registry_app
 from kc_runtime.streams import StreamPlan, ensure_streams
 from kc_runtime.testing import SettingsFactory, bearer, served
 
@@ -130,4 +131,81 @@ async def test_an_amount_of_10_to_the_20_is_refused_and_a_poison_event_is_quaran
             assert quarantined[0]["projection"].startswith("appraisal-de-an-list")
             assert quarantined[0]["originator_id"] == poisoned
             assert "too large" in quarantined[0]["reason"] or "out of range" in quarantined[0]["reason"]
+    app.state.runtime.close()
+
+
+async def test_an_event_beyond_its_contract_is_quarantined_by_the_relay_which_publishes_the_next(
+    make_settings: SettingsFactory,
+) -> None:
+    """The outbox relay too: a stored event that cannot become its contract (here a support record of
+    10^20 VND, beyond ``SupportRecordedV1``'s bound) used to be retried for ever, and nothing the
+    service saved after it was ever published. Now it is quarantined, shown on ``/readyz``, and the
+    relay goes on."""
+    settings = make_settings("registry")
+    await ensure(settings.nats_url)
+    app = registry_app(settings)
+    with served(app) as base:
+        async with httpx.AsyncClient(base_url=base, headers=bearer(settings), timeout=30) as http:
+            created = await http.post(
+                "/establishments",
+                json={
+                    "name": "Cơ sở mây tre đan Phú Vinh",
+                    "tax_code": "0100112437",
+                    "legal_form": "ho_kinh_doanh",
+                    "commune_code": "17419",
+                },
+            )
+            assert created.status_code == 201, created.text
+            eid = created.json()["id"]
+            support = {
+                "cost_item": "Máy chẻ nan",
+                "amount_vnd": 50_000_000,
+                "funding_source": "dia_phuong",
+                "year": 2023,
+                "reference": "KCĐP-40-2023-01",
+            }
+            assert (await http.post(f"/establishments/{eid}/support", json=support)).status_code == 201
+
+            # the poison: the same record again at 10^20 VND, as saved before the bounds existed
+            application = app.state.application
+            stored = application.recorder.select_events(uuid.UUID(eid))
+            state = json.loads(stored[-1].state)
+            state["support"]["amount_vnd"] = TEN_TO_THE_20
+            application.recorder.insert_events(
+                [StoredEvent(uuid.UUID(eid), len(stored) + 1, stored[-1].topic, json.dumps(state).encode())]
+            )
+            later = await http.post(
+                "/establishments",
+                json={
+                    "name": "Cơ sở đúc đồng Đông Hà",
+                    "tax_code": "0101243150",
+                    "legal_form": "ho_kinh_doanh",
+                    "commune_code": "17419",
+                },
+            )
+            assert later.status_code == 201, later.text
+
+            nc = await nats.connect(settings.nats_url)
+            try:
+                js = nc.jetstream()
+                published: set[str] = set()
+                for _ in range(150):
+                    info = await js.stream_info("KC_TINH_40")
+                    published = {
+                        json.loads((await js.get_msg("KC_TINH_40", seq)).data)["data"].get("establishment_id", "")
+                        for seq in range(info.state.first_seq, info.state.last_seq + 1)
+                    }
+                    if later.json()["id"] in published:
+                        break
+                    await asyncio.sleep(0.1)
+            finally:
+                await nc.close()
+            assert later.json()["id"] in published, "the relay is stuck behind the poison"
+
+            body = (await http.get("/readyz")).json()
+            assert body["degraded"] is True, body
+            outbox = [q for q in body["quarantine"] if q["projection"] == "outbox:registry"]
+            assert len(outbox) == 1, body["quarantine"]
+            assert outbox[0]["originator_id"] == eid
+            assert "amount_vnd" in outbox[0]["reason"]
     app.state.runtime.close()

@@ -112,39 +112,13 @@ class LocalProjection:
                 self._quarantine(notification, exc)
 
     def _quarantine(self, notification: Notification, exc: Exception) -> None:
-        reason = f"{type(exc).__name__}: {exc}"[:1000]
-        log.error(
-            "projection quarantined an event it cannot apply",
-            projection=self.name,
-            notification_id=notification.id,
-            originator_id=str(notification.originator_id),
-            version=notification.originator_version,
-            topic=notification.topic,
-            reason=reason,
-        )
         with self.store.transaction() as cur:
-            cur.execute(
-                "INSERT INTO projection_quarantine VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (projection, notification_id) DO NOTHING",
-                (
-                    self.name,
-                    notification.id,
-                    str(notification.originator_id),
-                    notification.originator_version,
-                    notification.topic,
-                    reason,
-                    datetime.now(UTC).isoformat(),
-                ),
-            )
+            quarantine(cur, self.name, notification, exc)
             self.store.track(cur, Tracking(self.name, notification.id))
 
     def quarantined(self, limit: int = 20) -> list[dict[str, Any]]:
         """The events set aside (latest first), with the reason."""
-        with self.store.transaction(commit=False) as cur:
-            return cur.execute(
-                "SELECT * FROM projection_quarantine WHERE projection = ? ORDER BY notification_id DESC LIMIT ?",
-                (self.name, limit),
-            ).fetchall()
+        return quarantined(self.store, self.name, limit)
 
     def _after_save(self) -> None:
         try:
@@ -160,3 +134,40 @@ class LocalProjection:
             except Exception as exc:
                 log.warning("projection catch-up failed; retrying", projection=self.name, error=repr(exc))
             await asyncio.sleep(interval_s)
+
+
+def quarantine(cur: ViewCursor, name: str, notification: Notification, exc: BaseException) -> None:
+    """Set ``notification`` aside for ``name`` (a projection, a relay), with the reason, in the caller's
+    transaction; logged as an error."""
+    reason = f"{type(exc).__name__}: {exc}"[:1000]
+    log.error(
+        "an event was quarantined",
+        by=name,
+        notification_id=notification.id,
+        originator_id=str(notification.originator_id),
+        version=notification.originator_version,
+        topic=notification.topic,
+        reason=reason,
+    )
+    cur.execute(
+        "INSERT INTO projection_quarantine VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (projection, notification_id) DO NOTHING",
+        (
+            name,
+            notification.id,
+            str(notification.originator_id),
+            notification.originator_version,
+            notification.topic,
+            reason,
+            datetime.now(UTC).isoformat(),
+        ),
+    )
+
+
+def quarantined(store: ViewStore, name: str, limit: int = 20) -> list[dict[str, Any]]:
+    """What ``name`` set aside (latest first), with the reason."""
+    with store.transaction(commit=False) as cur:
+        return cur.execute(
+            "SELECT * FROM projection_quarantine WHERE projection = ? ORDER BY notification_id DESC LIMIT ?",
+            (name, limit),
+        ).fetchall()

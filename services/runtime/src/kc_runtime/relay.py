@@ -28,7 +28,7 @@ from typing import Any, cast
 
 import structlog
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import Notification, Tracking
 from kc_contracts import ContractEvent, Envelope
 from kc_contracts.integrity import Signer, canonical, envelope_hash, message_id
 from kc_contracts.subjects import stream_name, subject_for
@@ -37,6 +37,7 @@ from nats.js import JetStreamContext
 from kc_runtime import tracing
 from kc_runtime.deadletters import DeadLetters
 from kc_runtime.eventstore import ServiceApplication
+from kc_runtime.localprojection import QUARANTINE_DDL, TRANSIENT, quarantine, quarantined
 from kc_runtime.views import ViewStore
 
 Translate = Callable[[DomainEventProtocol[Any]], ContractEvent | None]
@@ -75,7 +76,7 @@ class OutboxRelay:
         self._position: int | None = None
         self.signer = signer
         self.source = f"/kc/{instance}/{service}"
-        self._chain = ViewStore.sharing(app.recorder, app.env, ddl=[CHAIN_DDL])
+        self._chain = ViewStore.sharing(app.recorder, app.env, ddl=[CHAIN_DDL, QUARANTINE_DDL])
         self._seq = 0
         self._head: str | None = None
         self.published = 0
@@ -158,7 +159,9 @@ class OutboxRelay:
                 raise ConnectionError("NATS is not connected")
             try:
                 for notification in notifications:
-                    await self._publish(js, self.app.mapper.to_domain_event(notification))
+                    message = await self._message_or_quarantine(notification)
+                    if message is not None:
+                        await self._send(js, message)
                 last = notifications[-1].id
                 await asyncio.to_thread(self.store_position, last)
             except BaseException:
@@ -167,10 +170,33 @@ class OutboxRelay:
             self._position = last
             passed += len(notifications)
 
+    async def _message_or_quarantine(self, notification: Notification) -> tuple[Envelope, str, bytes] | None:
+        """The message for a stored event; None for a private one — or for one that cannot become its
+        contract (a number beyond the contract's bounds, saved before they existed; a stored event that
+        no longer decodes): that one is quarantined with the reason (``/readyz`` shows it) and the relay
+        goes on, instead of retrying it for ever while nothing after it is published. Translation is
+        deterministic, so a republish after a crash skips the same event and signs the same chain."""
+        try:
+            return self.message(self.app.mapper.to_domain_event(notification))
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            await asyncio.to_thread(self._quarantine, notification, exc)
+            return None
+
+    def _quarantine(self, notification: Notification, exc: Exception) -> None:
+        with self._chain.transaction() as cur:
+            quarantine(cur, self.tracking_name, notification, exc)
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        return quarantined(self._chain, self.tracking_name)
+
     async def _publish(self, js: JetStreamContext, domain_event: DomainEventProtocol[Any]) -> None:
         message = self.message(domain_event)
-        if message is None:
-            return  # a private event: no public contract
+        if message is not None:  # None: a private event, no public contract
+            await self._send(js, message)
+
+    async def _send(self, js: JetStreamContext, message: tuple[Envelope, str, bytes]) -> None:
         envelope, subject, payload = message
         ack = await js.publish(
             subject,

@@ -93,6 +93,8 @@ class ServiceRuntime:
         quarantine: list[dict[str, Any]] = []
         for projection in self.projections:
             quarantine += await asyncio.to_thread(projection.quarantined)
+        if self.relay is not None:  # events that could not become their contract: not published
+            quarantine += await asyncio.to_thread(self.relay.quarantined)
         return {"quarantine": quarantine} if quarantine else {}
 
     def close(self) -> None:
