@@ -2,12 +2,11 @@
 bundle that verifies offline, rebuild the planning views and compare digests, read a đề án's
 timeline and a view as of a past date.
 
-Verification (``verify``) reads every message of the instance's stream in order (an unacknowledged
-pull consumer read in large batches) and checks with :func:`kc_contracts.integrity.verify_stream`
-every signature against the trust file and every hash link of every publisher's chain, from #1. It
-also checks that each envelope belongs where it was found (its instance, its source, its subject).
-A byte-identical copy of an envelope already verified (a relay's republish beyond the duplicate
-window) is counted, not failed.
+Verification (``verify``) is :mod:`kc_runtime.streamaudit`'s (the console's Kiểm toán page runs the
+same): every message of the instance's stream read in order, every signature checked against the
+trust file and every hash link of every publisher's chain from #1, each envelope where it belongs
+(its instance, its source, its subject), byte-identical republishes counted, not failed, and each
+publisher's chain compared with the head the publishing service reports (an event missing at the tail).
 
 An audit bundle (``export``) is a folder:
 
@@ -37,10 +36,7 @@ import hashlib
 import json
 import os
 import time
-import uuid
-from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from datetime import time as dtime
 from itertools import zip_longest
@@ -49,17 +45,23 @@ from typing import IO, Annotated, Any, NoReturn
 
 import httpx
 import typer
-from kc_contracts.envelope import envelope_type
 from kc_contracts.integrity import (
     IntegrityError,
     TrustStore,
     canonical,
-    envelope_hash,
-    verify_stream,
 )
-from kc_contracts.subjects import check_instance, instance_subjects, parse_subject, stream_name
+from kc_contracts.subjects import check_instance, instance_subjects, stream_name
 from kc_kernel.money import vnd
 from kc_kernel.vocabulary import label
+from kc_runtime import streamaudit
+from kc_runtime.streamaudit import (
+    Audit,
+    AuditError,
+    PublisherHead,
+    Stored,
+    StreamState,
+    checked_head,
+)
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -116,10 +118,6 @@ Token = Annotated[
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="in JSON thay vì bảng / print JSON")]
-
-
-class AuditError(Exception):
-    """Something that stops the command (not a verification failure): one line for the person."""
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -179,216 +177,6 @@ def checked_instance(instance: str) -> str:
         raise AuditError(str(exc)) from exc
 
 
-# -- reading a stream --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """One message as the stream holds it."""
-
-    seq: int
-    subject: str
-    data: bytes
-    stored_ns: int = 0  # when JetStream stored it (ns since the epoch), 0 if unknown
-
-
-@dataclass(frozen=True)
-class StreamState:
-    name: str
-    messages: int
-    first_seq: int
-    last_seq: int
-
-
-async def _quiet(*_: Any) -> None:
-    """nats-py logs connection errors with a traceback unless given callbacks: the CLI reports them itself."""
-
-
-async def connect(url: str) -> Any:
-    import nats
-
-    servers = [u.strip() for u in url.split(",") if u.strip()]
-    try:
-        return await nats.connect(
-            servers,
-            connect_timeout=5,
-            allow_reconnect=False,
-            max_reconnect_attempts=0,
-            error_cb=_quiet,
-            disconnected_cb=_quiet,
-            closed_cb=_quiet,
-        )
-    except Exception as exc:
-        raise AuditError(f"NATS {url} không trả lời / does not answer: {exc or type(exc).__name__}") from exc
-
-
-async def stream_state(js: Any, stream: str) -> StreamState:
-    from nats.js.errors import NotFoundError
-
-    try:
-        info = await js.stream_info(stream)
-    except NotFoundError as exc:
-        raise AuditError(f"không có luồng {stream} trên NATS / no stream {stream}") from exc
-    except Exception as exc:
-        raise AuditError(f"không đọc được luồng {stream} / cannot read stream {stream}: {exc}") from exc
-    return StreamState(stream, int(info.state.messages), int(info.state.first_seq), int(info.state.last_seq))
-
-
-def _delivery(reply: str) -> tuple[int, int, int]:
-    """(stream sequence, storage time ns, messages pending) from a JetStream delivery's reply subject."""
-    t = reply.split(".")
-    if len(t) == 9:  # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>
-        return int(t[5]), int(t[7]), int(t[8])
-    # $JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>...
-    return int(t[7]), int(t[9]), int(t[10])
-
-
-@dataclass
-class _Pull:
-    received: list[Stored] = field(default_factory=list)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    got: int = 0  # messages delivered for the current pull request
-    request_over: bool = False
-    finished: bool = False
-
-
-PULL_EXPIRES_S = 5.0
-
-
-async def read_stream(nc: Any, js: Any, state: StreamState, batch: int = 5000) -> AsyncIterator[list[Stored]]:
-    """Every message of the stream up to ``state.last_seq``, in order, in batches of up to ``batch``.
-
-    An ephemeral, unacknowledged pull consumer read through a plain subscription: one pull request
-    per batch, the next one sent before the current batch is handed over. Messages published after
-    ``state`` was taken are left out (the audit is of the stream as it was then).
-    """
-    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-
-    if state.messages == 0:
-        return
-    info = await js.add_consumer(
-        state.name,
-        ConsumerConfig(
-            # named: an auditor's account on deploy/nats may create consumers only by name
-            # ($JS.API.CONSUMER.CREATE.<stream>.<name>); it expires when idle (no delete permission)
-            name=f"audit-{uuid.uuid4().hex[:16]}",
-            deliver_policy=DeliverPolicy.ALL,
-            ack_policy=AckPolicy.NONE,
-            inactive_threshold=60.0,
-            max_waiting=1,
-            mem_storage=True,
-        ),
-    )
-    next_subject = f"{getattr(js, '_prefix', '$JS.API')}.CONSUMER.MSG.NEXT.{state.name}.{info.name}"
-    request = json.dumps({"batch": batch, "expires": int(PULL_EXPIRES_S * 1e9)}).encode()
-    pull = _Pull()
-
-    async def on_message(msg: Any) -> None:
-        if not msg.reply:  # a status (408 request expired, 404, 409): this pull request is over
-            pull.request_over = True
-            pull.wake.set()
-            return
-        seq, stored_ns, pending = _delivery(msg.reply)
-        if seq > state.last_seq:
-            pull.finished = True
-            pull.wake.set()
-            return
-        pull.received.append(Stored(seq, msg.subject, msg.data, stored_ns))
-        pull.got += 1
-        if seq >= state.last_seq or pending == 0:
-            pull.finished = True
-            pull.wake.set()
-        elif pull.got >= batch:
-            pull.request_over = True
-            pull.wake.set()
-
-    async def ask() -> None:
-        pull.got, pull.request_over = 0, False
-        await nc.publish(next_subject, request, reply=inbox)
-
-    inbox = nc.new_inbox()
-    sub = await nc.subscribe(inbox, cb=on_message, pending_msgs_limit=4 * batch + 16, pending_bytes_limit=-1)
-    try:
-        await ask()
-        while True:
-            try:
-                await asyncio.wait_for(pull.wake.wait(), PULL_EXPIRES_S + 25)
-            except TimeoutError as exc:
-                raise AuditError(f"NATS ngừng gửi luồng {state.name} / stopped delivering the stream") from exc
-            pull.wake.clear()
-            chunk, pull.received = pull.received, []
-            finished = pull.finished or (pull.request_over and pull.got == 0)  # nothing more to come
-            if not finished and pull.request_over:
-                await ask()  # the server streams the next batch while this one is checked
-            if chunk:
-                yield chunk
-            if finished:
-                return
-    finally:
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
-        with contextlib.suppress(Exception):  # it expires by itself (inactive_threshold) anyway
-            await js.delete_consumer(state.name, info.name)
-
-
-# -- verification ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Failure:
-    seq: int | None  # stream sequence (None: the bundle as a whole)
-    event_id: str
-    publisher: str
-    reason: str
-    message: str
-
-    def line(self) -> str:
-        chain_level = self.reason in ("missing_tail", "head_mismatch")
-        where = f"#{self.seq}" if self.seq is not None else ("chuỗi/chain" if chain_level else "gói/bundle")
-        return f"✘ {where}  {self.event_id}  {self.publisher}  {self.reason}: {self.message}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "event_id": self.event_id,
-            "publisher": self.publisher,
-            "reason": self.reason,
-            "message": self.message,
-        }
-
-
-@dataclass
-class Chain:
-    """One publisher's envelopes as found in the stream."""
-
-    events: int = 0
-    first_seq: int = 0
-    last_seq: int = 0
-    head: dict[str, Any] | None = None  # the last verified envelope (hashed once, at the end)
-    keys: set[str] = field(default_factory=set)
-
-    def head_hash(self) -> str | None:
-        return envelope_hash(self.head) if self.head is not None else None
-
-    def length(self) -> int:
-        seq = (self.head or {}).get("kcseq")
-        return seq if isinstance(seq, int) else 0
-
-
-@dataclass(frozen=True)
-class PublisherHead:
-    """What a publishing service says it has published (``GET /outbox/head``), signed by its instance."""
-
-    source: str
-    seq: int
-    hash: str | None
-    at: str
-    service: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"seq": self.seq, "hash": self.hash, "at": self.at, "service": self.service}
-
-
 def publisher_heads(run_file: Path, instance: str, trust: TrustStore, token: str | None) -> dict[str, PublisherHead]:
     """The chain heads of ``instance``'s publishing services, from the URLs ``make run`` wrote, each
     checked against the instance's key in the trust file. Taken before the stream is read, so every
@@ -416,202 +204,11 @@ def publisher_heads(run_file: Path, instance: str, trust: TrustStore, token: str
                 raise AuditError(f"{instance}/{service} /outbox/head: {response.status_code} {response.text[:200]}")
             try:
                 doc = response.json()
-                signed = {k: doc[k] for k in ("instance", "source", "seq", "hash", "at")}
-                trust.verify_bytes(instance, canonical(signed), str(doc["signature"]), str(doc["key_id"]))
-            except (ValueError, KeyError, TypeError, IntegrityError) as exc:
-                raise AuditError(
-                    f"{instance}/{service}: đầu chuỗi không có chữ ký hợp lệ của {instance} / "
-                    f"the head is not validly signed by {instance}: {exc}"
-                ) from exc
-            if signed["instance"] != instance or not str(signed["source"]).startswith(f"/kc/{instance}/"):
-                raise AuditError(f"{instance}/{service}: đầu chuỗi của nơi khác / a head of another instance")
-            heads[str(signed["source"])] = PublisherHead(
-                str(signed["source"]), int(signed["seq"]), signed["hash"], str(signed["at"]), service
-            )
+            except ValueError as exc:
+                raise AuditError(f"{instance}/{service} /outbox/head: không phải JSON / not JSON") from exc
+            head = checked_head(doc, instance, service, trust)
+            heads[head.source] = head
     return heads
-
-
-class Audit:
-    """Checks a stream's envelopes one at a time, in order, and keeps what the summary needs.
-
-    Signatures and links are :func:`verify_stream`'s (fed one envelope at a time, so a stream of any
-    length is checked in constant memory); this adds where an envelope was found (its instance,
-    source and subject must be the stream's) and sets byte-identical republishes aside.
-    """
-
-    def __init__(self, instance: str, trust: TrustStore) -> None:
-        self.instance = instance
-        self.trust = trust
-        self.messages = 0
-        self.first_seq: int | None = None
-        self.last_seq: int | None = None
-        self.missing_seqs = 0  # holes in the stream sequence (deleted messages)
-        self.failures: list[Failure] = []
-        self.duplicates: list[tuple[int, str, str]] = []
-        self.chains: dict[str, Chain] = {}
-        self.types: Counter[str] = Counter()
-        self.keys: Counter[str] = Counter()
-        self.key_instance: dict[str, str] = {}
-        self._verified: dict[tuple[str, int], bytes] = {}  # (source, kcseq) -> sha256 of the bytes accepted
-        self.heads: dict[str, PublisherHead] = {}  # the publishers' own heads, when asked for (compare_heads)
-        self._at_head: dict[str, str] = {}  # source -> hash of its verified envelope at its head's position
-        self._queue: deque[dict[str, Any]] = deque()
-        self._results = iter(verify_stream(self._feed(), trust))
-
-    def _feed(self) -> Iterator[dict[str, Any]]:
-        while True:
-            yield self._queue.popleft()
-
-    def fail(self, seq: int | None, event_id: str, publisher: str, reason: str, message: str) -> None:
-        self.failures.append(Failure(seq, event_id, publisher, reason, message))
-
-    def add(self, seq: int, subject: str, data: bytes, known: dict[str, Any] | None = None) -> None:
-        """Check one message; ``known`` is what the bundle's index says about it (names it if unreadable)."""
-        known = known or {}
-        self.messages += 1
-        if self.first_seq is None:
-            self.first_seq = seq
-        elif self.last_seq is not None and seq > self.last_seq + 1:
-            self.missing_seqs += seq - self.last_seq - 1
-        self.last_seq = seq
-        try:
-            body = json.loads(data)
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            self.fail(
-                seq,
-                str(known.get("id") or "?"),
-                str(known.get("source") or "?"),
-                "not_json",
-                "không phải đối tượng JSON / not a JSON object",
-            )
-            return
-        event_id, source = str(body.get("id") or known.get("id") or "?"), str(body.get("source") or "?")
-        kcseq = body.get("kcseq")
-        digest = hashlib.sha256(data).digest()
-        if isinstance(kcseq, int) and self._verified.get((source, kcseq)) == digest:
-            self.duplicates.append((seq, event_id, source))  # a republish: the same bytes, already verified
-            return
-        self._queue.append(body)
-        result: IntegrityError | None = next(self._results)
-        placed = self._placement(body, subject)
-        if result is not None:
-            self.fail(seq, event_id, source, result.reason, result.message)
-        for reason, message in placed:
-            self.fail(seq, event_id, source, reason, message)
-
-        chain = self.chains.setdefault(source, Chain(first_seq=seq))
-        chain.events += 1
-        chain.last_seq = seq
-        kid = str(body.get("kckeyid") or "")
-        if kid:
-            chain.keys.add(kid)
-            self.keys[kid] += 1
-            self.key_instance.setdefault(kid, str(body.get("kcinstance") or "?"))
-        self.types[str(body.get("type") or "?")] += 1
-        if result is None and not placed and isinstance(kcseq, int):
-            chain.head = body  # the chain's head is its last verified link
-            self._verified[(source, kcseq)] = digest
-            head = self.heads.get(source)
-            if head is not None and head.seq == kcseq:
-                self._at_head[source] = envelope_hash(body)
-
-    def compare_heads(self) -> None:
-        """Each publisher's chain in the stream must reach the head the publisher itself reports (taken
-        before the stream was read): an event missing at the tail — deleted, or never stored because
-        JetStream took it for a duplicate of another message — leaves no broken link, only a shorter
-        chain."""
-        for source, head in sorted(self.heads.items()):
-            chain = self.chains.get(source)
-            found = chain.length() if chain is not None else 0
-            if head.seq > found:
-                self.fail(
-                    None,
-                    "(tail)",
-                    source,
-                    "missing_tail",
-                    f"bên phát đã phát {head.seq} sự kiện, luồng chỉ có chuỗi đến #{found}: thiếu "
-                    f"{head.seq - found} sự kiện cuối / the publisher has published {head.seq} events, the "
-                    f"stream holds its chain up to #{found}",
-                )
-            elif head.seq and self._at_head.get(source) != head.hash:
-                self.fail(
-                    None,
-                    "(head)",
-                    source,
-                    "head_mismatch",
-                    f"sự kiện #{head.seq} trên luồng khác với đầu chuỗi bên phát báo / event #{head.seq} in the "
-                    "stream is not the one the publisher reports as its head",
-                )
-
-    def _placement(self, body: dict[str, Any], subject: str) -> list[tuple[str, str]]:
-        """Is the envelope where it belongs: its instance's stream, its source, its subject?"""
-        out = []
-        instance, source = body.get("kcinstance"), str(body.get("source") or "")
-        if instance != self.instance:
-            out.append(("wrong_instance", f"kcinstance {instance!r} trên luồng của / on the stream of {self.instance}"))
-        if not source.startswith(f"/kc/{self.instance}/"):
-            out.append(("wrong_source", f"source {source!r} không thuộc / is not of {self.instance}"))
-        if subject:
-            try:
-                inst, type_, version = parse_subject(subject)
-                expected = envelope_type(type_, version)
-            except ValueError:
-                inst, expected = "", ""
-            if inst != self.instance or expected != body.get("type"):
-                out.append(("wrong_subject", f"subject {subject} không khớp / does not match type {body.get('type')}"))
-        return out
-
-    # -- what was found ---------------------------------------------------------------------------
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-    def key_status(self, kid: str) -> str:
-        key = self.trust.find(self.key_instance.get(kid, ""), kid)
-        if key is None:
-            return "không tin cậy / unknown"
-        if key.revoked:
-            return "thu hồi / revoked"
-        if key.valid_until is not None:
-            return f"đã thay {key.valid_until:%Y-%m-%d %H:%M} / retired"
-        return "hiện hành / current"
-
-    def publishers(self) -> dict[str, dict[str, Any]]:
-        return {
-            source: {
-                "events": c.events,
-                "chain_length": c.length(),
-                "head_hash": c.head_hash(),
-                "first_seq": c.first_seq,
-                "last_seq": c.last_seq,
-                "keys": sorted(c.keys),
-            }
-            for source, c in sorted(self.chains.items())
-        }
-
-    def key_records(self) -> dict[str, dict[str, Any]]:
-        return {
-            kid: {"instance": self.key_instance.get(kid), "events": n, "status": self.key_status(kid)}
-            for kid, n in sorted(self.keys.items())
-        }
-
-    def report(self, **extra: Any) -> dict[str, Any]:
-        return extra | {
-            "instance": self.instance,
-            "messages": self.messages,
-            "first_seq": self.first_seq,
-            "last_seq": self.last_seq,
-            "missing_seqs": self.missing_seqs,
-            "duplicates": [{"seq": s, "event_id": e, "publisher": p} for s, e, p in self.duplicates],
-            "publishers": self.publishers(),
-            "event_types": dict(sorted(self.types.items())),
-            "keys": self.key_records(),
-            "publisher_heads": {k: h.to_json() for k, h in sorted(self.heads.items())},
-            "failures": [f.to_json() for f in self.failures],
-            "verified": self.ok,
-        }
 
 
 def progress_bar() -> Progress:
@@ -637,31 +234,14 @@ async def replay(
     url: str, instance: str, audit: Audit, *, batch: int, sink: Callable[[Stored], None] | None = None
 ) -> StreamState:
     """Read the instance's stream from NATS into ``audit`` (and ``sink``), with a progress bar."""
-    nc = await connect(url)
-    try:
-        js = nc.jetstream()
-        state = await stream_state(js, stream_name(instance))
-        began = time.perf_counter()
-        with progress_bar() as bar:
-            task = bar.add_task(f"{state.name}", total=state.messages, rate="")
-            async for chunk in read_stream(nc, js, state, batch):
-                for msg in chunk:
-                    if sink is not None:
-                        sink(msg)
-                    audit.add(msg.seq, msg.subject, msg.data)
-                bar.update(task, completed=audit.messages, rate=_rate(audit.messages, began))
-    finally:
-        with contextlib.suppress(Exception):
-            await nc.close()
-    if audit.last_seq is not None and audit.last_seq < state.last_seq:
-        audit.fail(
-            None,
-            "(stream)",
-            "",
-            "incomplete",
-            f"chỉ đọc được đến #{audit.last_seq} / read only up to #{audit.last_seq}",
-        )
-    return state
+    began = time.perf_counter()
+    with progress_bar() as bar:
+        task = bar.add_task(stream_name(instance), total=None, rate="")
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, rate=_rate(done, began) if done else "")
+
+        return await streamaudit.replay(url, instance, audit, batch=batch, sink=sink, progress=tick)
 
 
 # -- printing ----------------------------------------------------------------------------------------
