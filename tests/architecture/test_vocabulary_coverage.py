@@ -19,10 +19,12 @@ def _rules(package: str, name: str) -> dict[str, Any]:
 
 
 def _enum_codes() -> list[tuple[str, type[StrEnum]]]:
-    from kc_appraisal.domain import de_an
+    from kc_appraisal.domain import council, de_an, field_trip
     from kc_registry.domain import eligibility, establishment, recognition
 
     return [
+        ("council_role", council.CouncilRole),
+        ("visit_outcome", field_trip.VisitOutcome),
         ("de_an_status", de_an.Status),
         ("plan_level", de_an.Level),
         ("de_an_type", de_an.DeAnType),
@@ -112,13 +114,19 @@ def _table_codes() -> list[tuple[str, str]]:
     codes += [("eligibility_check", c) for c in ("location", "legal_form", "sector", "size")]
     codes += [("appraisal_stage", s) for s in ("co_so", "cap_bo")]
     codes += [("appraisal_mode", m) for m in ("hoi_dong", "can_bo")]
+    councils = _rules("kc_appraisal", "councils.toml")
+    codes += [("scoresheet", s) for table in councils["scoresheet"] for s in table["sheets"]]
+    codes += [("council_status", s) for s in ("dang_lam_viec", "da_co_bien_ban")]
+    codes += [("field_trip_status", s) for s in ("da_len_lich", "da_co_ket_qua")]
     codes += [("notification_status", s) for s in ("cho_gui", "da_gui", "thu_lai", "that_bai", "huy")]
     return codes
 
 
 def _event_names() -> list[str]:
     from eventsourcing.domain import Aggregate
+    from kc_appraisal.domain.council import Council, Roster
     from kc_appraisal.domain.de_an import DeAn
+    from kc_appraisal.domain.field_trip import FieldTrip
     from kc_planning.domain.calendar import PlanCalendar, Registration
     from kc_planning.domain.extension import ExtensionDecision
     from kc_planning.domain.national_registration import NationalRegistration
@@ -128,6 +136,9 @@ def _event_names() -> list[str]:
     names = []
     for aggregate in (
         DeAn,
+        Council,
+        Roster,
+        FieldTrip,
         Establishment,
         PlanCalendar,
         Registration,

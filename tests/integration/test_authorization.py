@@ -166,7 +166,13 @@ def test_auditors_and_integrators_change_nothing_anywhere(make_settings: Setting
             http = TestClient(app, raise_server_exceptions=False)
             s = app.state.runtime.settings
             scope = None if ROLES[role].national or instance != "bo" else "tinh-40"
-            writes = [(m, p) for (m, p) in routes if m != "GET"]
+            # a council member acts on the councils they sit on, as themself (test_council_members_sign_in)
+            own = (
+                {k for k, permission in routes.items() if permission == "council_member"}
+                if role == "hoi_dong"
+                else set()
+            )
+            writes = [(m, p) for (m, p) in routes if m != "GET" and (instance != "tinh-40" or (m, p) not in own)]
             assert writes
             for method, path in writes:
                 concrete = path.replace("{level}", "dia_phuong").replace("{year}", "2024")
@@ -178,6 +184,8 @@ def test_auditors_and_integrators_change_nothing_anywhere(make_settings: Setting
                     "sub_id",
                     "delivery_id",
                     "key",
+                    "council_id",
+                    "trip_id",
                 ):
                     concrete = concrete.replace("{" + name + "}", "00000000-0000-0000-0000-000000000001")
                 response = http.request(method, concrete, json={}, headers=as_(s, role, scope))

@@ -146,6 +146,10 @@ class Appraise(Command):
     appraised_on: date
     field_visit: FreeForm | None = Field(None, description="Thẩm định thực tế: {on, place, team}")
     notes: Text500 | None = None
+    council_id: UUID | None = Field(
+        None,
+        description="Hội đồng thẩm định có biên bản cho đề án này: thành viên, ý kiến và kết luận lấy từ biên bản",
+    )
 
 
 class OnDate(Command):
@@ -203,6 +207,78 @@ class Settle(Command):
     settled_support_vnd: Vnd
 
 
+class Person(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subject: Text100 = Field(description="Tên đăng nhập của người đó (chủ thể của mã truy cập khi đăng nhập)")
+    name: Text200
+    title: Text200 | None = None
+    organisation: Text200 | None = None
+
+
+Subject = Annotated[str, Field(min_length=1, max_length=100, description="Tên đăng nhập trong danh sách")]
+
+
+class FoundCouncil(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Text300 = Field(examples=["Hội đồng thẩm định đề án khuyến công địa phương năm 2024"])
+    stage: str = Field("co_so", pattern=r"^(co_so|cap_bo)$", description="co_so: thẩm định cấp cơ sở; cap_bo")
+    decision_number: Text100 = Field(description="Số quyết định thành lập")
+    decided_on: date
+    signer: Text200 = Field(description="Người ký quyết định")
+    chair: Subject
+    secretary: Subject
+    members: list[Subject] = Field(max_length=30, description="Ủy viên (từ danh sách)")
+    de_an_ids: list[UUID] = Field(min_length=1, max_length=200)
+    scoresheet: str | None = Field(None, pattern=r"^[a-z_]+$", description="Phiếu chấm điểm (nếu có)")
+
+
+class Declaration(Command):
+    de_an_id: UUID
+    conflict: bool = Field(description="Có xung đột lợi ích với đề án (khi đó không cho ý kiến)")
+    signed_on: date
+    note: Text500 | None = None
+
+
+class Opinion(Command):
+    de_an_id: UUID
+    conclusion: Conclusion
+    given_on: date
+    score: int | None = Field(None, ge=0, le=1000, description="Điểm (hội đồng có phiếu chấm điểm)")
+    comment: Text500 | None = None
+
+
+class Minutes(Command):
+    de_an_id: UUID
+    number: Text100 = Field(description="Số biên bản")
+    held_on: date
+    absent: list[Subject] = Field([], max_length=30, description="Thành viên vắng mặt")
+
+
+class Visit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    de_an_id: UUID
+    on: date
+    place: Text300
+    establishment_id: UUID | None = None
+
+
+class ScheduleTrip(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Text300 = Field(examples=["Đoàn thẩm định thực tế tại cơ sở, tháng 3/2024"])
+    decision_number: Text100
+    starts_on: date
+    ends_on: date
+    team: list[Text200] = Field(min_length=1, max_length=30)
+    visits: list[Visit] = Field(min_length=1, max_length=200)
+
+
+class Findings(Command):
+    visit: int = Field(ge=0, le=1000, description="Số thứ tự lần thăm (0: lần đầu theo lịch)")
+    findings: Text500
+    outcome: str = Field(pattern=r"^(dat|can_bo_sung|khong_dat)$")
+    recorded_on: date
+
+
 @dataclass(frozen=True)
 class Route:
     """``POST /de-an/{id}/<path>``: the body becomes the command, the application's method of the
@@ -222,6 +298,8 @@ class Route:
         values = {self.renamed.get(k, k): v for k, v in dumped.items() if v is not None}
         if "members" in values:
             values["members"] = tuple(CouncilMember(**m) for m in values["members"])
+        if "council_id" in values:
+            values["council_id"] = str(values["council_id"])
         return self.command(**values)
 
 
@@ -385,6 +463,103 @@ def router() -> APIRouter:
             raise DeAnNotFoundError("Chưa có cơ sở này trong dữ liệu nhận từ sổ đăng ký / unknown establishment")
         return dict(facts)
 
+    # -- councils and field trips ------------------------------------------------------------------------
+    @api.get("/roster", tags=["hội đồng"], summary="Danh sách cán bộ, chuyên gia có thể tham gia hội đồng")
+    def roster(request: Request) -> dict[str, Any]:
+        found = app_of(request).roster()
+        return found.state() if found else {"people": []}
+
+    @api.post("/roster", status_code=201, tags=["hội đồng"], responses=errors, summary="Thêm người vào danh sách")
+    def enrol(body: Person, request: Request) -> dict[str, Any]:
+        command = c.EnrolPerson(body.subject, body.name, body.title or "", body.organisation or "")
+        return app_of(request).enrol(command, actor_of(request)).state()
+
+    @api.post(
+        "/councils",
+        status_code=201,
+        tags=["hội đồng"],
+        responses=errors,
+        summary="Thành lập hội đồng thẩm định (quyết định, chủ tịch, thư ký, ủy viên từ danh sách, đề án)",
+    )
+    def found_council(body: FoundCouncil, request: Request) -> dict[str, Any]:
+        actor = actor_of(request)
+        command = c.FoundCouncil(
+            name=body.name,
+            stage=body.stage,
+            decision_number=body.decision_number,
+            decided_on=body.decided_on,
+            signer=body.signer,
+            chair=body.chair,
+            secretary=body.secretary,
+            members=tuple(body.members),
+            de_an_ids=tuple(str(d) for d in body.de_an_ids),
+            scoresheet=body.scoresheet,
+        )
+        return app_of(request).found_council(command, actor).state(viewer=actor.subject)
+
+    @api.get("/councils", tags=["hội đồng"], summary="Các hội đồng (thành viên hội đồng: hội đồng của mình)")
+    def councils(request: Request, de_an_id: UUID | None = None) -> dict[str, Any]:
+        actor = actor_of(request)
+        found = app_of(request).councils(actor, de_an_id=str(de_an_id) if de_an_id else None)
+        return {"items": [k.state(viewer=actor.subject) for k in found]}
+
+    @api.get("/councils/{council_id}", tags=["hội đồng"], responses=errors, summary="Hội đồng")
+    def council(council_id: UUID, request: Request) -> dict[str, Any]:
+        actor = actor_of(request)
+        return app_of(request).council(council_id, actor=actor).state(viewer=actor.subject)
+
+    def member_route(path: str, body_type: type[Command], use: str, summary: str) -> None:
+        def handler(council_id: UUID, body: Any, request: Request) -> dict[str, Any]:
+            actor = actor_of(request)
+            values = body.model_dump(exclude={"version"}, exclude_none=True)
+            values["de_an_id"] = str(values["de_an_id"])
+            if "absent" in values:
+                values["absent"] = tuple(values["absent"])
+            command = {"declarations": c.SignDeclaration, "opinions": c.RecordOpinion, "minutes": c.RecordMinutes}
+            run = getattr(app_of(request), use)
+            council = run(council_id, command[path](**values), actor, body.version)
+            return council.state(viewer=actor.subject)  # type: ignore[no-any-return]
+
+        handler.__annotations__["body"] = body_type
+        api.add_api_route(f"/councils/{{council_id}}/{path}", handler, methods=["POST"], name=use,
+                          tags=["hội đồng"], responses=problem_responses(403, 404, 409, 422),
+                          summary=summary)  # fmt: skip
+
+    member_route("declarations", Declaration, "sign_declaration",
+                 "Thành viên ký cam kết về xung đột lợi ích (chính mình, theo mã đăng nhập)")  # fmt: skip
+    member_route("opinions", Opinion, "record_opinion",
+                 "Thành viên cho ý kiến (và điểm); có xung đột lợi ích thì không được")  # fmt: skip
+    member_route("minutes", Minutes, "record_minutes",
+                 "Chủ tịch hoặc thư ký lập biên bản: kết quả tính từ ý kiến")  # fmt: skip
+
+    @api.post("/field-trips", status_code=201, tags=["hội đồng"], responses=errors,
+              summary="Lịch thẩm định thực tế tại các cơ sở (nhiều đề án, ngày thăm)")  # fmt: skip
+    def schedule_field_trip(body: ScheduleTrip, request: Request) -> dict[str, Any]:
+        command = c.ScheduleFieldTrip(
+            name=body.name,
+            decision_number=body.decision_number,
+            starts_on=body.starts_on,
+            ends_on=body.ends_on,
+            team=tuple(body.team),
+            visits=tuple(v.model_dump() | {"de_an_id": str(v.de_an_id)} for v in body.visits),
+        )
+        return app_of(request).schedule_field_trip(command, actor_of(request)).state()
+
+    @api.get("/field-trips", tags=["hội đồng"], summary="Các đoàn thẩm định thực tế")
+    def field_trips(request: Request, de_an_id: UUID | None = None) -> dict[str, Any]:
+        found = app_of(request).field_trips(de_an_id=str(de_an_id) if de_an_id else None)
+        return {"items": [t.state() for t in found]}
+
+    @api.get("/field-trips/{trip_id}", tags=["hội đồng"], responses=errors, summary="Đoàn thẩm định thực tế")
+    def field_trip(trip_id: UUID, request: Request) -> dict[str, Any]:
+        return app_of(request).field_trip(trip_id).state()
+
+    @api.post("/field-trips/{trip_id}/findings", tags=["hội đồng"], responses=errors,
+              summary="Ghi kết quả một lần thăm")  # fmt: skip
+    def record_findings(trip_id: UUID, body: Findings, request: Request) -> dict[str, Any]:
+        command = c.RecordFindings(body.visit, body.findings, body.outcome, body.recorded_on)
+        return app_of(request).record_findings(trip_id, command, actor_of(request), body.version).state()
+
     @api.get("/rules", tags=["quy định"], summary="Các quy định áp dụng theo thời gian / dated rules")
     def rules(request: Request) -> dict[str, Any]:
         r = app_of(request).rules
@@ -394,6 +569,14 @@ def router() -> APIRouter:
                 name: getattr(r, name).model_dump(mode="json")
                 for name in ("national_ceilings", "advances", "priority", "settlement", "authority", "contents")
             },
+            **(
+                {
+                    "councils": app_of(request).council_rules.council.model_dump(mode="json"),  # type: ignore[union-attr]
+                    "scoresheets": app_of(request).council_rules.scoresheets.model_dump(mode="json"),  # type: ignore[union-attr]
+                }
+                if app_of(request).council_rules
+                else {}
+            ),
         }
 
     return api

@@ -17,6 +17,7 @@ from uuid import UUID
 
 import structlog
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Tracking
 from kc_kernel.vocabulary import VIETNAM_TIME, has_label, label
 from kc_runtime.actor import Actor
@@ -25,9 +26,11 @@ from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.text import unit_key
 
 from kc_appraisal import commands as c
+from kc_appraisal.domain.council import Council, CouncilRules, Roster, roster_id
 from kc_appraisal.domain.de_an import BeneficiaryLookup, By, DeAn, Level, Status
 from kc_appraisal.domain.de_an.events import DeAnEvents
 from kc_appraisal.domain.errors import AppraisalError, StaleVersionError
+from kc_appraisal.domain.field_trip import FieldTrip
 from kc_appraisal.domain.reference import DeAnReference, reference_for
 from kc_appraisal.domain.rules import CalendarLookup, ExtensionLookup, Rulebook
 
@@ -47,6 +50,12 @@ _DECISION_FIELDS = (
     "traceparent",  # the W3C trace span it was saved in (kc_runtime.tracing): metadata, not data
     "tracestate",
 )
+
+
+class CouncilIndex(Protocol):
+    """Which councils and field trips this instance has (a projection of the store)."""
+
+    def ids(self, kind: str, *, member: str | None = None, de_an_id: str | None = None) -> list[UUID]: ...
 
 
 class DeAnIndex(Protocol):
@@ -69,6 +78,10 @@ class AmbiguousCodeError(AppraisalError):
 
 class UnitMismatchError(AppraisalError):
     """An implementing unit drafts only its own đề án."""
+
+
+class RecordNotFoundError(AppraisalError):
+    """No council, field trip or roster with this id in this instance (or none the caller sits on)."""
 
 
 class OtherProvinceError(AppraisalError):
@@ -154,6 +167,7 @@ def use_case(command: type[C_contra], action: Callable[..., Any]) -> UseCase[C_c
             "beneficiaries": self.beneficiaries,
             "calendars": self.calendars,
             "extensions": self.extensions,
+            "councils": self.minutes,
         }
         arguments = {f.name: getattr(given, f.name) for f in fields(given)}  # type: ignore[arg-type]
         arguments |= {k: v for k, v in ports.items() if k in wanted}
@@ -179,8 +193,12 @@ class AppraisalApplication(ServiceApplication):
         calendars: CalendarLookup | None = None,
         extensions: ExtensionLookup | None = None,
         index: DeAnIndex | None = None,
+        councils: CouncilIndex | None = None,
+        council_rules: CouncilRules | None = None,
         clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
+        self.council_index = councils
+        self.council_rules = council_rules
         self.rules = rules
         self.calendars = calendars
         self.extensions = extensions
@@ -333,6 +351,170 @@ class AppraisalApplication(ServiceApplication):
             field="province_code",
         )
 
+    # -- councils (hội đồng thẩm định) and field trips (thẩm định thực tế) ---------------------------
+    def roster(self) -> Roster | None:
+        try:
+            found: Any = self.repository.get(roster_id(self.instance))
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, Roster) else None
+
+    def enrol(self, command: c.EnrolPerson, actor: Actor) -> Roster:
+        """A person onto the roster of those who may sit on a council."""
+        roster = self.roster() or Roster.open(self.instance, by(actor))
+        roster.enrol(subject=command.subject, name=command.name, title=command.title,
+                     organisation=command.organisation, by=by(actor))  # fmt: skip
+        self._save(roster)
+        return roster
+
+    def _brief(self, de_an_id: str) -> tuple[str, str] | None:
+        """(code, title) of a đề án of this instance."""
+        try:
+            found: Any = self.repository.get(UUID(str(de_an_id)))
+        except (AggregateNotFoundError, ValueError):
+            return None
+        return (found.details["code"], found.details["title"]) if isinstance(found, DeAn) else None
+
+    def _council_rules(self) -> CouncilRules:
+        if self.council_rules is None:
+            raise AppraisalError("Chưa nạp quy định về hội đồng / council rules not loaded")
+        return self.council_rules
+
+    def found_council(self, command: c.FoundCouncil, actor: Actor) -> Council:
+        """Hội đồng thẩm định founded by its decision, its members from the roster."""
+        roster = self.roster()
+        if roster is None:
+            raise RecordNotFoundError(
+                "Chưa có danh sách cán bộ, chuyên gia để chọn thành viên hội đồng / the roster is empty",
+                field="members",
+            )
+        council = Council.found(
+            name=command.name,
+            stage=command.stage,
+            decision_number=command.decision_number,
+            decided_on=command.decided_on,
+            signer=command.signer,
+            chair=command.chair,
+            secretary=command.secretary,
+            members=command.members,
+            de_an_ids=command.de_an_ids,
+            scoresheet=command.scoresheet,
+            roster=roster,
+            de_an=self._brief,
+            rules=self._council_rules(),
+            by=by(actor),
+        )
+        self._save(council)
+        return council
+
+    def council(self, council_id: UUID, *, actor: Actor | None = None) -> Council:
+        """A council; a council member (``council_bound``) sees only the councils they sit on."""
+        try:
+            found: Any = self.repository.get(council_id)
+        except AggregateNotFoundError:
+            found = None
+        if not isinstance(found, Council) or (
+            actor is not None and actor.council_bound and not found.sits(actor.subject)
+        ):
+            raise RecordNotFoundError("Không tìm thấy hội đồng / council not found")
+        return found
+
+    def councils(self, actor: Actor, *, de_an_id: str | None = None) -> list[Council]:
+        if self.council_index is None:
+            return []
+        member = actor.subject if actor.council_bound else None
+        if actor.council_bound and not member:
+            return []
+        return [self.council(i) for i in self.council_index.ids("hoi_dong", member=member, de_an_id=de_an_id)]
+
+    def _member_acts(
+        self, council_id: UUID, actor: Actor, expected_version: int | None, act: Callable[[Council], Any]
+    ) -> Council:
+        council = self.council(council_id, actor=actor)
+        if expected_version is not None and council.version != expected_version:
+            raise StaleVersionError(
+                f"Hội đồng đã thay đổi (phiên bản {council.version}); tải lại / stale version", field="version"
+            )
+        act(council)
+        self._save(council)
+        return council
+
+    def sign_declaration(
+        self, council_id: UUID, command: c.SignDeclaration, actor: Actor, expected_version: int | None = None
+    ) -> Council:
+        """The signed-in member's own conflict-of-interest declaration (the token's subject is the member)."""
+        return self._member_acts(council_id, actor, expected_version, lambda k: k.sign_declaration(
+            subject=actor.subject, de_an_id=command.de_an_id, conflict=command.conflict,
+            signed_on=command.signed_on, note=command.note, by=by(actor)))  # fmt: skip
+
+    def record_opinion(
+        self, council_id: UUID, command: c.RecordOpinion, actor: Actor, expected_version: int | None = None
+    ) -> Council:
+        """The signed-in member's own opinion (and score); refused to a member who declared a conflict."""
+        return self._member_acts(council_id, actor, expected_version, lambda k: k.record_opinion(
+            subject=actor.subject, de_an_id=command.de_an_id, conclusion=command.conclusion,
+            given_on=command.given_on, score=command.score, comment=command.comment,
+            rules=self._council_rules(), by=by(actor)))  # fmt: skip
+
+    def record_minutes(
+        self, council_id: UUID, command: c.RecordMinutes, actor: Actor, expected_version: int | None = None
+    ) -> Council:
+        """The minutes, by the chair or the secretary signed in; the result computed from the opinions."""
+        return self._member_acts(council_id, actor, expected_version, lambda k: k.record_minutes(
+            subject=actor.subject, de_an_id=command.de_an_id, number=command.number, held_on=command.held_on,
+            absent=command.absent, rules=self._council_rules(), by=by(actor)))  # fmt: skip
+
+    def minutes(self, council_id: str, de_an_id: str) -> dict[str, Any] | None:
+        """The minutes a council recorded for a đề án (the appraisal that follows them reads these)."""
+        try:
+            council = self.council(UUID(str(council_id)))
+        except (RecordNotFoundError, ValueError):
+            return None
+        recorded = council.minutes.get(de_an_id)
+        if recorded is None:
+            return None
+        return recorded | {"council_id": str(council.id), "council": council.name, "stage": council.stage,
+                           "decision_number": council.decision["number"]}  # fmt: skip
+
+    def schedule_field_trip(self, command: c.ScheduleFieldTrip, actor: Actor) -> FieldTrip:
+        trip = FieldTrip.schedule(
+            name=command.name,
+            decision_number=command.decision_number,
+            starts_on=command.starts_on,
+            ends_on=command.ends_on,
+            team=command.team,
+            visits=[dict(v) for v in command.visits],
+            de_an=self._brief,
+            by=by(actor),
+        )
+        self._save(trip)
+        return trip
+
+    def field_trip(self, trip_id: UUID) -> FieldTrip:
+        try:
+            found: Any = self.repository.get(trip_id)
+        except AggregateNotFoundError:
+            found = None
+        if not isinstance(found, FieldTrip):
+            raise RecordNotFoundError("Không tìm thấy đoàn thẩm định thực tế / field trip not found")
+        return found
+
+    def field_trips(self, *, de_an_id: str | None = None) -> list[FieldTrip]:
+        if self.council_index is None:
+            return []
+        return [self.field_trip(i) for i in self.council_index.ids("doan_thuc_te", de_an_id=de_an_id)]
+
+    def record_findings(
+        self, trip_id: UUID, command: c.RecordFindings, actor: Actor, expected_version: int | None = None
+    ) -> FieldTrip:
+        trip = self.field_trip(trip_id)
+        if expected_version is not None and trip.version != expected_version:
+            raise StaleVersionError(f"Đoàn đã thay đổi (phiên bản {trip.version}); tải lại", field="version")
+        trip.record_findings(visit=command.visit, findings=command.findings, outcome=command.outcome,
+                             recorded_on=command.recorded_on, by=by(actor))  # fmt: skip
+        self._save(trip)
+        return trip
+
     # -- from the bus -----------------------------------------------------------------------------
     def approve_in_plan(
         self,
@@ -390,9 +572,9 @@ class AppraisalApplication(ServiceApplication):
             )
         return de_an
 
-    def _save(self, *de_an: DeAn) -> None:
+    def _save(self, *records: Aggregate) -> None:
         try:
-            self.save(*de_an)
+            self.save(*records)
         except IntegrityError:
             raise StaleVersionError(
                 "Đề án vừa bị thay đổi đồng thời; tải lại / changed concurrently", field="version"

@@ -56,6 +56,7 @@ class RecordAppraisal:
     members: tuple[Member, ...] = ()
     field_visit: Mapping[str, Any] | None = None
     notes: str = ""
+    council_id: str | None = None  # the council whose minutes for this đề án the appraisal follows
 
 
 class RecordBaseAppraisal(RecordAppraisal):
@@ -139,6 +140,74 @@ class Settle:
 @dataclass(frozen=True)
 class Close:
     closed_on: date
+
+
+# -- councils and field trips ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EnrolPerson:
+    """Onto the roster of people who may sit on a council (``subject``: how they sign in)."""
+
+    subject: str
+    name: str
+    title: str = ""
+    organisation: str = ""
+
+
+@dataclass(frozen=True)
+class FoundCouncil:
+    name: str
+    stage: str
+    decision_number: str
+    decided_on: date
+    signer: str
+    chair: str
+    secretary: str
+    members: tuple[str, ...]
+    de_an_ids: tuple[str, ...]
+    scoresheet: str | None = None
+
+
+@dataclass(frozen=True)
+class SignDeclaration:
+    de_an_id: str
+    conflict: bool
+    signed_on: date
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RecordOpinion:
+    de_an_id: str
+    conclusion: Conclusion
+    given_on: date
+    score: int | None = None
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class RecordMinutes:
+    de_an_id: str
+    number: str
+    held_on: date
+    absent: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScheduleFieldTrip:
+    name: str
+    decision_number: str
+    starts_on: date
+    ends_on: date
+    team: tuple[str, ...]
+    visits: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class RecordFindings:
+    visit: int
+    findings: str
+    outcome: str
+    recorded_on: date
 
 
 # -- from the bus (built by ``integration``) ---------------------------------------------------------

@@ -20,17 +20,26 @@ from kc_runtime.settings import Settings
 from kc_runtime.views import ViewStore
 
 from kc_appraisal import api, messaging, rulebook, translators
-from kc_appraisal.application import AmbiguousCodeError, AppraisalApplication, DeAnNotFoundError, UnitMismatchError
+from kc_appraisal.application import (
+    AmbiguousCodeError,
+    AppraisalApplication,
+    DeAnNotFoundError,
+    RecordNotFoundError,
+    UnitMismatchError,
+)
+from kc_appraisal.domain.council import ConflictOfInterestError, NotAMemberError
 from kc_appraisal.domain.errors import AppraisalError, NotAllowedInStateError, StaleVersionError
 from kc_appraisal.permissions import ROUTE_PERMISSIONS
-from kc_appraisal.projections import beneficiaries, calendars, de_an_list
+from kc_appraisal.projections import beneficiaries, calendars, councils, de_an_list
 
 SERVICE = "appraisal"
 
 
 def create_app(settings: Settings) -> FastAPI:
     env = persistence_env(settings)
-    views = ViewStore(env, name="appraisal_views", ddl=beneficiaries.DDL + de_an_list.DDL + calendars.DDL)
+    views = ViewStore(
+        env, name="appraisal_views", ddl=beneficiaries.DDL + de_an_list.DDL + calendars.DDL + councils.DDL
+    )
     beneficiary_view = beneficiaries.BeneficiariesView(views, settings.instance)
     calendar_view = calendars.CalendarsView(views)
     de_an_view = de_an_list.DeAnList(views)
@@ -42,9 +51,13 @@ def create_app(settings: Settings) -> FastAPI:
         calendars=calendar_view.lookup,
         extensions=calendar_view.extension,
         index=de_an_view,
+        councils=councils.CouncilIndex(views),
+        council_rules=rulebook.council_rules(),
     )
     listing = LocalProjection(application, views, de_an_list.apply, name=de_an_list.NAME)
     listing.catch_up()
+    council_listing = LocalProjection(application, views, councils.apply, name=councils.NAME)
+    council_listing.catch_up()
 
     runtime = ServiceRuntime(settings)
     runtime.publish_from(
@@ -52,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     messaging.subscribe(runtime, application, beneficiary_view, calendar_view, settings.instance, settings.peers)
     runtime.follow(listing)
+    runtime.follow(council_listing)
     runtime.close_on_stop(views.close)
     runtime.close_on_stop(application.close)
 
@@ -70,6 +84,9 @@ def create_app(settings: Settings) -> FastAPI:
         app,
         {
             DeAnNotFoundError: 404,
+            RecordNotFoundError: 404,
+            NotAMemberError: 403,
+            ConflictOfInterestError: 403,
             UnitMismatchError: 403,
             AmbiguousCodeError: 409,
             NotAllowedInStateError: 409,

@@ -9,6 +9,7 @@ from typing import Any
 
 from kc_kernel.dated import rules_from_records
 
+from kc_appraisal.domain.council import CouncilRule, CouncilRules, Scoresheets
 from kc_appraisal.domain.rules import (
     AdvanceRule,
     AuthorityMatrix,
@@ -41,4 +42,13 @@ def rulebook() -> Rulebook:
         settlement=rules_from_records("settlement", SettlementRule, finance["settlement"]),
         authority=rules_from_records("adjustment.authority", AuthorityMatrix, _read("adjustments.toml")["authority"]),
         contents=rules_from_records("contents", ContentCatalogue, _read("contents.toml")["contents"]),
+    )
+
+
+@cache
+def council_rules() -> CouncilRules:
+    data = _read("councils.toml")
+    return CouncilRules(
+        council=rules_from_records("council", CouncilRule, data["council"]),
+        scoresheets=rules_from_records("scoresheet", Scoresheets, data["scoresheet"]),
     )

@@ -22,6 +22,11 @@ class Actor:
     # says so, ``unit`` names the unit (None: the token named none, so it reaches no record)
     unit_bound: bool = False
     unit: str | None = None
+    # who signed in (the token's subject, e.g. a council member's roster id) and as which role
+    subject: str | None = None
+    role: str | None = None
+    # a council member's role: sees and acts on the councils its subject sits on only
+    council_bound: bool = False
 
     def reaches_unit(self, unit: str | None) -> bool:
         """Whether this actor may see and act on a record of ``unit``."""
@@ -41,4 +46,12 @@ def actor_of(request: Request) -> Actor:
         return Actor("anonymous", correlation_id)
     role = ROLES.get(principal.role)
     unit_bound = role is not None and role.unit_bound
-    return Actor(principal.actor, correlation_id, unit_bound=unit_bound, unit=principal.unit if unit_bound else None)
+    return Actor(
+        principal.actor,
+        correlation_id,
+        unit_bound=unit_bound,
+        unit=principal.unit if unit_bound else None,
+        subject=principal.sub,
+        role=principal.role,
+        council_bound=role is not None and role.council_bound,
+    )

@@ -59,6 +59,7 @@ class Role:
     reach: frozenset[str]  # what it may also do on other instances (bo for provinces, provinces for bo)
     unit_bound: bool = False  # acts for one implementing unit only (the token's ``unit`` claim)
     max_token_hours: float = 12.0  # the longest a token of the role may live (``exp - iat``)
+    council_bound: bool = False  # a council member: sees the councils the token's subject sits on
 
 
 def load_roles() -> dict[str, Role]:
@@ -72,6 +73,7 @@ def load_roles() -> dict[str, Role]:
             reach=frozenset(r.get("reach_provinces" if r["scope"] == "national" else "reach_bo", [])),
             unit_bound=bool(r.get("unit_bound", False)),
             max_token_hours=float(r["max_token_hours"]),
+            council_bound=bool(r.get("council_bound", False)),
         )
         for name, r in doc["role"].items()
     }

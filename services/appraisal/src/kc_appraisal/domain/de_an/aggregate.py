@@ -18,7 +18,14 @@ from kc_kernel.vocabulary import label
 
 from kc_appraisal.domain.beneficiary import BeneficiaryLookup, check_beneficiaries
 from kc_appraisal.domain.de_an.budget import totals
-from kc_appraisal.domain.de_an.council import AppraisalMode, Member, appraisal_mode, check_council
+from kc_appraisal.domain.de_an.council import (
+    AppraisalMode,
+    Member,
+    MinutesLookup,
+    appraisal_mode,
+    check_council,
+    council_from_minutes,
+)
 from kc_appraisal.domain.de_an.details import check_details
 from kc_appraisal.domain.de_an.events import DeAnEvents
 from kc_appraisal.domain.de_an.lifecycle import (
@@ -222,10 +229,13 @@ class DeAn(DeAnEvents, Aggregate):
         by: By,
         field_visit: dict[str, Any] | None = None,
         notes: str = "",
+        council_id: str | None = None,
+        councils: MinutesLookup | None = None,
     ) -> None:
         """Thẩm định cấp cơ sở (the Sở)."""
+        minutes = self._minutes(council_id, councils, "co_so")
         self._appraise(self.BaseAppraisalRecorded, mode, members, conclusion, recommended_support_vnd,
-                       appraised_on, field_visit, notes, by)  # fmt: skip
+                       appraised_on, field_visit, notes, by, minutes)  # fmt: skip
 
     def record_ministry_appraisal(
         self,
@@ -238,10 +248,13 @@ class DeAn(DeAnEvents, Aggregate):
         by: By,
         field_visit: dict[str, Any] | None = None,
         notes: str = "",
+        council_id: str | None = None,
+        councils: MinutesLookup | None = None,
     ) -> None:
         """Thẩm định cấp Bộ (national đề án, after forwarding)."""
+        minutes = self._minutes(council_id, councils, "cap_bo")
         self._appraise(self.MinistryAppraisalRecorded, mode, members, conclusion, recommended_support_vnd,
-                       appraised_on, field_visit, notes, by)  # fmt: skip
+                       appraised_on, field_visit, notes, by, minutes)  # fmt: skip
 
     def _appraise(
         self,
@@ -254,10 +267,26 @@ class DeAn(DeAnEvents, Aggregate):
         field_visit: dict[str, Any] | None,
         notes: str,
         by: By,
+        minutes: dict[str, Any] | None = None,
     ) -> None:
         self._require(str(event.action))
-        council = check_council(appraisal_mode(mode), members)
         conclusion = Conclusion(conclusion)
+        if minutes is None:
+            council = check_council(appraisal_mode(mode), members)
+        else:  # the council's own record: its members as the minutes list them, its computed result
+            if appraisal_mode(mode) is not AppraisalMode.council:
+                raise AppraisalError(
+                    "Thẩm định theo biên bản hội đồng là thẩm định bằng hội đồng (hoi_dong) / minutes mean a council",
+                    field="mode",
+                )
+            council = council_from_minutes(minutes)
+            if conclusion.value != minutes["result"]["conclusion"]:
+                raise AppraisalError(
+                    f"Kết luận phải theo biên bản {minutes['number']} của hội đồng: "
+                    f"«{label('appraisal_conclusion', minutes['result']['conclusion'])}» / the conclusion is the "
+                    "council's, as its minutes record it",
+                    field="conclusion",
+                )
         requested = self.budget["support_requested_vnd"]
         money(recommended_vnd, "recommended_support_vnd")
         if conclusion is not Conclusion.reject and recommended_vnd > requested:
@@ -282,9 +311,28 @@ class DeAn(DeAnEvents, Aggregate):
             appraised_on=appraised_on,
             field_visit=field_visit,
             notes=text(notes, "notes", required=False),
-            rule_versions=sorted({c["rule"] for c in ceilings}),
+            rule_versions=sorted({c["rule"] for c in ceilings} | set((minutes or {}).get("rule_versions", []))),
+            minutes={k: v for k, v in minutes.items() if k != "members"} if minutes else None,
             **by.fields,
         )
+
+    def _minutes(self, council_id: str | None, councils: MinutesLookup | None, stage: str) -> dict[str, Any] | None:
+        """The minutes of the council named for this đề án (None: no council named)."""
+        if not council_id:
+            return None
+        found = councils(str(council_id), str(self.id)) if councils is not None else None
+        if found is None:
+            raise AppraisalError(
+                "Hội đồng này chưa có biên bản thẩm định đề án này / the council has no minutes for this đề án",
+                field="council_id",
+            )
+        if found["stage"] != stage:
+            raise AppraisalError(
+                f"Hội đồng thẩm định «{label('appraisal_stage', found['stage'])}», không phải "
+                f"«{label('appraisal_stage', stage)}» / the council appraises at another level",
+                field="council_id",
+            )
+        return found
 
     def forward(self, *, forwarded_on: date, by: By) -> None:
         """Gửi Bộ: a national đề án that passed the Sở's appraisal goes to the ministry."""

@@ -3,7 +3,7 @@ a conflicted member does not give an opinion) or by staff (cán bộ)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -15,6 +15,9 @@ from kc_appraisal.domain.de_an.values import text
 from kc_appraisal.domain.errors import AppraisalError
 
 MIN_COUNCIL = 3
+# (council id, đề án id) → the minutes a council recorded for the đề án (stage, number, held_on, result,
+# members, rule_versions), or None
+MinutesLookup = Callable[[str, str], "dict[str, Any] | None"]
 
 
 class AppraisalMode(StrEnum):
@@ -89,3 +92,20 @@ def check_council(mode: AppraisalMode, members: Sequence[Member]) -> list[dict[s
     if not any(m["opinion"] for m in clean):
         raise AppraisalError("Không còn thành viên nào đủ điều kiện cho ý kiến / no member may vote", field="members")
     return clean
+
+
+def council_from_minutes(minutes: dict[str, Any]) -> list[dict[str, Any]]:
+    """The appraisal's council as the council's minutes record it (present members only)."""
+    return [
+        {
+            "name": m["name"],
+            "role": label("council_role", m["role"]),
+            "subject": m["subject"],
+            "opinion": m["opinion"],
+            "score": m.get("score"),
+            "conflict_declared": m["conflict_declared"],
+            "declaration_signed": m["declaration_signed"],
+        }
+        for m in minutes["members"]
+        if not m.get("absent")
+    ]

@@ -115,12 +115,14 @@ class DeAnEvents:
         field_visit: dict[str, Any] | None
         notes: str
         rule_versions: list[str]
+        minutes: dict[str, Any] | None  # the council's minutes it follows (absent from older events)
         stage: ClassVar[str] = BASE
 
         def leads_to(self) -> Status | None:
             return leads_to(self.action, rejected=self.conclusion == Conclusion.reject)
 
         def record(self, de_an: Any) -> None:
+            minutes = getattr(self, "minutes", None)
             de_an.appraisals.append(
                 {
                     "stage": self.stage,
@@ -133,6 +135,7 @@ class DeAnEvents:
                     "notes": self.notes,
                     "by": self.actor,
                 }
+                | ({"minutes": minutes} if minutes else {})
             )
 
     class BaseAppraisalRecorded(AppraisalRecorded):
