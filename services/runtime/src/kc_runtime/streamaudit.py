@@ -181,8 +181,8 @@ async def read_stream(nc: Any, js: Any, state: StreamState, batch: int = 5000) -
     finally:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
-        with contextlib.suppress(Exception):  # it expires by itself (inactive_threshold) anyway
-            await js.delete_consumer(state.name, info.name)
+        # the consumer is not deleted: the auditor's account may not (deploy/nats), and the request would
+        # wait its whole timeout (5 s) for a reply that never comes; the server removes it once idle
 
 
 # -- verification ------------------------------------------------------------------------------------
