@@ -19,6 +19,7 @@ from kc_runtime.text import unit_key
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from kc_planning import commands as c
 from kc_planning import exports, opendata
 from kc_planning.application import NotFoundError, PlanningApplication
 from kc_planning.domain.plan import PlanError
@@ -42,21 +43,29 @@ class BudgetEnvelope(BaseModel):
     decision_number: Text100
 
 
-class Approve(BaseModel):
+class DecisionBody(BaseModel):
+    """A decision as signed; a request model adds what the decision decides."""
+
     model_config = ConfigDict(extra="forbid")
     decision_number: Text100
     decision_date: date
     signer: Text200
+
+    def decision(self) -> c.Decision:
+        return c.Decision(self.decision_number, self.decision_date, self.signer)
+
+    def decided(self) -> dict[str, Any]:
+        """The fields beside the decision, as the command names them."""
+        return {k: getattr(self, k) for k in type(self).model_fields if k not in DecisionBody.model_fields}
+
+
+class Approve(DecisionBody):
     amounts: dict[str, PositiveVnd] | None = Field(
         None, description="đề án id → VND; bỏ trống: mọi đề án chờ duyệt theo thứ tự ưu tiên"
     )
 
 
-class Amend(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    decision_number: Text100
-    decision_date: date
-    signer: Text200
+class Amend(DecisionBody):
     changes: dict[str, Vnd] = Field(description="đề án id → VND (0 = rút khỏi kế hoạch)")
     reason: Text500
 
@@ -103,14 +112,10 @@ class RegistrationReturn(BaseModel):
 Milestone = Annotated[str, Field(pattern=r"^(registration_deadline|dossier_deadline|unit_registration_deadline)$")]
 
 
-class ExtensionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ExtensionBody(DecisionBody):
     level: Level
     year: PlanYear
     milestone: Milestone = Field(description="Mốc được gia hạn")
-    decision_number: Text100
-    decision_date: date
-    signer: Text200
     grantee: Text200 = Field(description="Đơn vị được gia hạn (tên)")
     grantee_instance: str | None = Field(
         None, pattern=r"^tinh-\d{2}$", description="Tỉnh được gia hạn (Cục gia hạn cho Sở Công Thương)"
@@ -163,19 +168,8 @@ def router() -> APIRouter:
         summary="Phê duyệt kế hoạch (một đợt) → plan.approved.v1",
     )
     def approve(level: str, year: int, body: Approve, request: Request) -> Any:
-        return (
-            app_of(request)
-            .approve(
-                level,
-                year,
-                decision_number=body.decision_number,
-                decision_date=body.decision_date,
-                signer=body.signer,
-                amounts=body.amounts,
-                actor=actor_of(request),
-            )
-            .state()
-        )
+        command = c.ApprovePlan(level=level, year=year, decision=body.decision(), **body.decided())
+        return app_of(request).approve(command, actor_of(request)).state()
 
     @api.post(
         "/plans/{level}/{year}/amendments",
@@ -184,20 +178,8 @@ def router() -> APIRouter:
         summary="Điều chỉnh kế hoạch → plan.amended.v1",
     )
     def amend(level: str, year: int, body: Amend, request: Request) -> Any:
-        return (
-            app_of(request)
-            .amend(
-                level,
-                year,
-                decision_number=body.decision_number,
-                decision_date=body.decision_date,
-                signer=body.signer,
-                changes=body.changes,
-                reason=body.reason,
-                actor=actor_of(request),
-            )
-            .state()
-        )
+        command = c.AmendPlan(level=level, year=year, decision=body.decision(), **body.decided())
+        return app_of(request).amend(command, actor_of(request)).state()
 
     @api.get(
         "/plans/{level}/{year}/export.xlsx",
@@ -397,23 +379,8 @@ def router() -> APIRouter:
         summary="Ghi quyết định gia hạn của cơ quan quy định hạn (Sở: kế hoạch địa phương; Cục: quốc gia)",
     )
     def grant_extension(body: ExtensionBody, request: Request) -> Any:
-        return (
-            app_of(request)
-            .grant_extension(
-                level=body.level,
-                year=body.year,
-                milestone=body.milestone,
-                decision_number=body.decision_number,
-                decision_date=body.decision_date,
-                signer=body.signer,
-                grantee=body.grantee,
-                grantee_instance=body.grantee_instance,
-                new_deadline=body.new_deadline,
-                reason=body.reason,
-                actor=actor_of(request),
-            )
-            .state()
-        )
+        command = c.GrantExtension(decision=body.decision(), **body.decided())
+        return app_of(request).grant_extension(command, actor_of(request)).state()
 
     @api.get("/extensions", tags=["đăng ký kế hoạch"], summary="Quyết định gia hạn đã ghi nhận (của đơn vị và của Cục)")
     def extensions(

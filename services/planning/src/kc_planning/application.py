@@ -7,7 +7,6 @@ from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import structlog
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
 from kc_contracts.subjects import check_instance
 from kc_kernel.dated import NoRuleInForceError
@@ -16,7 +15,7 @@ from kc_runtime.actor import Actor
 from kc_runtime.eventstore import ServiceApplication
 from kc_runtime.text import unit_key
 
-from kc_planning.commands import ProposeLine
+from kc_planning.commands import AmendPlan, ApprovePlan, GrantExtension, ProposeLine
 from kc_planning.domain.calendar import PlanCalendar, Registration, calendar_id
 from kc_planning.domain.extension import (
     MILESTONES,
@@ -78,13 +77,11 @@ class PlanningApplication(ServiceApplication):
 
     # -- plans --------------------------------------------------------------------------------------
     def plan(self, level: str, year: int, owner: str | None = None) -> AnnualPlan:
-        try:
-            plan: AnnualPlan = self.repository.get(plan_id(level, owner or plan_owner(level, self.instance), year))
-        except AggregateNotFoundError:
-            raise NotFoundError(
-                f"Chưa có kế hoạch {label('plan_level', level).lower()} năm {year} / no such plan yet"
-            ) from None
-        return plan
+        return self.find(
+            plan_id(level, owner or plan_owner(level, self.instance), year),
+            AnnualPlan,
+            NotFoundError(f"Chưa có kế hoạch {label('plan_level', level).lower()} năm {year} / no such plan yet"),
+        )
 
     def _plan_or_open(self, level: str, owner: str, year: int, actor: str) -> AnnualPlan:
         pid = plan_id(level, owner, year)
@@ -109,52 +106,22 @@ class PlanningApplication(ServiceApplication):
         self._save(plan)
         return plan
 
-    def approve(
-        self,
-        level: str,
-        year: int,
-        *,
-        decision_number: str,
-        decision_date: date,
-        signer: str,
-        amounts: dict[str, int] | None,
-        actor: Actor,
-    ) -> AnnualPlan:
-        self._owned(level)
-        plan = self.plan(level, year)
+    def approve(self, command: ApprovePlan, actor: Actor) -> AnnualPlan:
+        self._owned(command.level)
+        plan = self.plan(command.level, command.year)
         plan.approve_batch(
-            decision_number=decision_number,
-            decision_date=decision_date,
-            signer=signer,
-            amounts=amounts,
+            **command.decision.fields(),
+            amounts=dict(command.amounts) if command.amounts is not None else None,
             actor=actor.name,
             correlation_id=actor.correlation_id,
         )
         self._save(plan)
         return plan
 
-    def amend(
-        self,
-        level: str,
-        year: int,
-        *,
-        decision_number: str,
-        decision_date: date,
-        signer: str,
-        changes: dict[str, int],
-        reason: str,
-        actor: Actor,
-    ) -> AnnualPlan:
-        self._owned(level)
-        plan = self.plan(level, year)
-        plan.amend(
-            decision_number=decision_number,
-            decision_date=decision_date,
-            signer=signer,
-            changes=changes,
-            reason=reason,
-            actor=actor.name,
-        )
+    def amend(self, command: AmendPlan, actor: Actor) -> AnnualPlan:
+        self._owned(command.level)
+        plan = self.plan(command.level, command.year)
+        plan.amend(**command.decision.fields(), changes=dict(command.changes), reason=command.reason, actor=actor.name)
         self._save(plan)
         return plan
 
@@ -188,13 +155,11 @@ class PlanningApplication(ServiceApplication):
 
     # -- calendars and registrations ------------------------------------------------------------------
     def calendar(self, level: str, year: int, owner: str | None = None) -> PlanCalendar:
-        try:
-            cal: PlanCalendar = self.repository.get(calendar_id(level, owner or plan_owner(level, self.instance), year))
-        except AggregateNotFoundError:
-            raise NotFoundError(
-                f"Chưa có lịch kế hoạch {label('plan_level', level).lower()} năm {year} / no calendar yet"
-            ) from None
-        return cal
+        return self.find(
+            calendar_id(level, owner or plan_owner(level, self.instance), year),
+            PlanCalendar,
+            NotFoundError(f"Chưa có lịch kế hoạch {label('plan_level', level).lower()} năm {year} / no calendar yet"),
+        )
 
     def set_calendar(
         self, level: str, year: int, milestones: dict[str, date], *, legal_basis: str, reason: str, actor: Actor
@@ -240,11 +205,9 @@ class PlanningApplication(ServiceApplication):
         return registration
 
     def registration(self, registration_id: UUID) -> Registration:
-        try:
-            found: Registration = self.repository.get(registration_id)
-        except AggregateNotFoundError:
-            raise NotFoundError("Không tìm thấy bản đăng ký / no such registration") from None
-        return found
+        return self.find(
+            registration_id, Registration, NotFoundError("Không tìm thấy bản đăng ký / no such registration")
+        )
 
     # -- the registration cycle (đăng ký kế hoạch) ---------------------------------------------------------
     @property
@@ -335,22 +298,9 @@ class PlanningApplication(ServiceApplication):
         self._save(registration)
         return registration
 
-    def grant_extension(
-        self,
-        *,
-        level: str,
-        year: int,
-        milestone: str,
-        decision_number: str,
-        decision_date: date,
-        signer: str,
-        grantee: str,
-        grantee_instance: str | None,
-        new_deadline: date,
-        reason: str,
-        actor: Actor,
-    ) -> ExtensionDecision:
+    def grant_extension(self, command: GrantExtension, actor: Actor) -> ExtensionDecision:
         """Record an extension decision of this instance's authority (the Sở; the Cục at ``bo``)."""
+        level, year, milestone, number = command.level, command.year, command.milestone, command.decision.number
         authority = deadline_authority(level, milestone, self.instance)
         if authority != self.instance:
             raise NotOwnerError(
@@ -359,14 +309,14 @@ class PlanningApplication(ServiceApplication):
                 field="milestone",
             )
         deadline = self.deadline(level, year, milestone)
-        if grantee_instance:
-            check_instance(grantee_instance)
-            key = grantee_instance
+        if command.grantee_instance:
+            check_instance(command.grantee_instance)
+            key = command.grantee_instance
         else:
-            key = unit_key(grantee)
-        if extension_id(authority, level, year, deadline.milestone, key, decision_number) in self.repository:
+            key = unit_key(command.grantee)
+        if extension_id(authority, level, year, deadline.milestone, key, number) in self.repository:
             raise PlanError(
-                f"Quyết định gia hạn {decision_number} cho {grantee} đã được ghi nhận / already recorded",
+                f"Quyết định gia hạn {number} cho {command.grantee} đã được ghi nhận / already recorded",
                 field="decision_number",
             )
         decision = ExtensionDecision.grant(
@@ -374,24 +324,22 @@ class PlanningApplication(ServiceApplication):
             level=level,
             year=year,
             deadline=deadline,
-            decision_number=decision_number,
-            decision_date=decision_date,
-            signer=signer,
-            grantee=grantee or label("instance", key),
+            **command.decision.fields(),
+            grantee=command.grantee or label("instance", key),
             grantee_key=key,
-            new_deadline=new_deadline,
-            reason=reason,
+            new_deadline=command.new_deadline,
+            reason=command.reason,
             actor=actor.name,
         )
         self._save(decision)
         return decision
 
     def extension(self, extension: UUID) -> ExtensionDecision:
-        try:
-            found: ExtensionDecision = self.repository.get(extension)
-        except AggregateNotFoundError:
-            raise NotFoundError("Không tìm thấy quyết định gia hạn / no such extension decision") from None
-        return found
+        return self.find(
+            extension,
+            ExtensionDecision,
+            NotFoundError("Không tìm thấy quyết định gia hạn / no such extension decision"),
+        )
 
     def file_national_registration(
         self, year: int, *, filed_on: date, extension: str | None, actor: Actor
@@ -423,8 +371,8 @@ class PlanningApplication(ServiceApplication):
         return registration
 
     def national_registration(self, year: int) -> NationalRegistration:
-        try:
-            found: NationalRegistration = self.repository.get(national_registration_id(self.instance, year))
-        except AggregateNotFoundError:
-            raise NotFoundError(f"Chưa gửi đăng ký kế hoạch khuyến công quốc gia năm {year} / not filed yet") from None
-        return found
+        return self.find(
+            national_registration_id(self.instance, year),
+            NationalRegistration,
+            NotFoundError(f"Chưa gửi đăng ký kế hoạch khuyến công quốc gia năm {year} / not filed yet"),
+        )

@@ -9,7 +9,6 @@ from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from kc_kernel.units import AdminUnits
 from kc_runtime.actor import Actor
@@ -109,11 +108,11 @@ class RegistryApplication(ServiceApplication):
             ) from None
 
     def get(self, establishment_id: UUID) -> Establishment:
-        try:
-            establishment: Establishment = self.repository.get(establishment_id)
-        except AggregateNotFoundError:
-            raise EstablishmentNotFoundError("Không tìm thấy cơ sở / establishment not found") from None
-        return establishment
+        return self.find(
+            establishment_id,
+            Establishment,
+            EstablishmentNotFoundError("Không tìm thấy cơ sở / establishment not found"),
+        )
 
     def _load_at(self, establishment_id: UUID, expected_version: int | None) -> Establishment:
         establishment = self.get(establishment_id)

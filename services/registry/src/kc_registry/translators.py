@@ -55,50 +55,38 @@ def facts(details: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _establishment(d: dict[str, Any]) -> dict[str, Any]:
+    """What registered.v1 and updated.v1 both publish of an establishment as it now stands."""
+    keys = ("name", "province_code", "commune_code", "legal_form")
+    return {k: d[k] for k in keys} | facts(d)
+
+
 def to_contract(e: Any) -> ContractEvent | None:
     if isinstance(e, Establishment.Registered):
-        d = e.details
         return EstablishmentRegisteredV1(
-            establishment_id=e.originator_id,
-            name=d["name"],
-            province_code=d["province_code"],
-            commune_code=d["commune_code"],
-            legal_form=d["legal_form"],
-            registered_at=e.timestamp,
-            **facts(d),
+            establishment_id=e.originator_id, registered_at=e.timestamp, **_establishment(e.details)
         )
     if isinstance(e, Establishment.Updated):
-        d = e.details
         return EstablishmentUpdatedV1(
             establishment_id=e.originator_id,
             establishment_version=e.originator_version,
             changed_fields=sorted(e.changes),
-            name=d["name"],
-            province_code=d["province_code"],
-            commune_code=d["commune_code"],
-            legal_form=d["legal_form"],
             updated_at=e.timestamp,
-            **facts(d),
+            **_establishment(e.details),
         )
-    if isinstance(e, Establishment.DocumentAttached):
-        return DocumentAttachedV1(
-            establishment_id=e.originator_id,
-            document_kind=e.kind,
-            sha256=e.sha256,
-            size_bytes=e.size_bytes,
-            at=e.timestamp,
-        )
-    if isinstance(e, Establishment.DocumentVerified | Establishment.DocumentRejected):
-        common = {
+    if isinstance(e, Establishment.DocumentAttached | Establishment.DocumentVerified | Establishment.DocumentRejected):
+        document = {
             "establishment_id": e.originator_id,
             "document_kind": e.kind,
             "sha256": e.sha256,
             "size_bytes": e.size_bytes,
             "at": e.timestamp,
         }
+        if isinstance(e, Establishment.DocumentAttached):
+            return DocumentAttachedV1(**document)
         if isinstance(e, Establishment.DocumentVerified):
-            return DocumentVerifiedV1(**common, verified_by=e.actor)
-        return DocumentRejectedV1(**common, rejected_by=e.actor, reason=e.reason)
+            return DocumentVerifiedV1(**document, verified_by=e.actor)
+        return DocumentRejectedV1(**document, rejected_by=e.actor, reason=e.reason)
     if isinstance(e, Establishment.RecognitionRecorded):
         r = e.recognition
         return RecognitionRecordedV1(

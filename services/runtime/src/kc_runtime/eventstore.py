@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Recording, Tracking, Transcoding
 
 from kc_runtime import tracing
@@ -23,6 +23,7 @@ from kc_runtime.settings import Settings
 # eventsourcing reads os.environ too: pass everything explicitly so a stray variable cannot pick
 # another store behind our back.
 _SQLITE_LOCK_TIMEOUT_S = "30"
+A = TypeVar("A")
 
 
 def persistence_env(settings: Settings) -> dict[str, str]:
@@ -110,6 +111,17 @@ class ServiceApplication(Application[UUID]):
         """Every save (plain or tracked) records here: the events take the current trace span with them."""
         tracing.stamp(processing_event.events)
         return super()._record(processing_event)
+
+    def find(self, aggregate_id: UUID, kind: type[A], missing: Exception, *, version: int | None = None) -> A:
+        """The aggregate of ``kind`` stored under ``aggregate_id`` (at ``version``), or ``missing`` raised
+        — for no such id, and for an id of another kind of aggregate alike."""
+        try:
+            found: object = self.repository.get(aggregate_id, version=version)
+        except AggregateNotFoundError:
+            raise missing from None
+        if not isinstance(found, kind):
+            raise missing
+        return found
 
     def is_tracked(self, tracking: Tracking) -> bool:
         return bool(self.process_recorder.has_tracking_id(tracking.application_name, tracking.notification_id))

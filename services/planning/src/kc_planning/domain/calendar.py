@@ -147,29 +147,19 @@ class Registration(Aggregate):
                     f"Dòng {i + 1}: kinh phí phải là số nguyên VND không âm / non-negative integer VND",
                     field=f"items.{i}.support_vnd",
                 )
-        on_time = filed_on <= deadline.on
-        if not on_time:
-            if extension is None:
-                raise PlanError(
-                    f"Quá hạn đăng ký kế hoạch ({deadline.on:%d/%m/%Y}, {deadline.reference}); cần quyết định gia "
-                    f"hạn của {label('instance', deadline.authority)} đã được ghi nhận / past the registration "
-                    "deadline: a recorded extension decision of the authority that set it is required",
-                    field="filed_on",
-                )
-            extension.admits(
-                level=details["level"],
-                year=details["year"],
-                deadline=deadline,
-                grantee_key=str(details.get("unit") or ""),
-                filed_on=filed_on,
-            )
+        admitted = deadline.admit(
+            filed_on,
+            extension,
+            filing=("đăng ký kế hoạch", "registration"),
+            level=details["level"],
+            year=details["year"],
+            grantee_key=str(details.get("unit") or ""),
+        )
         return cls(
-            details=details
-            | {"filed_on": filed_on}
-            | ({"extension_until": extension.new_deadline} if extension and not on_time else {}),
-            on_time=on_time,
+            details=details | {"filed_on": filed_on} | ({"extension_until": admitted.new_deadline} if admitted else {}),
+            on_time=admitted is None,
             deadline=deadline.on,
-            extension=extension.decision_number if extension and not on_time else None,
+            extension=admitted.decision_number if admitted else None,
             calendar=deadline.reference,
             actor=actor,
         )

@@ -51,6 +51,32 @@ class Deadline:
     reference: str
     authority: str
 
+    def admit(
+        self,
+        filed_on: date,
+        extension: Extension | None,
+        *,
+        filing: tuple[str, str],
+        level: str,
+        year: int,
+        grantee_key: str,
+    ) -> Extension | None:
+        """A filing on ``filed_on``: on time (None), or late and let in by ``extension`` (returned), or
+        refused — late without a recorded extension decision of the authority that set the deadline, or
+        with one that does not let this filing in. ``filing`` names it (Vietnamese, English)."""
+        if filed_on <= self.on:
+            return None
+        if extension is None:
+            vietnamese, english = filing
+            raise PlanError(
+                f"Quá hạn {vietnamese} ({self.on:%d/%m/%Y}, {self.reference}); cần quyết định gia hạn của "
+                f"{label('instance', self.authority)} đã được ghi nhận / past the {english} deadline: a recorded "
+                "extension decision of the authority that set it is required",
+                field="filed_on",
+            )
+        extension.admits(level=level, year=year, deadline=self, grantee_key=grantee_key, filed_on=filed_on)
+        return extension
+
 
 @dataclass(frozen=True)
 class Extension:

@@ -13,7 +13,6 @@ from datetime import date
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
-from kc_kernel.vocabulary import label
 
 from kc_planning.domain.extension import Deadline, Extension
 from kc_planning.domain.plan import NAMESPACE, PlanError
@@ -69,25 +68,20 @@ class NationalRegistration(Aggregate):
                 f"Đăng ký kế hoạch năm {self.year} phải gửi trong năm {self.year - 1} / filed before the plan year",
                 field="filed_on",
             )
-        on_time = filed_on <= deadline.on
-        if not on_time:
-            if extension is None:
-                raise PlanError(
-                    f"Quá hạn gửi đăng ký kế hoạch khuyến công quốc gia ({deadline.on:%d/%m/%Y}, "
-                    f"{deadline.reference}); cần quyết định gia hạn của {label('instance', deadline.authority)} "
-                    "đã được ghi nhận / past the national registration deadline: a recorded extension of the "
-                    "Cục is required",
-                    field="filed_on",
-                )
-            extension.admits(
-                level="quoc_gia", year=self.year, deadline=deadline, grantee_key=self.instance, filed_on=filed_on
-            )
+        admitted = deadline.admit(
+            filed_on,
+            extension,
+            filing=("gửi đăng ký kế hoạch khuyến công quốc gia", "national registration"),
+            level="quoc_gia",
+            year=self.year,
+            grantee_key=self.instance,
+        )
         self._filed(
             revision=len(self.filings) + 1,
             filed_on=filed_on,
             deadline=deadline.on,
-            on_time=on_time,
-            extension=extension.decision_number if extension and not on_time else None,
+            on_time=admitted is None,
+            extension=admitted.decision_number if admitted else None,
             calendar=deadline.reference,
             proposals=[dict(p) for p in proposals],
             actor=actor,

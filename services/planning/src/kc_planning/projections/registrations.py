@@ -186,23 +186,7 @@ def apply(cur: ViewCursor, event: Any) -> None:
         )
     elif isinstance(event, ExtensionDecision.ExtensionGranted):  # this authority's own decisions
         _insert_extension(
-            cur,
-            (
-                str(event.originator_id),
-                event.authority,
-                event.level,
-                event.year,
-                event.milestone,
-                event.decision_number,
-                event.decision_date.isoformat(),
-                event.signer,
-                event.grantee,
-                event.grantee_key,
-                event.original_deadline.isoformat(),
-                event.new_deadline.isoformat(),
-                event.reason,
-                f"{event.authority}:{event.originator_id}:{event.originator_version}",
-            ),
+            cur, event, str(event.originator_id), f"{event.authority}:{event.originator_id}:{event.originator_version}"
         )
     elif isinstance(event, Registration.RegistrationAccepted | Registration.RegistrationReturned):
         status = "da_chap_nhan" if isinstance(event, Registration.RegistrationAccepted) else "tra_lai"
@@ -216,11 +200,28 @@ def apply(cur: ViewCursor, event: Any) -> None:
         cur.execute("UPDATE registration_items SET status = ? WHERE registration_id = ?", (status, key))
 
 
-def _insert_extension(cur: ViewCursor, values: tuple[Any, ...]) -> None:
+def _insert_extension(cur: ViewCursor, decision: Any, extension_id: str, event_id: str) -> None:
+    """One extension decision, from this authority's own event or from another's published contract
+    (both name its facts alike)."""
     cur.execute(
         "INSERT INTO granted_extensions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (extension_id) DO NOTHING",
-        values,
+        (
+            extension_id,
+            decision.authority,
+            decision.level,
+            decision.year,
+            decision.milestone,
+            decision.decision_number,
+            decision.decision_date.isoformat(),
+            decision.signer,
+            decision.grantee,
+            decision.grantee_key,
+            decision.original_deadline.isoformat(),
+            decision.new_deadline.isoformat(),
+            decision.reason,
+            event_id,
+        ),
     )
 
 
@@ -451,25 +452,7 @@ class MinistryRecordsView:
                     raise ValueError(
                         f"an extension of {event.authority} published by {envelope.kcinstance}: not its authority"
                     )
-                _insert_extension(
-                    cur,
-                    (
-                        str(event.extension_id),
-                        event.authority,
-                        event.level,
-                        event.year,
-                        event.milestone,
-                        event.decision_number,
-                        event.decision_date.isoformat(),
-                        event.signer,
-                        event.grantee,
-                        event.grantee_key,
-                        event.original_deadline.isoformat(),
-                        event.new_deadline.isoformat(),
-                        event.reason,
-                        envelope.id,
-                    ),
-                )
+                _insert_extension(cur, event, str(event.extension_id), envelope.id)
             elif isinstance(event, NationalRegistrationFiledV1):
                 self._national(cur, envelope, event)
             self.store.track(cur, tracking)
