@@ -114,6 +114,9 @@ def _table_codes() -> list[tuple[str, str]]:
     codes += [("eligibility_check", c) for c in ("location", "legal_form", "sector", "size")]
     codes += [("appraisal_stage", s) for s in ("co_so", "cap_bo")]
     codes += [("appraisal_mode", m) for m in ("hoi_dong", "can_bo")]
+    for table in _rules("kc_appraisal", "results.toml")["results"]:
+        codes += [("indicator", k) for keys in table["contents"].values() for k in keys]
+        codes += [("activity_content", c) for c in table["contents"]]
     councils = _rules("kc_appraisal", "councils.toml")
     codes += [("scoresheet", s) for table in councils["scoresheet"] for s in table["sheets"]]
     codes += [("council_status", s) for s in ("dang_lam_viec", "da_co_bien_ban")]

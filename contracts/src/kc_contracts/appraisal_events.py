@@ -170,9 +170,14 @@ class DeAnAcceptedV1(_Milestone):
     accepted_on: date
     outputs: dict[str, Count] = Field(
         default_factory=dict,
-        description="hoc_vien, hoc_vien_co_viec_lam, may_moc, mo_hinh, luot_hoi_cho, san_pham_ton_vinh …",
+        description="Results typed per activity content (appraisal rules/results.toml): hoc_vien, "
+        "hoc_vien_co_viec_lam, may_moc, mo_hinh, luot_hoi_cho … — never the establishments supported "
+        "(beneficiary_ids) nor recognised products (the registry's recognitions)",
     )
     activity_contents: list[str] = Field(default_factory=list)
+    beneficiary_ids: list[UUID] = Field(
+        default_factory=list, description="The establishments the đề án supported (counted distinct in the views)"
+    )
 
 
 @contract

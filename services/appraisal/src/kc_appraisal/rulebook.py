@@ -17,6 +17,7 @@ from kc_appraisal.domain.rules import (
     CeilingTable,
     ContentCatalogue,
     PriorityRule,
+    ResultCatalogue,
     Rulebook,
     SettlementRule,
 )
@@ -42,6 +43,7 @@ def rulebook() -> Rulebook:
         settlement=rules_from_records("settlement", SettlementRule, finance["settlement"]),
         authority=rules_from_records("adjustment.authority", AuthorityMatrix, _read("adjustments.toml")["authority"]),
         contents=rules_from_records("contents", ContentCatalogue, _read("contents.toml")["contents"]),
+        results=rules_from_records("results", ResultCatalogue, _read("results.toml")["results"]),
     )
 
 

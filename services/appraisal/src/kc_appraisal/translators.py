@@ -136,6 +136,7 @@ def translator(state_at: StateAt) -> Callable[[Any], ContractEvent | None]:
                 accepted_on=e.accepted_on,
                 outputs=e.outputs,
                 activity_contents=d.details["activity_contents"],
+                beneficiary_ids=d.details["beneficiary_ids"],
             )
         if isinstance(e, DeAn.Settled):
             return DeAnSettledV1(**_common(e, d), settled_support_vnd=e.settled_support_vnd, settled_on=e.settled_on)

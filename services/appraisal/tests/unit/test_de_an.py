@@ -481,7 +481,7 @@ def test_the_authority_matrix_decides_who_may_approve_a_change(
 def test_settlement_dossier_within_15_days_of_acceptance_and_by_22_january() -> None:
     d = contracted(progress=100)
     d.complete(completed_on=date(2023, 11, 20), by=By("x"))
-    d.accept(accepted_on=date(2023, 12, 1), outputs={"mo_hinh": 1}, by=By("so-31"))
+    d.accept(accepted_on=date(2023, 12, 1), outputs={"mo_hinh": 1}, rules=RULES, by=By("so-31"))
     with pytest.raises(Exception, match="trước 16/12/2023"):
         d.settle(
             settled_on=date(2024, 1, 10),

@@ -13,7 +13,7 @@ from uuid import uuid4
 import pytest
 from kc_appraisal.domain.beneficiary import AreaPeriod, BeneficiaryFacts, Recognition
 from kc_appraisal.domain.de_an import By
-from kc_appraisal.domain.errors import OverCeilingError
+from kc_appraisal.domain.errors import AppraisalError, OverCeilingError
 from kc_appraisal.domain.rules import advance_limit, check_ceilings, evaluate_priority
 from kc_appraisal.rulebook import rulebook
 
@@ -317,3 +317,46 @@ def test_rules_not_in_the_reference_say_to_confirm_and_what_is_assumed() -> None
         uncapped_in_text = {"hoi_cho_to_chuc", "hoi_cho_tham_gia", "dao_tao_nghe", "truyen_thong"}
         for code in uncapped_in_text:
             assert "assumed" in version.params.items[code].to_confirm, (version.version, code)
+
+
+# -- results at acceptance typed per activity content (issue 15 item 6) -------------------------------------------
+
+
+def accepted_with(contents: list[str], outputs: dict[str, Any]) -> Any:
+    from .test_de_an import contracted
+
+    d = contracted(progress=100)
+    d.details = d.details | {"activity_contents": contents}
+    d.complete(completed_on=date(2023, 11, 1), by=By("x"))
+    d.accept(accepted_on=date(2023, 11, 15), outputs=outputs, rules=RULES, by=By("so"))
+    return d
+
+
+def test_results_are_typed_by_the_activity_contents_of_the_de_an() -> None:
+    d = accepted_with(["1", "3"], {"hoc_vien": 35, "hoc_vien_co_viec_lam": 33, "mo_hinh": 1, "may_moc": 2})
+    assert d.acceptance is not None and d.acceptance["outputs"]["hoc_vien_co_viec_lam"] == 33
+    accepted = d.collect_events()[-1]
+    assert accepted.rule_versions == ["results@ND45/2012-Dieu4+TT36/2013-Dieu14"]
+
+
+@pytest.mark.parametrize(
+    ("contents", "key"),
+    [
+        (["3"], "hoc_vien"),  # a training result on a machinery-only đề án
+        (["1"], "luot_hoi_cho"),
+        (["1"], "hoc_vein"),  # a typo is an error, not ignored
+        (["3"], "co_so_duoc_ho_tro"),  # counted from the beneficiaries
+        (["4"], "san_pham_ton_vinh"),  # counted from the registry's recognitions
+    ],
+)
+def test_an_unknown_result_is_refused_naming_the_field(contents: list[str], key: str) -> None:
+    with pytest.raises(AppraisalError, match="không thuộc nội dung hoạt động") as refused:
+        accepted_with(contents, {key: 1})
+    assert refused.value.field == f"outputs.{key}"
+
+
+def test_workers_employed_after_training_cannot_exceed_those_trained() -> None:
+    assert accepted_with(["1"], {"hoc_vien": 35, "hoc_vien_co_viec_lam": 35}).acceptance is not None
+    with pytest.raises(AppraisalError, match="không thể lớn hơn") as refused:
+        accepted_with(["1"], {"hoc_vien": 35, "hoc_vien_co_viec_lam": 36})
+    assert refused.value.field == "outputs.hoc_vien_co_viec_lam"

@@ -17,7 +17,7 @@ from kc_kernel.vocabulary import label
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from kc_appraisal.domain.beneficiary import BeneficiaryFacts
-from kc_appraisal.domain.errors import AuthorityError, DeadlineMissedError, OverCeilingError
+from kc_appraisal.domain.errors import AppraisalError, AuthorityError, DeadlineMissedError, OverCeilingError
 
 
 class Frozen(BaseModel):
@@ -105,6 +105,16 @@ class ContentCatalogue(Frozen):
         return data
 
 
+class ResultCatalogue(Frozen):
+    """What a đề án may report at acceptance, per activity content (codes: vocabulary kind indicator)."""
+
+    contents: dict[str, list[str]]
+    at_most: dict[str, str] = {}
+
+    def allowed(self, contents: list[str]) -> list[str]:
+        return list(dict.fromkeys(k for c in contents for k in self.contents.get(str(c), [])))
+
+
 @dataclass(frozen=True)
 class Calendar:
     version: str
@@ -126,6 +136,7 @@ class Rulebook:
     settlement: DatedRules[SettlementRule]
     authority: DatedRules[AuthorityMatrix]
     contents: DatedRules[ContentCatalogue]
+    results: DatedRules[ResultCatalogue] | None = None
 
 
 # -- deadlines -------------------------------------------------------------------------------------
@@ -413,3 +424,45 @@ def settlement_deadlines(rules: Rulebook, *, accepted_on: date, final_year: int)
         date(final_year + 1, month, day),
         rules.settlement.reference(accepted_on),
     )
+
+
+# -- results at acceptance -------------------------------------------------------------------------
+def check_results(
+    rules: Rulebook, *, on: date, contents: list[str], outputs: dict[str, Any]
+) -> tuple[dict[str, int], str | None]:
+    """The outputs typed at acceptance, checked against what the đề án's activity contents allow on
+    ``on`` (an unknown key is refused, naming it), each a count, a result never above the one it is
+    part of. Returns them and the rule version applied."""
+    catalogue = rules.results.on(on).params if rules.results else None
+    allowed = catalogue.allowed(contents) if catalogue else None
+    clean: dict[str, int] = {}
+    for key, value in outputs.items():
+        key = str(key)
+        if allowed is not None and key not in allowed:
+            names = ", ".join(f"«{label('indicator', k)}» ({k})" for k in allowed) or "không có"
+            counted = (
+                " — số cơ sở được hỗ trợ tính từ cơ sở thụ hưởng của đề án, sản phẩm được công nhận tính từ giấy "
+                "chứng nhận trong sổ đăng ký"
+                if key in ("co_so", "co_so_duoc_ho_tro", "san_pham_ton_vinh", "san_pham_khu_vuc", "san_pham_quoc_gia")
+                else ""
+            )
+            raise AppraisalError(
+                f"Kết quả «{key}» không thuộc nội dung hoạt động của đề án ("
+                + ", ".join(label("activity_content", c) for c in contents)
+                + f"); được ghi: {names}{counted} / unknown result {key!r} for this đề án's activity contents",
+                field=f"outputs.{key}",
+            )
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise AppraisalError(
+                f"Kết quả «{label('indicator', key)}» phải là số nguyên không âm / outputs are counts",
+                field=f"outputs.{key}",
+            )
+        clean[key] = value
+    for part, whole in catalogue.at_most.items() if catalogue else ():
+        if part in clean and clean[part] > clean.get(whole, 0):
+            raise AppraisalError(
+                f"«{label('indicator', part)}» ({clean[part]}) không thể lớn hơn «{label('indicator', whole)}» "
+                f"({clean.get(whole, 0)}) / {part} cannot exceed {whole}",
+                field=f"outputs.{part}",
+            )
+    return clean, (rules.results.reference(on) if rules.results else None)

@@ -53,6 +53,7 @@ from kc_appraisal.domain.rules import (
     calendar_for,
     check_ceilings,
     check_deadline,
+    check_results,
     evaluate_priority,
     required_authority,
     settlement_deadlines,
@@ -514,20 +515,23 @@ class DeAn(DeAnEvents, Aggregate):
         self._require("hoan_thanh")
         self.trigger_event(self.Completed, completed_on=completed_on, **by.fields)
 
-    def accept(self, *, accepted_on: date, outputs: dict[str, int], by: By, report: str = "") -> None:
+    def accept(
+        self, *, accepted_on: date, outputs: dict[str, int], by: By, rules: Rulebook | None = None, report: str = ""
+    ) -> None:
+        """Nghiệm thu: the results typed per the đề án's activity contents (rule data); the establishments
+        supported are its beneficiaries, not a typed number."""
         self._require("nghiem_thu")
-        clean = {}
-        for key, value in outputs.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise AppraisalError(
-                    f"Kết quả '{key}' phải là số nguyên không âm / outputs are counts", field=f"outputs.{key}"
-                )
-            clean[str(key)] = value
+        if rules is None:
+            raise AppraisalError("Thiếu quy định kết quả nghiệm thu / result rules missing", field="outputs")
+        clean, version = check_results(
+            rules, on=accepted_on, contents=list(self.details["activity_contents"]), outputs=dict(outputs)
+        )
         self.trigger_event(
             self.Accepted,
             accepted_on=accepted_on,
             outputs=clean,
             report=text(report, "report", required=False),
+            rule_versions=[version] if version else [],
             **by.fields,
         )
 

@@ -283,6 +283,7 @@ class DeAnEvents:
         accepted_on: date
         outputs: dict[str, int]
         report: str
+        rule_versions: list[str]  # the result catalogue applied (absent from older events)
         action = "nghiem_thu"
 
         def record(self, de_an: Any) -> None:
