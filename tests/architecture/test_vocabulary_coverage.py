@@ -199,3 +199,35 @@ def test_province_names_agree_with_the_admin_unit_catalogue() -> None:
 def test_labels_are_vietnamese_text_not_codes(kind: str) -> None:
     for code, text in labels(kind).items():
         assert text and text != code and "_" not in text, (kind, code, text)
+
+
+def test_every_reason_a_stream_audit_gives_has_a_label() -> None:
+    """The console's Kiểm toán page shows why a message failed verification by its label: every reason
+    the integrity checks, the verifier and the bundle checks of ``kc audit`` can give."""
+    import ast
+    from pathlib import Path
+
+    import kc_cli.audit
+    import kc_contracts.integrity
+    import kc_runtime.streamaudit
+
+    def name(call: ast.Call) -> str:
+        return call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+
+    def text(node: ast.expr) -> str | None:
+        return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+    reasons: set[str | None] = set()
+    for module in (kc_contracts.integrity, kc_runtime.streamaudit, kc_cli.audit):
+        tree = ast.parse(Path(str(module.__file__)).read_text("utf-8"))
+        for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+            if name(call) == "IntegrityError" and call.args:  # IntegrityError(reason, message)
+                reasons.add(text(call.args[0]))
+            elif name(call) == "fail" and len(call.args) == 5:  # audit.fail(seq, event_id, publisher, reason, message)
+                reasons.add(text(call.args[3]))
+            elif name(call) == "append" and call.args and isinstance(call.args[0], ast.Tuple):  # (reason, message)
+                reasons.add(text(call.args[0].elts[0]))
+    reasons.discard(None)
+    assert {"bad_signature", "broken_chain", "not_json", "wrong_subject", "missing_tail", "changed_bytes"} <= reasons
+    missing = sorted(str(r) for r in reasons if not has_label("audit_failure", r))
+    assert not missing, f"audit failure reasons without a Vietnamese label: {missing}"

@@ -308,8 +308,20 @@ def test_an_auditor_sees_the_timeline_but_no_action_button(officer, system, axe)
     live, rebuilt = page.locator("#ma-bam-dang-dung").inner_text(), page.locator("#ma-bam-dung-lai").inner_text()
     assert live == rebuilt and len(live) >= 32
     assert page.locator("main form[method=post]").count() == 0  # nothing on this page writes
+    axe(page, "audit page (rebuild)")
+
+    # the stream's verification, as kc audit verify prints it: signatures, chains, the publishers' heads
+    page.get_by_role("button", name="Kiểm tra chữ ký và chuỗi băm").click()
+    page.wait_for_load_state()
+    assert page.locator("#ket-qua-kiem-tra").count() == 1, auditor.main_text()
+    assert page.locator("#ket-qua-kiem-tra").inner_text().startswith("Đã xác minh toàn bộ"), auditor.main_text()
+    chains = page.locator("#chuoi-bam").inner_text()
+    assert "Cơ sở dữ liệu cơ sở CNNT" in chains and "Thẩm định đề án" in chains, chains
+    assert page.locator("#loi-xac-minh").count() == 0
+    assert "Thẩm định đề án #" in auditor.main_text()  # compared with the head the service reports
+    assert page.locator("main form[method=post]").count() == 0
     shot(page, "10-kiem-toan")
-    axe(page, "audit page")
+    axe(page, "audit page (verification)")
 
 
 def test_reports_draw_a_vendored_chart_and_show_the_rebuild_digest_beside_the_live_one(officer, system, axe) -> None:

@@ -22,6 +22,7 @@ from kc_console.settings import ConsoleSettings
 from kc_console.store import ConsoleStore
 from kc_console.web import (
     admin,
+    audit,
     auth,
     de_an,
     establishments,
@@ -107,7 +108,20 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     app = FastAPI(title="khuyencong console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.console = console
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, queue, de_an, establishments, plans, registrations, reports, notify, portal, public, admin):
+    for module in (
+        auth,
+        queue,
+        de_an,
+        establishments,
+        plans,
+        registrations,
+        reports,
+        audit,
+        notify,
+        portal,
+        public,
+        admin,
+    ):
         app.include_router(module.router())
 
     @app.get("/healthz", include_in_schema=False)

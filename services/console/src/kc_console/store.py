@@ -88,6 +88,7 @@ ACTIVITY: dict[str, str] = {
     "webhook_bat": "Bật lại webhook",
     "webhook_xoa": "Xóa webhook",
     "gui_lai_webhook": "Gửi lại lượt webhook",
+    "kiem_tra_nhat_ky": "Kiểm tra chữ ký và chuỗi băm của nhật ký",
 }
 
 

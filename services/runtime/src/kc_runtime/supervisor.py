@@ -46,6 +46,7 @@ class ServiceProcess:
     instance: str = ""
     peers: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    nats_user: str = ""  # whose NATS account it uses; default its instance's
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -112,6 +113,7 @@ class Supervisor:
                         env={k: str(free_port()) if v == "auto-port" else str(v) for k, v in s.get("env", {}).items()},
                         instance=inst["id"],
                         peers=list(inst.get("peers", [])),
+                        nats_user=str(s.get("nats_user") or ""),
                     )
                 )
         self._stopping = False
@@ -160,7 +162,8 @@ class Supervisor:
                     "KC_SERVICE_URLS": urls,
                     "KC_INSTANCE": service.instance,
                     "KC_SERVICE": service.name,
-                    "KC_NATS_URL": self.nats.url(service.instance),  # its own instance's account
+                    # its own instance's account, or the one it names (the console: the auditor's, read only)
+                    "KC_NATS_URL": self.nats.url(service.nats_user or service.instance),
                     "KC_HTTP_PORT": str(service.port),
                     "KC_VAR_DIR": str(self.var_dir),
                     "KC_LOG_JSON": "true",

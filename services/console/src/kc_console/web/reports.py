@@ -1,6 +1,6 @@
 """Báo cáo: the provincial view (a province's console) or the national one (the ministry's), with charts
 (Chart.js, vendored), the programme indicators, the view as of a date, and the rebuild digest next to
-the live one. Kiểm toán: the rebuild comparison for an auditor, read-only."""
+the live one. The rebuild comparison is also the Kiểm toán page's (:mod:`kc_console.web.audit`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from kc_console.backend import ApiError, Calls
+from kc_console.backend import Calls
 from kc_console.web.common import Forbidden, calls, ctx, render, require
 from kc_console.web.forms import parse_date
 from kc_kernel import vocabulary as vocab
@@ -165,32 +165,6 @@ def router() -> APIRouter:
             ngay=ngay,
             as_of=as_of,
             digest=digest,
-            comparison=comparison,
-            error=error,
-        )
-
-    @api.get("/kiem-toan")
-    async def audit(request: Request, noi: str = "", chay: int = 0) -> Response:
-        officer = require(request)
-        if not officer.may("verify"):
-            raise Forbidden("Trang kiểm toán dành cho kiểm toán viên, thanh tra")
-        c = ctx(request)
-        places = [i for i in c.backend.instances() if c.backend.has("planning", i) and officer.may("verify", i)]
-        where = noi if noi in places else c.settings.instance
-        comparison: dict[str, Any] | None = None
-        error = ""
-        if chay:
-            try:
-                comparison = await rebuild_comparison(calls(request, officer), where)
-            except ApiError as exc:
-                error = exc.message
-        return render(
-            request,
-            "audit.html",
-            active="kiem-toan",
-            title="Kiểm toán",
-            places=places,
-            where=where,
             comparison=comparison,
             error=error,
         )
