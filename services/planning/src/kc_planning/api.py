@@ -135,6 +135,17 @@ def _deadline(d: Any) -> dict[str, Any]:
     return {"milestone": d.milestone, "on": d.on, "source": d.reference, "authority": d.authority}
 
 
+def _years(year: int | None, year_from: int | None, year_to: int | None) -> tuple[int | None, int | None]:
+    """One year, or a range of years (both ends included)."""
+    if year is not None:
+        if year_from is not None or year_to is not None:
+            raise PlanError("Chọn một năm hoặc một khoảng năm / year or a range, not both", field="year")
+        return year, year
+    if year_from is not None and year_to is not None and year_from > year_to:
+        raise PlanError(f"Từ năm {year_from} sau đến năm {year_to} / year_from after year_to", field="year_from")
+    return year_from, year_to
+
+
 def router() -> APIRouter:
     api = APIRouter()
     errors = problem_responses(404, 409, 422)
@@ -457,11 +468,41 @@ def router() -> APIRouter:
         summary="Báo cáo toàn quốc: theo tỉnh (cũ và sau sáp nhập), vùng, nội dung; chỉ tiêu chương trình",
     )
     def national(
-        request: Request, year: Annotated[int | None, Query(ge=1990, le=2100)] = None, level: str | None = None
+        request: Request,
+        year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
+        level: str | None = None,
+        year_from: Annotated[int | None, Query(ge=1990, le=2100, description="Từ năm kế hoạch")] = None,
+        year_to: Annotated[int | None, Query(ge=1990, le=2100, description="Đến năm kế hoạch")] = None,
     ) -> dict[str, Any]:
         queries: ProgrammeQueries = request.app.state.programme
         records: RegistrationQueries = request.app.state.registrations
-        return queries.national(queries.rows(year=year, level=level)) | {"registrations": records.national(year=year)}
+        first, last = _years(year, year_from, year_to)
+        rows = queries.rows(level=level, year_from=first, year_to=last)
+        products = request.app.state.recognitions.products(year_from=first, year_to=last)
+        return queries.national(rows, products=products) | {"registrations": records.national(year=year)}
+
+    @api.get(
+        "/views/indicators",
+        tags=["views"],
+        summary="Chỉ tiêu chương trình theo tỉnh và khoảng năm (cơ sở được hỗ trợ tính từ cơ sở thụ hưởng, "
+        "sản phẩm tiêu biểu khu vực / quốc gia tính từ giấy chứng nhận)",
+    )
+    def indicators_view(
+        request: Request,
+        year_from: Annotated[int, Query(ge=1990, le=2100, description="Từ năm kế hoạch")],
+        year_to: Annotated[int, Query(ge=1990, le=2100, description="Đến năm kế hoạch")],
+        province_code: str | None = Query(None, pattern=r"^\d{2}$", description="Mã tỉnh (hiện nay)"),
+    ) -> dict[str, Any]:
+        first, last = _years(None, year_from, year_to)
+        queries: ProgrammeQueries = request.app.state.programme
+        rows = queries.rows(province=province_code, year_from=first, year_to=last)
+        products = request.app.state.recognitions.products(year_from=first, year_to=last, province=province_code)
+        return {
+            "year_from": first,
+            "year_to": last,
+            "by_province": queries.indicators_by_province(rows, products),
+            "totals": queries.national(rows, products=products)["indicators"],
+        }
 
     @api.get("/views/as-of", tags=["views"], summary="Báo cáo tại một thời điểm trong quá khứ (dựng lại từ nhật ký)")
     async def as_of(
@@ -482,6 +523,7 @@ def router() -> APIRouter:
         queries: ProgrammeQueries = request.app.state.programme
         try:
             rows = queries.rows(year=year, table=report.tables["programme"])
+            national_then = queries.national(rows, supported_table=report.tables["supported"])
         finally:
             with store.transaction() as cur:
                 for table in report.tables.values():
@@ -490,7 +532,7 @@ def router() -> APIRouter:
             "as_of": moment.isoformat(),
             "events": report.events,
             "digest": report.digest,
-            "national": queries.national(rows),
+            "national": national_then,
             "province": queries.provincial(rows),
         }
 

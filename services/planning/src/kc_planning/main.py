@@ -23,7 +23,7 @@ from kc_planning import api, messaging, translators
 from kc_planning.application import NotFoundError, NotOwnerError, PlanningApplication
 from kc_planning.domain.plan import PlanError
 from kc_planning.permissions import ROUTE_PERMISSIONS
-from kc_planning.projections import registrations
+from kc_planning.projections import recognitions, registrations
 from kc_planning.projections.establishments import DDL, EstablishmentsView
 from kc_planning.projections.programme import ProgrammeQueries, ProgrammeView
 
@@ -32,10 +32,11 @@ SERVICE = "planning"
 
 def create_app(settings: Settings) -> FastAPI:
     env = persistence_env(settings)
-    views = ViewStore(env, name="planning_views", ddl=[*DDL, *registrations.DDL])
+    views = ViewStore(env, name="planning_views", ddl=[*DDL, *registrations.DDL, *recognitions.DDL])
     programme = ProgrammeView()
     ensure_tables(views, programme)
     establishments = EstablishmentsView(views)
+    recognition_view = recognitions.RecognitionsView(views)
     records = registrations.RegistrationQueries(views)
     application = PlanningApplication(env, instance=settings.instance, records=records)
     listing = LocalProjection(application, views, registrations.apply, name=registrations.NAME)
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
         settings.instance,
         settings.peers,
         registrations.MinistryRecordsView(views),
+        recognition_view,
     )
     runtime.run_in_background(listing.follow, "projection")
     runtime.close_on_stop(views.close)
@@ -70,6 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.establishments = establishments
     app.state.programme = ProgrammeQueries(views)
     app.state.registrations = records
+    app.state.recognitions = recognition_view
     app.state.views = views
     app.state.runtime = runtime
     app.include_router(api.router())

@@ -5,6 +5,8 @@
 - ``appraisal.de-an.proposed.v1`` (own instance and peers) → lines of the plans this instance owns;
 - ``planning.calendar.changed.v1`` and ``planning.extension.granted.v1`` of the ministry (at a province)
   → the Cục's national deadlines and extensions, by which national registrations are judged;
+- ``registry.establishment.recognition-recorded/-revoked.v1`` (own instance and peers) → the typical
+  products certified, counted at the regional and national level in the programme indicators;
 - ``planning.national-registration.filed.v1`` of the provinces (at the ministry) → every province's
   national registration.
 """
@@ -15,7 +17,7 @@ from eventsourcing.persistence import Tracking
 from kc_contracts import ContractEvent, Envelope
 from kc_contracts.appraisal_events import DeAnProposedV1
 from kc_contracts.planning_events import CalendarChangedV1, ExtensionGrantedV1, NationalRegistrationFiledV1
-from kc_contracts.registry_events import EstablishmentRegisteredV1
+from kc_contracts.registry_events import EstablishmentRegisteredV1, RecognitionRecordedV1, RecognitionRevokedV1
 from kc_contracts.subjects import subject_for
 from kc_runtime.inbox import Effect
 from kc_runtime.rebuild import live_effect
@@ -26,6 +28,7 @@ from kc_planning import integration
 from kc_planning.application import PlanningApplication
 from kc_planning.projections.establishments import EstablishmentsView
 from kc_planning.projections.programme import ProgrammeView
+from kc_planning.projections.recognitions import RecognitionsView
 from kc_planning.projections.registrations import MinistryRecordsView
 
 
@@ -50,6 +53,7 @@ def subscribe(
     instance: str,
     peers: list[str],
     records: MinistryRecordsView | None = None,
+    recognitions: RecognitionsView | None = None,
 ) -> None:
     runtime.consume(
         f"planning-establishments-{instance}",
@@ -60,6 +64,14 @@ def subscribe(
     )
     effect = live_effect(programme, views)
     for source in [instance, *peers]:
+        if recognitions is not None:  # typical products counted from the registry's certificates
+            runtime.consume(
+                f"planning-recognitions-{source}",
+                source_instance=source,
+                subjects=[subject_for(source, RecognitionRecordedV1), subject_for(source, RecognitionRevokedV1)],
+                effect=recognitions.apply,
+                is_tracked=recognitions.store.has_tracked,
+            )
         runtime.consume(
             f"planning-programme-{source}",
             source_instance=source,

@@ -30,6 +30,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/national-registrations/{year}"): "read",
     ("GET", "/views/province"): "read",
     ("GET", "/views/national"): "read",
+    ("GET", "/views/indicators"): "read",
     ("GET", "/views/as-of"): "read",
     ("GET", "/views/export.xlsx"): "read",
     ("GET", "/views/digest"): "read",

@@ -37,6 +37,7 @@ from kc_contracts.appraisal_events import (
     MinistryAppraisalRecordedV1,
 )
 from kc_contracts.subjects import stream_name
+from kc_kernel.vocabulary import has_label, label
 from kc_runtime.adminunits import load_catalogue
 from kc_runtime.rebuild import Source
 from kc_runtime.views import ViewCursor, ViewStore
@@ -193,9 +194,15 @@ class ProgrammeView:
         "programme": "CREATE TABLE IF NOT EXISTS {t} ("
         + ", ".join(f"{c} {'BIGINT' if c.endswith('_vnd') or c == 'plan_year' else 'TEXT'}" for c in COLUMNS)
         + ", PRIMARY KEY (de_an_id, instance))",
+        # the establishments each accepted đề án supported (its beneficiaries): counted distinct, never typed
+        "supported": "CREATE TABLE IF NOT EXISTS {t} (de_an_id TEXT NOT NULL, instance TEXT NOT NULL,"
+        " establishment_id TEXT NOT NULL, PRIMARY KEY (de_an_id, instance, establishment_id))",
     }
     # the primary key (an id first: rows are found by đề án id), the digest's order
-    keys: ClassVar[dict[str, str]] = {"programme": "de_an_id, instance"}
+    keys: ClassVar[dict[str, str]] = {
+        "programme": "de_an_id, instance",
+        "supported": "de_an_id, instance, establishment_id",
+    }
 
     def apply_row(self, cur: ViewCursor, names: dict[str, str], envelope: Envelope, event: ContractEvent) -> None:
         self.apply_rows(cur, names, [(envelope, event)])
@@ -232,6 +239,20 @@ class ProgrammeView:
             f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
             [[rows[k][c] for c in COLUMNS] for k in keys],
         )
+        supported = {
+            key: [str(b) for b in getattr(e, "beneficiary_ids", [])]
+            for key, _, e, kind in followed
+            if kind == "accepted"
+        }
+        if supported and "supported" in names:
+            for (instance, de_an_id), establishments in supported.items():
+                cur.execute(
+                    f"DELETE FROM {names['supported']} WHERE instance = ? AND de_an_id = ?", [instance, de_an_id]
+                )
+                cur.executemany(
+                    f"INSERT INTO {names['supported']} (de_an_id, instance, establishment_id) VALUES (?, ?, ?)",
+                    [(de_an_id, instance, b) for b in dict.fromkeys(establishments)],
+                )
 
     @staticmethod
     def _new_row(envelope: Envelope, e: Any) -> dict[str, Any]:
@@ -272,14 +293,21 @@ def funding(row: dict[str, Any]) -> dict[str, int]:
     }
 
 
-INDICATORS = {
-    "hoc_vien": "Lao động được đào tạo",
-    "hoc_vien_co_viec_lam": "Lao động có việc làm sau đào tạo",
-    "luot_hoi_cho": "Lượt cơ sở tham gia hội chợ triển lãm",
-    "may_moc": "Cơ sở được hỗ trợ máy móc thiết bị",
-    "mo_hinh": "Mô hình trình diễn kỹ thuật",
-    "san_pham_ton_vinh": "Sản phẩm CNNT tiêu biểu được tôn vinh",
-}
+# the programme's indicators (labels: vocabulary kind indicator): typed at acceptance, per activity content
+# (appraisal's rules/results.toml); the establishments supported and the recognised products are counted
+# from their sources, never typed
+INDICATORS = (
+    "hoc_vien",
+    "hoc_vien_co_viec_lam",
+    "luot_hoi_cho",
+    "may_moc",
+    "mo_hinh",
+    "co_so_duoc_ho_tro",
+    "san_pham_khu_vuc",
+    "san_pham_quoc_gia",
+)
+COUNTED = ("co_so_duoc_ho_tro", "san_pham_khu_vuc", "san_pham_quoc_gia")
+ACCEPTED = ("da_nghiem_thu", "da_quyet_toan", "da_dong")
 
 
 def aggregate(rows: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
@@ -294,14 +322,33 @@ def aggregate(rows: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
     return [groups[k] for k in sorted(groups, key=lambda k: (k is None, str(k)))]
 
 
-def indicators(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    totals = dict.fromkeys(INDICATORS, 0)
+def indicators(
+    rows: list[dict[str, Any]],
+    supported: dict[tuple[str, str], list[str]] | None = None,
+    products: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """The programme's indicators over ``rows``: the results typed at acceptance summed by key (a key
+    outside the usual list is summed too, under its own label), the distinct establishments the accepted
+    đề án supported (``supported``: their beneficiaries), and the typical products certified at the
+    regional and national level (``products``: from the registry's recognitions)."""
+    totals: dict[str, int] = dict.fromkeys(INDICATORS, 0)
+    establishments: set[str] = set()
     for row in rows:
         for key, value in json.loads(row["outputs"] or "{}").items():
-            if key in totals:
-                totals[key] += int(value)
+            if key in COUNTED or key == "san_pham_ton_vinh":
+                continue  # typed before these were counted from their sources: not trusted
+            totals[key] = totals.get(key, 0) + int(value)
+        if supported is not None and row["status"] in ACCEPTED:
+            establishments.update(supported.get((row["instance"], row["de_an_id"]), []))
+    totals["co_so_duoc_ho_tro"] = len(establishments)
+    for key in ("san_pham_khu_vuc", "san_pham_quoc_gia"):
+        totals[key] = int((products or {}).get(key, 0))
     share = round(100 * totals["hoc_vien_co_viec_lam"] / totals["hoc_vien"], 1) if totals["hoc_vien"] else None
-    return {"values": totals, "labels": INDICATORS, "ty_le_co_viec_lam_pct": share}
+    return {
+        "values": totals,
+        "labels": {k: label("indicator", k) for k in totals},
+        "ty_le_co_viec_lam_pct": share,
+    }
 
 
 class ProgrammeQueries:
@@ -315,16 +362,32 @@ class ProgrammeQueries:
         province: str | None = None,
         level: str | None = None,
         table: str = "programme",
+        year_from: int | None = None,
+        year_to: int | None = None,
     ) -> list[dict[str, Any]]:
         where, params = ["1 = 1"], []
-        for column, value in (("plan_year", year), ("province_now", province), ("level", level)):
+        for clause, value in (
+            ("plan_year = ?", year),
+            ("province_now = ?", province),
+            ("level = ?", level),
+            ("plan_year >= ?", year_from),
+            ("plan_year <= ?", year_to),
+        ):
             if value is not None:
-                where.append(f"{column} = ?")
+                where.append(clause)
                 params.append(value)
         with self.store.transaction(commit=False) as cur:
             return cur.execute(
                 f"SELECT * FROM {table} WHERE {' AND '.join(where)} ORDER BY activity, code", params
             ).fetchall()
+
+    def supported(self, table: str = "supported") -> dict[tuple[str, str], list[str]]:
+        """(instance, đề án id) → the establishments it supported (its beneficiaries at acceptance)."""
+        out: dict[tuple[str, str], list[str]] = {}
+        with self.store.transaction(commit=False) as cur:
+            for r in cur.execute(f"SELECT instance, de_an_id, establishment_id FROM {table}").fetchall():
+                out.setdefault((r["instance"], r["de_an_id"]), []).append(r["establishment_id"])
+        return out
 
     def provincial(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -335,15 +398,48 @@ class ProgrammeQueries:
             "totals": aggregate([r | {"all": "tong"} for r in rows], "all"),
         }
 
-    def national(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def national(
+        self,
+        rows: list[dict[str, Any]],
+        *,
+        products: dict[str, dict[str, int]] | None = None,
+        supported_table: str = "supported",
+    ) -> dict[str, Any]:
+        """The national view; ``products``: the recognised typical products per province (from the
+        registry's recognitions, for the same years)."""
         return {
             "by_province_as_recorded": aggregate(rows, "province_code"),
             "by_province_now": aggregate(rows, "province_now"),
             "by_region": aggregate(rows, "region"),
             "by_activity": aggregate(rows, "activity"),
-            "indicators": indicators(rows),
+            "indicators": indicators(rows, self.supported(supported_table), _summed(products)),
             "totals": aggregate([r | {"all": "tong"} for r in rows], "all"),
         }
+
+    def indicators_by_province(
+        self, rows: list[dict[str, Any]], products: dict[str, dict[str, int]]
+    ) -> list[dict[str, Any]]:
+        """The indicators per province (as it is now), with the products certified there."""
+        supported = self.supported()
+        provinces = sorted({r["province_now"] for r in rows} | set(products))
+        return [
+            {
+                "province": p,
+                "province_name": label("province", p) if has_label("province", p) else p,
+                "de_an": sum(1 for r in rows if r["province_now"] == p),
+                "de_an_nghiem_thu": sum(1 for r in rows if r["province_now"] == p and r["status"] in ACCEPTED),
+                **indicators([r for r in rows if r["province_now"] == p], supported, products.get(p)),
+            }
+            for p in provinces
+        ]
+
+
+def _summed(products: dict[str, dict[str, int]] | None) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for counts in (products or {}).values():
+        for key, n in counts.items():
+            total[key] = total.get(key, 0) + n
+    return total
 
 
 def programme_sources(instance: str, peers: list[str]) -> list[Source]:
