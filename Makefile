@@ -27,10 +27,10 @@ install:
 	@$(VENV)/bin/nats-server --version
 
 run:
-	DEMO=$(DEMO) $(PY) -m kc_runtime.supervisor deploy/local/system.toml
+	DEMO=$(DEMO) $(PY) -m kc_ops.supervisor deploy/local/system.toml
 
 run-one:
-	$(PY) -m kc_runtime.supervisor deploy/local/processes.toml --no-demo
+	$(PY) -m kc_ops.supervisor deploy/local/processes.toml --no-demo
 
 test:
 	$(PY) -m pytest -m "not reliability"

@@ -1,1 +1,1 @@
-pytest_plugins = ["kc_runtime.testing"]
+pytest_plugins = ["kc_testing.fixtures"]

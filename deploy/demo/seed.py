@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from kc_runtime.auth import issue_token
 from kc_runtime.keys import key_file, load_signer
+from kc_runtime.web.auth import issue_token
 
 
 def role_for(instance: str, path: str) -> tuple[str, str]:

@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = [ROOT / "kernel" / "src", ROOT / "contracts" / "src", *sorted((ROOT / "services").glob("*/src"))]
+SOURCES = [
+    ROOT / "kernel" / "src",
+    ROOT / "contracts" / "src",
+    *sorted((ROOT / "services").glob("*/src")),
+    *sorted((ROOT / "tools").glob("*/src")),
+]
 
 
 def lint_imports(pythonpath: list[Path]) -> subprocess.CompletedProcess[str]:
@@ -140,3 +145,50 @@ def test_a_notifications_layer_importing_one_above_it_breaks_the_build(
         "Notifications layers: adapters → integration, scheduler, senders → application → commands → store → domain"
         " BROKEN" in result.stdout
     )
+
+
+@pytest.mark.parametrize(
+    ("module", "imports", "contract"),
+    [
+        (
+            "services/runtime/src/kc_runtime/service.py",
+            "kc_ops.natsserver",
+            "kernel, contracts and runtime import no operations tool, test fixture or command line BROKEN",
+        ),
+        (
+            "services/registry/src/kc_registry/main.py",
+            "kc_testing.fixtures",
+            "Services import the runtime, never the operations tools, the test fixtures or the command line BROKEN",
+        ),
+        (
+            "tools/ops/src/kc_ops/supervisor.py",
+            "kc_testing.fixtures",
+            "The test fixtures (kc_testing, which needs pytest) are imported by tests only BROKEN",
+        ),
+        (
+            "tools/cli/src/kc_cli/main.py",
+            "kc_planning.api",
+            "The operations tools and the command line talk to services over HTTP and NATS, never by import BROKEN",
+        ),
+        (
+            "services/runtime/src/kc_runtime/store/views.py",  # the store reaching up into the bus
+            "kc_runtime.bus.inbox",
+            "Runtime rooms: the service composition → web → bus → store → settings, keys, tracing, logs, text BROKEN",
+        ),
+        (
+            "services/runtime/src/kc_runtime/bus/relay.py",  # the bus reaching up into the web
+            "kc_runtime.web.errors",
+            "Runtime rooms: the service composition → web → bus → store → settings, keys, tracing, logs, text BROKEN",
+        ),
+    ],
+)
+def test_a_runtime_room_or_tool_importing_across_its_rule_breaks_the_build(
+    tmp_path: Path, module: str, imports: str, contract: str
+) -> None:
+    copies = copy_tree(tmp_path)
+    source = tmp_path / module
+    source.write_text(source.read_text() + f"\nimport {imports}  # noqa\n")
+
+    result = lint_imports(copies)
+    assert result.returncode != 0
+    assert contract in result.stdout

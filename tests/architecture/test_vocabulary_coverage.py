@@ -177,7 +177,7 @@ def test_every_event_a_timeline_shows_has_a_label() -> None:
 
 
 def test_every_role_and_permission_has_a_label() -> None:
-    from kc_runtime.auth import load_roles
+    from kc_runtime.web.auth import load_roles
 
     roles = load_roles()
     missing = [name for name in roles if not has_label("role", name)]

@@ -55,11 +55,11 @@ HEADERS = {"X-Actor": "bench"}
 
 
 def authorise(var_dir: Path, instance: str = "tinh-40", role: str = "so_ct") -> None:
-    """Callers carry a signed token where the services check them (``kc_runtime.auth``): issue one
-    with the instance's own key, as ``python -m kc_runtime.auth issue`` would."""
+    """Callers carry a signed token where the services check them (``kc_runtime.web.auth``): issue one
+    with the instance's own key, as ``python -m kc_ops.tokens issue`` would."""
     try:
-        from kc_runtime.auth import issue_token
         from kc_runtime.keys import key_file, load_signer
+        from kc_runtime.web.auth import issue_token
     except ImportError:
         return  # no HTTP authentication in this version: X-Actor only
     signer = load_signer(key_file(var_dir / "keys", instance), instance)
@@ -544,9 +544,9 @@ def cpu_per(before: dict[str, float], after: dict[str, float], commands: int) ->
 # -- 2. raw: eventsourcing saves on a SQLite file --------------------------------------------------------
 def raw_saves(seconds: float = 3.0, store_dir: Path | None = None) -> dict[str, Any]:
     """The store's own limit: one aggregate saved per call (a transaction each), in a loop, on a SQLite
-    file with the services' settings (``kc_runtime.eventstore.sqlite_env``), on the same file system."""
+    file with the services' settings (``kc_runtime.store.eventstore.sqlite_env``), on the same file system."""
     from eventsourcing.application import Application
-    from kc_runtime.eventstore import sqlite_env
+    from kc_runtime.store.eventstore import sqlite_env
 
     with tempfile.TemporaryDirectory(dir=store_dir) as tmp:
         app: Application[Any] = Application(env=sqlite_env(Path(tmp) / "raw.sqlite"))

@@ -131,7 +131,7 @@ async def publish(url: str, total: int, tmp: Path) -> dict[str, Any]:
     """Publish signed, chained envelopes with JetStream acks, counted on one reply subject, 5,000 in
     flight at a time."""
     import nats
-    from kc_runtime.streams import StreamPlan, ensure_streams
+    from kc_runtime.bus.streams import StreamPlan, ensure_streams
 
     nc = await nats.connect(url)
     js = nc.jetstream()
@@ -174,7 +174,7 @@ async def publish(url: str, total: int, tmp: Path) -> dict[str, Any]:
 async def raw(url: str) -> dict[str, Any]:
     """The floor: read every event back in large batches and decode its envelope's JSON."""
     import nats
-    from kc_runtime.rebuild import Source, _replay
+    from kc_runtime.bus.rebuild import Source, _replay
 
     nc = await nats.connect(url)
     js = nc.jetstream()
@@ -216,10 +216,10 @@ async def raw_fetch(url: str, limit: int) -> dict[str, Any]:
 
 def rebuild_once(url: str, tmp: Path) -> dict[str, Any]:
     from kc_planning.projections.programme import ProgrammeView
-    from kc_runtime.eventstore import sqlite_env
+    from kc_runtime.bus.rebuild import Source, ensure_tables, rebuild
     from kc_runtime.keys import TrustFile
-    from kc_runtime.rebuild import Source, ensure_tables, rebuild
-    from kc_runtime.views import ViewStore
+    from kc_runtime.store.eventstore import sqlite_env
+    from kc_runtime.store.views import ViewStore
 
     store = ViewStore(sqlite_env(tmp / "views.sqlite"), name="bench_views")
     ensure_tables(store, ProgrammeView())
@@ -254,7 +254,7 @@ def part(name: str, url: str, total: int, tmp: Path) -> dict[str, Any]:
 
 
 def run_size(total: int) -> dict[str, Any]:
-    from kc_runtime.natsserver import NatsServer
+    from kc_ops.natsserver import NatsServer
 
     with tempfile.TemporaryDirectory() as tmp:
         server = NatsServer(Path(tmp) / "nats").start()

@@ -23,7 +23,7 @@ from kc_registry.main import create_app
 from kc_runtime.adminunits import load_catalogue
 from kc_runtime.logs import configure_logging
 from kc_runtime.settings import Settings
-from kc_runtime.testing import bearer
+from kc_testing.fixtures import bearer
 from openpyxl import Workbook
 
 WORDS = [

@@ -55,7 +55,7 @@ class SystemUnderTest:
     @property
     def nats_url(self) -> str:
         """The bus as its operator (the raw limits publish and read streams directly)."""
-        from kc_runtime.natsconfig import ADMIN_USER, Credentials
+        from kc_ops.natsconfig import ADMIN_USER, Credentials
 
         return Credentials(Path(self.run["nats_credentials"])).url(str(self.run["nats"]), ADMIN_USER)
 
@@ -105,7 +105,7 @@ def start_system(var_dir: Path, timeout_s: float = 180.0) -> SystemUnderTest:
         [
             sys.executable,
             "-m",
-            "kc_runtime.supervisor",
+            "kc_ops.supervisor",
             "deploy/local/system.toml",
             "--var-dir",
             str(var_dir),

@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from kc_runtime.auth import issue_token
 from kc_runtime.keys import key_file, load_signer
+from kc_runtime.web.auth import issue_token
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("KC_CHROMIUM", "/usr/bin/chromium"))
@@ -91,7 +91,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
         [
             sys.executable,
             "-m",
-            "kc_runtime.supervisor",
+            "kc_ops.supervisor",
             "deploy/local/system.toml",
             "--var-dir",
             str(var),

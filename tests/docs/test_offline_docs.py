@@ -1,7 +1,7 @@
 """``/docs`` and ``/redoc`` work on a machine without internet, on every service (issue 18).
 
 FastAPI's default pages load Swagger UI and ReDoc from a CDN and are blank offline. Every service
-installs :func:`kc_runtime.apidocs.install_offline_docs`; here, for each service's real app:
+installs :func:`kc_runtime.web.apidocs.install_offline_docs`; here, for each service's real app:
 
 * every ``<script src>`` and ``<link href>`` of both pages is a path on the same app and answers 200;
 * in Debian's Chromium (``/usr/bin/chromium``, driven by Playwright) with every request to a host
@@ -91,7 +91,7 @@ def test_docs_and_redoc_load_every_asset_from_the_same_app(service: str, tmp_pat
 
 
 def test_the_vendored_assets_carry_their_licences() -> None:
-    from kc_runtime.apidocs import assets_dir
+    from kc_runtime.web.apidocs import assets_dir
 
     root = assets_dir()
     for name in ("swagger-ui/LICENSE", "swagger-ui/NOTICE", "redoc/LICENSE", "README.md"):

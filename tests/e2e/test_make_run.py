@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import httpx
-from kc_runtime.auth import issue_token
 from kc_runtime.keys import key_file, load_signer
+from kc_runtime.web.auth import issue_token
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,7 +22,7 @@ def start(var_dir: Path) -> tuple[subprocess.Popen[str], list[str]]:
         [
             sys.executable,
             "-m",
-            "kc_runtime.supervisor",
+            "kc_ops.supervisor",
             "deploy/local/processes.toml",
             "--var-dir",
             str(var_dir),
@@ -162,7 +162,7 @@ def test_make_run_serves_all_services_carries_a_command_across_and_stops_cleanly
             [
                 sys.executable,
                 "-m",
-                "kc_runtime.supervisor",
+                "kc_ops.supervisor",
                 "deploy/local/processes.toml",
                 "--var-dir",
                 str(tmp_path / "var"),

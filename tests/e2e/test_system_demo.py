@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import httpx
-from kc_runtime.auth import issue_token
 from kc_runtime.keys import key_file, load_signer
+from kc_runtime.web.auth import issue_token
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,7 @@ def test_the_system_starts_loads_the_seed_scenario_and_stops_cleanly(tmp_path: P
         [
             sys.executable,
             "-m",
-            "kc_runtime.supervisor",
+            "kc_ops.supervisor",
             "deploy/local/system.toml",
             "--var-dir",
             str(var),

@@ -59,10 +59,10 @@ from kc_planning.main import create_app as planning_app
 from kc_planning.permissions import ROUTE_PERMISSIONS as PLANNING
 from kc_registry.main import create_app as registry_app
 from kc_registry.permissions import ROUTE_PERMISSIONS as REGISTRY
-from kc_runtime.auth import ROLES, RUNTIME_ROUTE_PERMISSIONS, Principal
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
 from kc_runtime.settings import Settings
-from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, bearer
+from kc_runtime.web.auth import ROLES, RUNTIME_ROUTE_PERMISSIONS, Principal
+from kc_testing.fixtures import SettingsFactory, bearer
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.errors import FailureGroup

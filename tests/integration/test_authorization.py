@@ -23,10 +23,10 @@ from kc_planning.main import create_app as planning_app
 from kc_planning.permissions import ROUTE_PERMISSIONS as PLANNING
 from kc_registry.main import create_app as registry_app
 from kc_registry.permissions import ROUTE_PERMISSIONS as REGISTRY
-from kc_runtime.auth import ROLES, issue_token
 from kc_runtime.keys import ensure_instance_key, revoke
 from kc_runtime.settings import Settings
-from kc_runtime.testing import SettingsFactory, bearer
+from kc_runtime.web.auth import ROLES, issue_token
+from kc_testing.fixtures import SettingsFactory, bearer
 
 PROBLEM = "application/problem+json"
 ESTABLISHMENT = {

@@ -6,8 +6,8 @@ import httpx
 import nats
 from kc_appraisal.main import create_app as appraisal_app
 from kc_planning.main import create_app as planning_app
-from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, bearer, eventually
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
+from kc_testing.fixtures import SettingsFactory, bearer, eventually
 
 
 async def test_a_later_deadline_published_by_planning_lets_a_submission_through(

@@ -23,9 +23,9 @@ from kc_console.main import create_app as console_app
 from kc_console.settings import ConsoleSettings
 from kc_contracts.subjects import stream_name
 from kc_registry.main import create_app as registry_app
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
 from kc_runtime.settings import Settings
-from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, bearer, served
+from kc_testing.fixtures import SettingsFactory, bearer, served
 
 PASSWORD = "mat-khau-kiem-toan-1"
 TAX_CODES = ("0100112437", "0101243150", "0100109106")  # valid check digits

@@ -22,11 +22,11 @@ import nats
 import pytest
 from kc_appraisal.main import create_app
 from kc_contracts.subjects import stream_name
-from kc_runtime.auth import issue_token
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
 from kc_runtime.keys import ensure_instance_key
 from kc_runtime.settings import Settings
-from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, bearer, eventually, served
+from kc_runtime.web.auth import issue_token
+from kc_testing.fixtures import SettingsFactory, bearer, eventually, served
 
 PEOPLE = [
     ("nguyen.chu.tich", "Nguyễn Văn Chủ", "Phó Giám đốc Sở Công Thương"),

@@ -22,8 +22,8 @@ import nats
 from kc_appraisal.main import create_app as appraisal_app
 from kc_planning.main import create_app as planning_app
 from kc_registry.main import create_app as registry_app
-from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, bearer, eventually
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
+from kc_testing.fixtures import SettingsFactory, bearer, eventually
 
 
 def client(app: Any, role: str = "so_ct") -> httpx.AsyncClient:

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import nats
 from kc_planning.main import create_app as planning_app
-from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, bearer, eventually
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
+from kc_testing.fixtures import SettingsFactory, bearer, eventually
 
 
 def client(app: Any, role: str, **claims: Any) -> httpx.AsyncClient:

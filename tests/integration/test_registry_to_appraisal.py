@@ -12,8 +12,8 @@ from kc_contracts import Envelope
 from kc_contracts.planning_events import ApprovedLine, PlanApprovedV1
 from kc_contracts.subjects import stream_name, subject_for
 from kc_registry.main import create_app as registry_app
-from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, SigningPublisher, bearer, eventually
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
+from kc_testing.fixtures import SettingsFactory, SigningPublisher, bearer, eventually
 
 
 async def test_a_registered_establishment_becomes_a_beneficiary_and_a_plan_approves_its_de_an(

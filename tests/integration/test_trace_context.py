@@ -17,9 +17,9 @@ from kc_appraisal.main import create_app as appraisal_app
 from kc_contracts import Envelope
 from kc_contracts.subjects import stream_name
 from kc_planning.main import create_app as planning_app
-from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, bearer, eventually
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
 from kc_runtime.tracing import TraceContext
+from kc_testing.fixtures import SettingsFactory, bearer, eventually
 
 CALLER = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 STATE = "congo=t61rcWkgMzE"

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kc_runtime import natsconfig
-from kc_runtime.natsconfig import NatsDeployment
+from kc_ops import natsconfig
+from kc_ops.natsconfig import NatsDeployment
 
 sys.path.insert(0, str(Path(__file__).parent))
 

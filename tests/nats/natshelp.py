@@ -9,9 +9,9 @@ import nats
 import nats.errors
 import nats.js.errors
 from kc_contracts.subjects import stream_name
-from kc_runtime.natsconfig import ADMIN_USER, DEFAULT_INSTANCES, NatsDeployment
+from kc_ops.natsconfig import ADMIN_USER, DEFAULT_INSTANCES, NatsDeployment
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
 from kc_runtime.settings import Settings
-from kc_runtime.streams import StreamPlan, ensure_streams
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -80,11 +80,11 @@ async def counts(admin: Conn, instances: tuple[str, ...] = DEFAULT_INSTANCES) ->
 def officer(settings: Settings) -> dict[str, str]:
     """HTTP headers of a provincial officer (sở Công Thương) for a service built from ``settings``.
 
-    The services are gaining signed bearer tokens (kc_runtime.auth) while this suite is written: use them when
+    The services are gaining signed bearer tokens (kc_runtime.web.auth) while this suite is written: use them when
     this checkout has them, send nothing otherwise.
     """
     try:
-        from kc_runtime.testing import bearer
+        from kc_testing.fixtures import bearer
     except ImportError:
         return {}
     headers: dict[str, str] = bearer(settings, "so_ct")

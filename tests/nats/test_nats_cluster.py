@@ -19,9 +19,9 @@ import pytest
 import structlog
 from kc_appraisal.main import create_app as appraisal_app
 from kc_contracts import Envelope
+from kc_ops.natsconfig import NatsDeployment
 from kc_registry.main import create_app as registry_app
-from kc_runtime.natsconfig import NatsDeployment
-from kc_runtime.testing import SettingsFactory, eventually
+from kc_testing.fixtures import SettingsFactory, eventually
 from natshelp import Conn, ensure, officer
 
 log = structlog.get_logger("tests.nats.cluster")

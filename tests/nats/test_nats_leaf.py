@@ -12,9 +12,9 @@ from uuid import UUID
 import httpx
 import pytest
 from kc_appraisal.main import create_app as appraisal_app
+from kc_ops.natsconfig import NatsDeployment
 from kc_registry.main import create_app as registry_app
-from kc_runtime.natsconfig import NatsDeployment
-from kc_runtime.testing import SettingsFactory, eventually
+from kc_testing.fixtures import SettingsFactory, eventually
 from nats.js.api import ConsumerConfig
 from natshelp import REFUSED, connect, count, counts, ensure, officer
 

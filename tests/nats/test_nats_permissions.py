@@ -16,10 +16,10 @@ from uuid import UUID
 import httpx
 import pytest
 from kc_appraisal.main import create_app as appraisal_app
+from kc_ops import natsconfig
+from kc_ops.natsconfig import AUDITOR, INTEGRATOR, NatsDeployment
 from kc_registry.main import create_app as registry_app
-from kc_runtime import natsconfig
-from kc_runtime.natsconfig import AUDITOR, INTEGRATOR, NatsDeployment
-from kc_runtime.testing import SettingsFactory, eventually
+from kc_testing.fixtures import SettingsFactory, eventually
 from nats.js.api import ConsumerConfig
 from natshelp import REFUSED, Conn, connect, count, counts, ensure, officer
 
@@ -38,7 +38,7 @@ def store() -> str:
 def test_the_committed_accounts_file_is_the_generated_one() -> None:
     committed = (natsconfig.config_dir() / "accounts.conf").read_text("utf-8")
     assert committed == natsconfig.accounts_conf(natsconfig.DEFAULT_INSTANCES), (
-        "deploy/nats/accounts.conf drifted: python -m kc_runtime.natsconfig accounts > deploy/nats/accounts.conf"
+        "deploy/nats/accounts.conf drifted: python -m kc_ops.natsconfig accounts > deploy/nats/accounts.conf"
     )
 
 

@@ -20,14 +20,14 @@ from kc_contracts import Envelope
 from kc_contracts.appraisal_events import BudgetTotals, DeAnSubmittedV1
 from kc_contracts.integrity import TrustStore
 from kc_contracts.subjects import stream_name, subject_for
+from kc_ops.natsconfig import ADMIN_USER, AUDITOR, NatsDeployment
 from kc_planning.projections.programme import ProgrammeView, programme_sources
-from kc_runtime.eventstore import sqlite_env
+from kc_runtime.bus.rebuild import ensure_tables, rebuild
 from kc_runtime.keys import TrustFile
-from kc_runtime.natsconfig import ADMIN_USER, AUDITOR, NatsDeployment
-from kc_runtime.rebuild import ensure_tables, rebuild
+from kc_runtime.store.eventstore import sqlite_env
+from kc_runtime.store.views import ViewStore
 from kc_runtime.streamaudit import Audit, replay
-from kc_runtime.testing import SettingsFactory, SigningPublisher
-from kc_runtime.views import ViewStore
+from kc_testing.fixtures import SettingsFactory, SigningPublisher
 from natshelp import connect, ensure
 
 pytestmark = pytest.mark.timeout(60)

@@ -1,12 +1,12 @@
 """Shared machinery of the reliability suite: the system as real processes, a load, the checks.
 
-- :class:`System` is ``make run``'s supervisor (``kc_runtime.supervisor``) on a chosen topology:
+- :class:`System` is ``make run``'s supervisor (``kc_ops.supervisor``) on a chosen topology:
   nats-server from the wheel with ``make run``'s accounts configuration (one account per instance,
   generated passwords; a temporary store, a free loopback port), the streams, the instance
   keys, each service as its own ``python -m kc_<service>.main`` process with the environment of
   ``deploy/local/system.toml``. Beyond the supervisor it can SIGKILL and restart one service, stop
   and restart NATS, run services under a shifted clock (``reliability_clock.py``), or put the bus
-  on the committed 3-node cluster (``kc_runtime.natsconfig.cluster``: R3 streams, each service in
+  on the committed 3-node cluster (``kc_ops.natsconfig.cluster``: R3 streams, each service in
   its instance's account with all three URLs). Requests carry bearer tokens signed with the
   instance's key (:meth:`System.headers`).
 - :class:`Load` drives real HTTP concurrently (httpx): establishment registrations and đề án
@@ -45,13 +45,13 @@ import httpx
 import nats
 from kc_contracts.integrity import message_id
 from kc_contracts.subjects import dead_letter_stream, stream_name
+from kc_ops import natsconfig
+from kc_ops.natsconfig import ADMIN_USER, NatsDeployment
+from kc_ops.natsserver import die_with_parent
+from kc_ops.supervisor import ServiceProcess, Supervisor
 from kc_registry.domain.establishment import establishment_id, identity_key
-from kc_runtime import natsconfig
-from kc_runtime.auth import issue_token
 from kc_runtime.keys import ensure_instance_key
-from kc_runtime.natsconfig import ADMIN_USER, NatsDeployment
-from kc_runtime.natsserver import die_with_parent
-from kc_runtime.supervisor import ServiceProcess, Supervisor
+from kc_runtime.web.auth import issue_token
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 HERE = Path(__file__).resolve().parent
@@ -90,7 +90,7 @@ class Spawned:
 
 
 class System:
-    """The supervisor of ``make run`` (``kc_runtime.supervisor.Supervisor``) on a topology of our choosing,
+    """The supervisor of ``make run`` (``kc_ops.supervisor.Supervisor``) on a topology of our choosing,
     plus what it does not do: SIGKILL one service and start it again exactly as it was started, stop
     and restart NATS, run a service under another launcher (the shifted clock).
 

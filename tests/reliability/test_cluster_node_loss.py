@@ -1,6 +1,6 @@
 """Scenario 3: a 3-node NATS cluster (``deploy/nats/cluster``) loses a node during the load, twice.
 
-The committed cluster configuration (``kc_runtime.natsconfig.cluster``: three routed nats-servers, the
+The committed cluster configuration (``kc_ops.natsconfig.cluster``: three routed nats-servers, the
 instance accounts) with every stream on three replicas; each service logs in to its instance's
 account with the three URLs in ``KC_NATS_URL``. While commands flow over real HTTP, the node leading
 the province's stream is SIGKILLed (no goodbye, no flush), the load goes on on the two others, the

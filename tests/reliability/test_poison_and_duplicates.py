@@ -25,7 +25,7 @@ from kc_contracts.integrity import canonical, envelope_hash
 from kc_contracts.subjects import dead_letter_stream, stream_name
 from kc_runtime.keys import ensure_instance_key
 from kc_runtime.settings import Settings
-from kc_runtime.testing import SigningPublisher
+from kc_testing.fixtures import SigningPublisher
 from reliability_harness import (
     FAST_REDELIVERY,
     PEERS,
@@ -234,7 +234,7 @@ async def test_poison_goes_to_the_dead_letter_stream_and_duplicates_change_nothi
 
 async def test_a_rebuild_refuses_what_the_live_consumers_refused(system: Callable[..., System]) -> None:
     """An old milestone replayed under a new id and a forged envelope: refused live, and by a rebuild
-    (kc_runtime.rebuild takes the inboxes' trust decisions since d444aa2), so the digests still agree."""
+    (kc_runtime.bus.rebuild takes the inboxes' trust decisions since d444aa2), so the digests still agree."""
     seed = seed_from_env()
     print(f"\nseed {seed}")
     s = system(TOPOLOGY, peers=PEERS, env=FAST_REDELIVERY)

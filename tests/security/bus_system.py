@@ -18,10 +18,10 @@ import httpx
 import nats
 import nats.errors
 import nats.js.errors
-from kc_runtime.auth import issue_token
+from kc_ops.natsconfig import ADMIN_USER
+from kc_ops.supervisor import Supervisor
 from kc_runtime.keys import ensure_instance_key
-from kc_runtime.natsconfig import ADMIN_USER
-from kc_runtime.supervisor import Supervisor
+from kc_runtime.web.auth import issue_token
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -67,7 +67,7 @@ async def connect(url: str) -> Conn:
 
 
 class RunningSystem:
-    """``make run`` (``kc_runtime.supervisor.Supervisor`` with ``deploy/local/system.toml``) limited to the
+    """``make run`` (``kc_ops.supervisor.Supervisor`` with ``deploy/local/system.toml``) limited to the
     services named, on free ports, without the demo: the same bus, keys and process environment."""
 
     def __init__(self, var_dir: Path, services: dict[str, list[str]]) -> None:
@@ -98,7 +98,7 @@ class RunningSystem:
 
     def url_of(self, user: str) -> str:
         """The bus with ``user``'s credentials (from the file ``make run`` generated)."""
-        from kc_runtime.natsconfig import Credentials  # imported here: the attack also runs where it is missing
+        from kc_ops.natsconfig import Credentials  # imported here: the attack also runs where it is missing
 
         return Credentials(Path(self.run["nats_credentials"])).url(self.nats_url, user)
 

@@ -31,10 +31,10 @@ from kc_contracts import Envelope
 from kc_contracts.appraisal_events import DeAnReturnedV1
 from kc_contracts.subjects import stream_name, subject_for
 from kc_registry.main import create_app
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
 from kc_runtime.keys import ensure_instance_key
 from kc_runtime.settings import Settings
-from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, SigningPublisher, bearer, served
+from kc_testing.fixtures import SettingsFactory, SigningPublisher, bearer, served
 
 KC = str(Path(sys.executable).parent / "kc")
 NOW = datetime(2024, 6, 1, tzinfo=UTC)

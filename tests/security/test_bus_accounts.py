@@ -18,7 +18,7 @@ import nats
 import nats.errors
 import pytest
 from bus_system import REFUSED, Conn, RunningSystem, connect
-from kc_runtime.natsconfig import AUDITOR, INTEGRATOR, dev_password
+from kc_ops.natsconfig import AUDITOR, INTEGRATOR, dev_password
 from nats.js.api import ConsumerConfig, StreamConfig
 
 pytestmark = pytest.mark.timeout(120)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from kc_registry.main import create_app
-from kc_runtime.testing import SettingsFactory, bearer, served
+from kc_testing.fixtures import SettingsFactory, bearer, served
 
 PAGE = b"<!doctype html><script>fetch('/establishments').then(r => r.text()).then(alert)</script>"
 

@@ -30,8 +30,8 @@ from kc_contracts.planning_events import ApprovedLine, PlanApprovedV1
 from kc_contracts.subjects import stream_name, subject_for
 from kc_notifications.main import create_app
 from kc_notifications.settings import NotificationSettings
-from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, SigningPublisher, bearer, served
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
+from kc_testing.fixtures import SettingsFactory, SigningPublisher, bearer, served
 
 PROVINCES = ("tinh-40", "tinh-31")
 

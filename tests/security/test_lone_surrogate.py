@@ -25,7 +25,7 @@ from kc_notifications.settings import NotificationSettings
 from kc_planning.main import create_app as planning_app
 from kc_registry.main import create_app as registry_app
 from kc_runtime.settings import Settings
-from kc_runtime.testing import SettingsFactory, bearer, served
+from kc_testing.fixtures import SettingsFactory, bearer, served
 
 LONE = "\\ud800"  # as written in the JSON text
 RAW = b"\xed\xa0\x80"  # the same code point's (invalid) UTF-8 bytes

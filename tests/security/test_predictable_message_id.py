@@ -18,11 +18,11 @@ import httpx
 import pytest
 from bus_system import RunningSystem, connect, eventually, register, stream_messages
 from kc_contracts.integrity import message_id
+from kc_ops.natsconfig import AUDITOR
 from kc_registry.domain.establishment import establishment_id, identity_key
 from kc_registry.main import create_app as registry_app
-from kc_runtime.deadletters import REASON, DeadLetters
-from kc_runtime.natsconfig import AUDITOR
-from kc_runtime.relay import OutboxRelay
+from kc_runtime.bus.deadletters import REASON, DeadLetters
+from kc_runtime.bus.relay import OutboxRelay
 from kc_runtime.settings import Settings
 
 pytestmark = pytest.mark.timeout(300)

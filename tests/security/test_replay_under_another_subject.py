@@ -23,8 +23,8 @@ from bus_system import (
     stream_messages,
     submit_and_appraise,
 )
-from kc_runtime.deadletters import REASON
-from kc_runtime.natsconfig import AUDITOR
+from kc_ops.natsconfig import AUDITOR
+from kc_runtime.bus.deadletters import REASON
 
 pytestmark = pytest.mark.timeout(300)
 

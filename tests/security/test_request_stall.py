@@ -34,9 +34,9 @@ import nats
 import pytest
 from kc_appraisal.main import create_app as appraisal_app
 from kc_registry.main import create_app as registry_app
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
 from kc_runtime.settings import Settings
-from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, bearer, served
+from kc_testing.fixtures import SettingsFactory, bearer, served
 
 MiB = 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

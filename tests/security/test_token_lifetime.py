@@ -1,6 +1,6 @@
 """Issue 14 item 9: tokens could live ten years.
 
-The attack: ``python -m kc_runtime.auth issue --role so_ct --hours 87600`` — a Sở officer's token
+The attack: ``python -m kc_ops.tokens issue --role so_ct --hours 87600`` — a Sở officer's token
 valid for ten years; lost once (a laptop, a log line), it opens the province's records until 2035,
 whatever happens to the person. And a token signed with such a lifetime by any tool was accepted.
 
@@ -23,9 +23,9 @@ import httpx
 import jwt
 import pytest
 from kc_registry.main import create_app
-from kc_runtime.auth import ROLES, issue_token
 from kc_runtime.keys import ensure_instance_key
-from kc_runtime.testing import SettingsFactory, served
+from kc_runtime.web.auth import ROLES, issue_token
+from kc_testing.fixtures import SettingsFactory, served
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_a_ten_year_token_is_neither_issued_nor_accepted(make_settings: Settings
         [
             sys.executable,
             "-m",
-            "kc_runtime.auth",
+            "kc_ops.tokens",
             "issue",
             "--instance",
             "tinh-40",

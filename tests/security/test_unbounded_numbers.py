@@ -24,8 +24,8 @@ import nats
 from eventsourcing.persistence import StoredEvent
 from kc_appraisal.main import create_app
 from kc_registry.main import create_app as registry_app
-from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, bearer, served
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
+from kc_testing.fixtures import SettingsFactory, bearer, served
 
 TEN_TO_THE_20 = 10**20
 

@@ -19,11 +19,11 @@ import pytest
 from kc_contracts import Envelope
 from kc_contracts.integrity import Signer
 from kc_contracts.subjects import stream_name
+from kc_ops.natsserver import NatsServer
 from kc_registry.main import create_app
-from kc_runtime.natsserver import NatsServer
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
 from kc_runtime.settings import Settings
-from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, bearer, eventually
+from kc_testing.fixtures import SettingsFactory, bearer, eventually
 
 KC = str(Path(sys.executable).parent / "kc")
 TAX_CODES = ("0100112437", "0101243150", "0100109106")  # valid check digits

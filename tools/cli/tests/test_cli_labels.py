@@ -29,8 +29,8 @@ from fastapi import FastAPI
 from kc_appraisal.main import create_app
 from kc_contracts import Envelope
 from kc_contracts.registry_events import EstablishmentRegisteredV1
-from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, bearer
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
+from kc_testing.fixtures import SettingsFactory, bearer
 
 KC = str(Path(sys.executable).parent / "kc")
 ALWAYS = [{"start": "2012-07-05", "end": None, "outcome": "dat", "rules": ["eligibility.location@ND45/2012"]}]

@@ -19,9 +19,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from kc_contracts.limits import MAX_BUDGET_LINES, Batch, Count, FreeForm, PositiveVnd, Vnd, totals_within
 from kc_kernel.periods import PlanYear, ReportMonth
-from kc_runtime.actor import actor_of
-from kc_runtime.fields import Text50, Text100, Text200, Text300, Text500
-from kc_runtime.http import problem_responses, rules_dated_by
+from kc_runtime.web.actor import actor_of
+from kc_runtime.web.errors import problem_responses, rules_dated_by
+from kc_runtime.web.fields import Text50, Text100, Text200, Text300, Text500
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kc_appraisal import commands as c

@@ -20,10 +20,10 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Tracking
 from kc_kernel.vocabulary import VIETNAM_TIME, has_label, label
-from kc_runtime.actor import Actor
 from kc_runtime.adminunits import load_catalogue
-from kc_runtime.eventstore import ServiceApplication
+from kc_runtime.store.eventstore import ServiceApplication
 from kc_runtime.text import unit_key
+from kc_runtime.web.actor import Actor
 
 from kc_appraisal import commands as c
 from kc_appraisal.domain.council import Council, CouncilRules, Roster, roster_id

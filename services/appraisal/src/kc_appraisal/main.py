@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from kc_kernel.dated import NoRuleInForceError
-from kc_runtime.apidocs import install_offline_docs
-from kc_runtime.auth import install_auth
-from kc_runtime.eventstore import persistence_env
-from kc_runtime.http import (
-    install_health,
-    install_outbox_head,
-    install_problem_handlers,
-    install_request_guards,
-)
-from kc_runtime.localprojection import LocalProjection
 from kc_runtime.process import serve
 from kc_runtime.service import ServiceRuntime
 from kc_runtime.settings import Settings
-from kc_runtime.views import ViewStore
+from kc_runtime.store.eventstore import persistence_env
+from kc_runtime.store.localprojection import LocalProjection
+from kc_runtime.store.views import ViewStore
+from kc_runtime.web.apidocs import install_offline_docs
+from kc_runtime.web.auth import install_auth
+from kc_runtime.web.errors import install_problem_handlers
+from kc_runtime.web.guards import install_request_guards
+from kc_runtime.web.probes import install_health, install_outbox_head
 
 from kc_appraisal import api, messaging, rulebook, translators
 from kc_appraisal.application import (

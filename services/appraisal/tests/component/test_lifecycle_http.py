@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from kc_appraisal.main import create_app
 from kc_contracts import Envelope
 from kc_contracts.registry_events import EstablishmentRegisteredV1, SupportRecordedV1
-from kc_runtime.testing import SettingsFactory, bearer
+from kc_testing.fixtures import SettingsFactory, bearer
 
 PROBLEM = "application/problem+json"
 ALWAYS = [{"start": "2012-07-05", "end": None, "outcome": "dat", "rules": ["eligibility.location@ND45/2012"]}]

@@ -12,10 +12,10 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 from kc_appraisal.main import create_app
-from kc_runtime.auth import issue_token
 from kc_runtime.keys import ensure_instance_key
 from kc_runtime.settings import Settings
-from kc_runtime.testing import SettingsFactory, bearer
+from kc_runtime.web.auth import issue_token
+from kc_testing.fixtures import SettingsFactory, bearer
 
 PROBLEM = "application/problem+json"
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")

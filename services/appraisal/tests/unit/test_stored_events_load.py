@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 from eventsourcing.persistence import StoredEvent
-from kc_runtime.eventstore import ServiceApplication
+from kc_runtime.store.eventstore import ServiceApplication
 
 FIXTURE = Path(__file__).parent / "data" / "stored_events_before_split.json"
 

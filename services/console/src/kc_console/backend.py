@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 from kc_contracts.integrity import Signer
-from kc_runtime.auth import ROLES, issue_token
 from kc_runtime.text import unit_key
+from kc_runtime.web.auth import ROLES, issue_token
 
 from kc_console.roles import Officer
 

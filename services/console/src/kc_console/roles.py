@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kc_kernel.vocabulary import label
-from kc_runtime.auth import ROLES, Role
+from kc_runtime.web.auth import ROLES, Role
 
 ADMIN = "quan_tri"
 CONSOLE_ROLES: dict[str, str] = {name: label("role", name) for name in [*ROLES, ADMIN]}

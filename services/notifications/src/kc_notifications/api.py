@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from kc_runtime.fields import Text200
-from kc_runtime.http import problem_responses, rules_dated_by
+from kc_runtime.web.errors import problem_responses, rules_dated_by
+from kc_runtime.web.fields import Text200
 from pydantic import BaseModel, ConfigDict, Field
 
 from kc_notifications.feed import visible_to

@@ -8,7 +8,7 @@ Each method takes the service's own command (``commands.py``), never a contract 
 from __future__ import annotations
 
 from eventsourcing.persistence import Tracking
-from kc_runtime.views import ViewCursor, ViewStore
+from kc_runtime.store.views import ViewCursor, ViewStore
 
 from kc_notifications import feed
 from kc_notifications.commands import Acted, Received, RecordDeAnMilestone, RecordPlanningEvent

@@ -21,9 +21,9 @@ from typing import Any
 
 from kc_contracts.envelope import envelope_type
 from kc_contracts.planning_events import CalendarChangedV1, PlanAmendedV1, PlanApprovedV1
-from kc_runtime.auth import ROLES, Principal
+from kc_runtime.store.views import ViewCursor, ViewStore
 from kc_runtime.text import unit_key
-from kc_runtime.views import ViewCursor, ViewStore
+from kc_runtime.web.auth import ROLES, Principal
 
 PUBLIC_TYPES = tuple(
     sorted(envelope_type(c.type, c.version) for c in (PlanApprovedV1, PlanAmendedV1, CalendarChangedV1))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from eventsourcing.persistence import Tracking
 from kc_contracts import ContractEvent, Envelope
-from kc_runtime.inbox import Effect
+from kc_runtime.bus.inbox import Effect
 from kc_runtime.service import ServiceRuntime
 
 from kc_notifications import integration

@@ -12,7 +12,7 @@ from importlib.resources import files
 import holidays
 from kc_kernel.dated import DatedRules, rules_from_records
 from kc_kernel.vocabulary import label
-from kc_runtime.views import ViewStore
+from kc_runtime.store.views import ViewStore
 
 from kc_notifications.domain.reminders import Milestone, ReminderRule, due
 from kc_notifications.store import queue_notification, unit_key

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from kc_runtime.views import ViewStore
+from kc_runtime.store.views import ViewStore
 
 from kc_notifications import mail
 

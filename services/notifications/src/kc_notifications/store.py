@@ -12,8 +12,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from kc_runtime.store.views import ViewCursor, ViewStore
 from kc_runtime.text import fold
-from kc_runtime.views import ViewCursor, ViewStore
 
 from kc_notifications import feed
 

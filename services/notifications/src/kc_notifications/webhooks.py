@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
-from kc_runtime.views import ViewStore
+from kc_runtime.store.views import ViewStore
 
 
 class WebhookError(ValueError):

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from kc_notifications.main import create_app
 from kc_notifications.settings import NotificationSettings
-from kc_runtime.testing import bearer
+from kc_testing.fixtures import bearer
 
 
 def test_subscriptions_are_listed_without_secrets_disabled_and_deleted(tmp_path: Path) -> None:

@@ -25,10 +25,10 @@ from kc_contracts.subjects import stream_name, subject_for
 from kc_notifications.mail import MailSink
 from kc_notifications.main import create_app
 from kc_notifications.settings import NotificationSettings
-from kc_runtime.natsserver import free_port
+from kc_ops.natsserver import free_port
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
 from kc_runtime.settings import Settings
-from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, SigningPublisher, bearer, eventually
+from kc_testing.fixtures import SettingsFactory, SigningPublisher, bearer, eventually
 from standardwebhooks import Webhook
 
 DE_AN = uuid4()

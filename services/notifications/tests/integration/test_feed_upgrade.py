@@ -7,9 +7,9 @@ from uuid import uuid4
 
 from kc_notifications import feed
 from kc_notifications.store import DDL
-from kc_runtime.eventstore import persistence_env
-from kc_runtime.testing import SettingsFactory
-from kc_runtime.views import ViewStore
+from kc_runtime.store.eventstore import persistence_env
+from kc_runtime.store.views import ViewStore
+from kc_testing.fixtures import SettingsFactory
 
 OLD_FEED = """CREATE TABLE IF NOT EXISTS feed (
         position INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -10,12 +10,12 @@ from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from kc_contracts.limits import MAX_REGISTRATION_ITEMS, PlanVnd, PositiveVnd, Vnd
 from kc_kernel.periods import FIRST_PLAN_YEAR, LAST_PLAN_YEAR, PlanYear
 from kc_kernel.vocabulary import label
-from kc_runtime.actor import actor_of
-from kc_runtime.fields import Text100, Text200, Text300, Text500
-from kc_runtime.http import problem, problem_responses
-from kc_runtime.rebuild import live_digest, rebuild
+from kc_runtime.bus.rebuild import live_digest, rebuild
 from kc_runtime.spreadsheets import MAX_UPLOAD_BYTES, check_upload_size
 from kc_runtime.text import unit_key
+from kc_runtime.web.actor import actor_of
+from kc_runtime.web.errors import problem, problem_responses
+from kc_runtime.web.fields import Text100, Text200, Text300, Text500
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 

@@ -11,9 +11,9 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from kc_contracts.subjects import check_instance
 from kc_kernel.dated import NoRuleInForceError
 from kc_kernel.vocabulary import label
-from kc_runtime.actor import Actor
-from kc_runtime.eventstore import ServiceApplication
+from kc_runtime.store.eventstore import ServiceApplication
 from kc_runtime.text import unit_key
+from kc_runtime.web.actor import Actor
 
 from kc_planning.commands import AmendPlan, ApprovePlan, GrantExtension, ProposeLine
 from kc_planning.domain.calendar import PlanCalendar, Registration, calendar_id

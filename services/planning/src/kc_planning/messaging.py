@@ -19,10 +19,10 @@ from kc_contracts.appraisal_events import DeAnProposedV1
 from kc_contracts.planning_events import CalendarChangedV1, ExtensionGrantedV1, NationalRegistrationFiledV1
 from kc_contracts.registry_events import EstablishmentRegisteredV1, RecognitionRecordedV1, RecognitionRevokedV1
 from kc_contracts.subjects import subject_for
-from kc_runtime.inbox import Effect
-from kc_runtime.rebuild import live_effect
+from kc_runtime.bus.inbox import Effect
+from kc_runtime.bus.rebuild import live_effect
 from kc_runtime.service import ServiceRuntime
-from kc_runtime.views import ViewStore
+from kc_runtime.store.views import ViewStore
 
 from kc_planning import integration
 from kc_planning.application import PlanningApplication

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from kc_runtime.eventstore import persistence_env
+from kc_runtime.bus.rebuild import ensure_tables, live_digest, rebuild
 from kc_runtime.keys import TrustFile
-from kc_runtime.rebuild import ensure_tables, live_digest, rebuild
 from kc_runtime.settings import Settings
-from kc_runtime.views import ViewStore
+from kc_runtime.store.eventstore import persistence_env
+from kc_runtime.store.views import ViewStore
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

@@ -11,7 +11,7 @@ from kc_contracts import Envelope
 from kc_contracts.appraisal_events import BudgetTotals, DeAnProposedV1
 from kc_planning.main import create_app
 from kc_planning.messaging import proposals
-from kc_runtime.testing import SettingsFactory, bearer
+from kc_testing.fixtures import SettingsFactory, bearer
 
 
 def proposal(code: str, support: int) -> DeAnProposedV1:

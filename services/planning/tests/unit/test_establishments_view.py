@@ -11,8 +11,8 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from kc_contracts import Envelope
 from kc_contracts.registry_events import EstablishmentRegisteredV1
 from kc_planning.projections.establishments import DDL, EstablishmentsView
-from kc_runtime.eventstore import sqlite_env
-from kc_runtime.views import ViewStore
+from kc_runtime.store.eventstore import sqlite_env
+from kc_runtime.store.views import ViewStore
 
 
 def registered(commune: str) -> tuple[Envelope, EstablishmentRegisteredV1]:

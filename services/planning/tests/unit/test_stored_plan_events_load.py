@@ -7,7 +7,7 @@ from datetime import date
 
 from eventsourcing.persistence import StoredEvent
 from kc_planning.domain.plan import AnnualPlan
-from kc_runtime.eventstore import ServiceApplication
+from kc_runtime.store.eventstore import ServiceApplication
 
 LINE = {"de_an_id": "0b7c4f7e-1f3a-4a55-9a8e-2f6c7b1f9a31", "code": "KCQG-2024-40-01", "recommended_support_vnd": 5}
 

@@ -10,10 +10,10 @@ from uuid import UUID
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from kc_contracts.limits import Count, EstablishmentVnd, PositiveVnd
 from kc_kernel.units import UnitSystem
-from kc_runtime.actor import actor_of
-from kc_runtime.fields import Text50, Text100, Text200, Text300, Text500
-from kc_runtime.http import problem, problem_responses, rules_dated_by
 from kc_runtime.spreadsheets import MAX_UPLOAD_BYTES, check_upload_size
+from kc_runtime.web.actor import actor_of
+from kc_runtime.web.errors import problem, problem_responses, rules_dated_by
+from kc_runtime.web.fields import Text50, Text100, Text200, Text300, Text500
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 

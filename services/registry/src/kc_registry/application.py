@@ -11,8 +11,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 from kc_kernel.units import AdminUnits
-from kc_runtime.actor import Actor
-from kc_runtime.eventstore import ServiceApplication
+from kc_runtime.store.eventstore import ServiceApplication
+from kc_runtime.web.actor import Actor
 
 from kc_registry.documents import DocumentStore
 from kc_registry.domain.eligibility import EligibilityRules, Verdict, evaluate

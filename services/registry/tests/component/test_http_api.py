@@ -11,7 +11,7 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 from kc_registry.main import create_app
-from kc_runtime.testing import SettingsFactory, bearer
+from kc_testing.fixtures import SettingsFactory, bearer
 from openpyxl import Workbook
 
 PROBLEM = "application/problem+json"

@@ -11,8 +11,8 @@ import nats
 from kc_contracts import Envelope
 from kc_contracts.subjects import dead_letter_stream, stream_name
 from kc_registry.main import create_app
-from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, bearer, eventually
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
+from kc_testing.fixtures import SettingsFactory, bearer, eventually
 
 
 async def test_contract_events_are_published_and_dossier_bytes_never_leave(make_settings: SettingsFactory) -> None:

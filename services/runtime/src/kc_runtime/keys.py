@@ -6,18 +6,16 @@ instance this one trusts; it is configuration, distributed to every instance (an
 ``make run`` creates missing keys for the instances it starts; production generates each instance's
 key on its own machine and distributes only the public part.
 
-    python -m kc_runtime.keys ensure --instance bo --instance tinh-40 [--keys-dir var/keys]
-    python -m kc_runtime.keys rotate --instance tinh-40
-    python -m kc_runtime.keys revoke --instance tinh-40 --key-id ed25519:...
-    python -m kc_runtime.keys show
+    python -m kc_ops.keys ensure --instance bo --instance tinh-40 [--keys-dir var/keys]
+    python -m kc_ops.keys rotate --instance tinh-40
+    python -m kc_ops.keys revoke --instance tinh-40 --key-id ed25519:...
+    python -m kc_ops.keys show
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +39,7 @@ def key_file(keys_dir: Path, instance: str) -> Path:
 def load_signer(path: Path, instance: str) -> Signer:
     if not path.exists():
         raise MissingKeyError(
-            f"no signing key for {instance} at {path} (run: python -m kc_runtime.keys ensure --instance {instance})"
+            f"no signing key for {instance} at {path} (run: python -m kc_ops.keys ensure --instance {instance})"
         )
     doc = json.loads(path.read_text(encoding="utf-8"))
     if doc.get("instance") != instance:
@@ -136,42 +134,3 @@ def revoke(keys_dir: Path, instance: str, kid: str, trust_file: Path | None = No
         for k in trust.keys[instance]
     ]
     trust.save(trust_path)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kc_runtime.keys", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["ensure", "rotate", "revoke", "show"])
-    parser.add_argument("--keys-dir", type=Path, default=DEFAULT_KEYS_DIR)
-    parser.add_argument("--trust-file", type=Path)
-    parser.add_argument("--instance", action="append", default=[])
-    parser.add_argument("--key-id")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "ensure":
-            for instance in args.instance:
-                signer = ensure_instance_key(args.keys_dir, instance, args.trust_file)
-                print(f"{instance}: {signer.key_id}")
-        elif args.command == "rotate":
-            for instance in args.instance:
-                old, new = rotate(args.keys_dir, instance, args.trust_file)
-                print(f"{instance}: {old} -> {new} (the old key stays trusted for what it signed)")
-        elif args.command == "revoke":
-            if len(args.instance) != 1 or not args.key_id:
-                raise MissingKeyError("revoke needs one --instance and --key-id")
-            revoke(args.keys_dir, args.instance[0], args.key_id, args.trust_file)
-            print(f"{args.instance[0]}: {args.key_id} revoked")
-        else:
-            trust = TrustStore.load(args.trust_file or args.keys_dir / TRUST_FILE)
-            for instance, keys in sorted(trust.keys.items()):
-                for k in keys:
-                    retired = f"retired {k.valid_until:%Y-%m-%d %H:%M}" if k.valid_until else "current"
-                    state = "revoked" if k.revoked else retired
-                    print(f"{instance}\t{k.key_id}\t{state}")
-    except (MissingKeyError, ValueError, OSError) as exc:
-        print(f"lỗi / error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

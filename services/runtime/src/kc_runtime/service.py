@@ -29,14 +29,14 @@ from kc_kernel.vocabulary import use_admin_units
 from nats.js import JetStreamContext
 
 from kc_runtime.adminunits import load_catalogue
-from kc_runtime.deadletters import DeadLetters
-from kc_runtime.eventstore import ServiceApplication, persistence_env
-from kc_runtime.inbox import Effect, Inbox, InboxChains
+from kc_runtime.bus.deadletters import DeadLetters
+from kc_runtime.bus.inbox import Effect, Inbox, InboxChains
+from kc_runtime.bus.relay import OutboxRelay, Translate
 from kc_runtime.keys import TrustFile, ensure_instance_key
-from kc_runtime.localprojection import LocalProjection
-from kc_runtime.relay import OutboxRelay, Translate
 from kc_runtime.settings import Settings
-from kc_runtime.views import ViewStore
+from kc_runtime.store.eventstore import ServiceApplication, persistence_env
+from kc_runtime.store.localprojection import LocalProjection
+from kc_runtime.store.views import ViewStore
 
 log = structlog.get_logger("kc.service")
 
@@ -189,7 +189,7 @@ class ServiceRuntime:
         log.info("bus started", subscriptions=[s.inbox.name for s in self.subscriptions])
 
     async def _wait_for_streams(self) -> None:
-        """Streams are declared by ``kc_runtime.streams ensure``, never by a service start."""
+        """Streams are declared by ``kc_ops.streams ensure``, never by a service start."""
         wanted = {stream_name(self.settings.instance), dead_letter_stream(self.settings.instance)}
         wanted |= {stream_name(s.source_instance) for s in self.subscriptions}
         warned = False
@@ -207,7 +207,7 @@ class ServiceRuntime:
                 return
             if not warned:
                 log.warning(
-                    "waiting for streams (run: python -m kc_runtime.streams ensure)",
+                    "waiting for streams (run: python -m kc_ops.streams ensure)",
                     missing=missing,
                 )
                 warned = True

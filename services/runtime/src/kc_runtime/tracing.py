@@ -3,9 +3,9 @@
 One trace follows a command across services:
 
 1. an HTTP request's ``traceparent`` header (a new trace when it has none, or an invalid one) —
-   :class:`~kc_runtime.http.RequestGuard` opens this service's span as a child of it;
+   :class:`~kc_runtime.web.guards.RequestGuard` opens this service's span as a child of it;
 2. every domain event saved while that span is current carries it (``traceparent``, ``tracestate``
-   stored with the event: :func:`stamp`, called by :class:`~kc_runtime.eventstore.ServiceApplication`
+   stored with the event: :func:`stamp`, called by :class:`~kc_runtime.store.eventstore.ServiceApplication`
    when it records; metadata beside the domain's own fields, which the domain never sees);
 3. the outbox relay puts them on the event's envelope (the CloudEvents distributed-tracing extension);
 4. a consumer opens its span as a child of the envelope's (:func:`continued`, in the inbox), so the

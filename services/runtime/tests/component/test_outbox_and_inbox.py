@@ -18,16 +18,16 @@ from kc_contracts import ContractEvent, Envelope
 from kc_contracts.base import ContractRegistry
 from kc_contracts.integrity import Signer, canonical, message_id
 from kc_contracts.subjects import dead_letter_stream, stream_name
-from kc_runtime.deadletters import REASON
-from kc_runtime.eventstore import ServiceApplication, persistence_env
+from kc_ops.natsserver import NatsServer
+from kc_runtime.bus.deadletters import REASON
+from kc_runtime.bus.relay import OutboxRelay
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
 from kc_runtime.keys import rotate
-from kc_runtime.natsserver import NatsServer
-from kc_runtime.relay import OutboxRelay
 from kc_runtime.service import ServiceRuntime
 from kc_runtime.settings import Settings
-from kc_runtime.streams import StreamPlan, ensure_streams
-from kc_runtime.testing import SettingsFactory, SigningPublisher, eventually
-from kc_runtime.views import ViewStore
+from kc_runtime.store.eventstore import ServiceApplication, persistence_env
+from kc_runtime.store.views import ViewStore
+from kc_testing.fixtures import SettingsFactory, SigningPublisher, eventually
 
 # -- a small event-sourced world: counters whose increments are public ---------------------------
 

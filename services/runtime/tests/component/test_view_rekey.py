@@ -3,9 +3,9 @@ PostgreSQL): records of two instances with one id then stand side by side instea
 
 from __future__ import annotations
 
-from kc_runtime.eventstore import persistence_env
-from kc_runtime.testing import SettingsFactory
-from kc_runtime.views import ViewStore
+from kc_runtime.store.eventstore import persistence_env
+from kc_runtime.store.views import ViewStore
+from kc_testing.fixtures import SettingsFactory
 
 OLD = "CREATE TABLE IF NOT EXISTS copies (record_id TEXT PRIMARY KEY, instance TEXT NOT NULL, facts TEXT NOT NULL)"
 NEW = (

@@ -9,7 +9,7 @@ from typing import Any
 
 from kc_contracts import Envelope
 from kc_contracts.integrity import Signer, TrustedKey, TrustStore, canonical, envelope_hash
-from kc_runtime.rebuild import ReplayTrust
+from kc_runtime.bus.rebuild import ReplayTrust
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

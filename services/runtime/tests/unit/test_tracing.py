@@ -8,7 +8,7 @@ from uuid import UUID
 import pytest
 from eventsourcing.domain import Aggregate, event
 from kc_runtime import tracing
-from kc_runtime.eventstore import ServiceApplication, sqlite_env
+from kc_runtime.store.eventstore import ServiceApplication, sqlite_env
 from kc_runtime.tracing import TraceContext
 
 VALID = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

@@ -149,7 +149,7 @@ def nats_url_of(nats_url: str | None, run_file: Path) -> str:
         raise AuditError(f"{run_file} không ghi địa chỉ NATS / has no NATS URL: dùng --nats-url")
     if not run.get("nats_credentials"):
         return str(url)
-    from kc_runtime.natsconfig import AUDITOR, Credentials
+    from kc_ops.natsconfig import AUDITOR, Credentials
 
     try:
         return Credentials(Path(str(run["nats_credentials"]))).url(str(url), AUDITOR)
@@ -730,8 +730,8 @@ class Http:
 
     @staticmethod
     def _mint(keys_dir: Path) -> str:
-        from kc_runtime.auth import issue_token
         from kc_runtime.keys import MissingKeyError, key_file, load_signer
+        from kc_runtime.web.auth import issue_token
 
         try:
             signer = load_signer(key_file(keys_dir, "bo"), "bo")

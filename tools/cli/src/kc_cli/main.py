@@ -43,12 +43,12 @@ def fail(message: str) -> NoReturn:
 def token(run_file: Path) -> str:
     """``KC_TOKEN`` if set; else, beside a local ``make run`` (its keys in ``var/keys``), a read-only
     national auditor's token signed with the ministry's key. Elsewhere ask for one:
-    ``python -m kc_runtime.auth issue --instance bo --role kiem_toan --sub <you>``."""
+    ``python -m kc_ops.tokens issue --instance bo --role kiem_toan --sub <you>``."""
     given = os.environ.get("KC_TOKEN")
     if given:
         return given
-    from kc_runtime.auth import issue_token
     from kc_runtime.keys import MissingKeyError, key_file, load_signer
+    from kc_runtime.web.auth import issue_token
 
     try:
         signer = load_signer(key_file(run_file.parent / "keys", "bo"), "bo")

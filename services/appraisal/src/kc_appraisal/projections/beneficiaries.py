@@ -24,7 +24,7 @@ from kc_contracts.registry_events import (
     RecognitionRevokedV1,
     SupportRecordedV1,
 )
-from kc_runtime.views import ViewStore
+from kc_runtime.store.views import ViewStore
 
 from kc_appraisal.domain.beneficiary import AreaPeriod, BeneficiaryFacts, EligibilityPeriod, Recognition
 

@@ -11,8 +11,8 @@ from datetime import date
 from eventsourcing.persistence import Tracking
 from kc_contracts import ContractEvent, Envelope
 from kc_contracts.planning_events import CalendarChangedV1, ExtensionGrantedV1, plan_owner
+from kc_runtime.store.views import ViewStore
 from kc_runtime.text import unit_key
-from kc_runtime.views import ViewStore
 
 from kc_appraisal.domain.rules import Calendar
 

@@ -8,7 +8,7 @@ import json
 from typing import Any
 from uuid import UUID
 
-from kc_runtime.views import ViewCursor, ViewStore
+from kc_runtime.store.views import ViewCursor, ViewStore
 
 from kc_appraisal.domain.council import Council
 from kc_appraisal.domain.field_trip import FieldTrip

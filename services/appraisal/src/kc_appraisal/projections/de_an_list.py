@@ -12,8 +12,8 @@ import unicodedata
 from typing import Any
 from uuid import UUID
 
+from kc_runtime.store.views import ViewCursor, ViewStore
 from kc_runtime.text import fold, unit_key
-from kc_runtime.views import ViewCursor, ViewStore
 
 from kc_appraisal.commands import ListQuery
 from kc_appraisal.domain.de_an import DeAn, Status, totals

@@ -10,7 +10,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from kc_contracts import ContractEvent, Envelope
 from kc_contracts.registry_events import EstablishmentRegisteredV1
-from kc_runtime.views import ViewStore
+from kc_runtime.store.views import ViewStore
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS establishments (

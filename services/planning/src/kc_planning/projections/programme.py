@@ -3,7 +3,7 @@
 One row per đề án with where it is (province as recorded and as it is after the 2025 merger,
 commune, former district, region), what it does (activity contents), its money by funding source
 and its status and outputs. The provincial and national views are aggregates of these rows.
-Rebuildable from the bus log (``kc_runtime.rebuild``).
+Rebuildable from the bus log (``kc_runtime.bus.rebuild``).
 
 A row belongs to the instance that published its events: rows are keyed by (instance, đề án id), so
 one province's events never change another's đề án, and a province's đề án counts in that province
@@ -39,8 +39,8 @@ from kc_contracts.appraisal_events import (
 from kc_contracts.subjects import stream_name
 from kc_kernel.vocabulary import has_label, label
 from kc_runtime.adminunits import load_catalogue
-from kc_runtime.rebuild import Source
-from kc_runtime.views import ViewCursor, ViewStore
+from kc_runtime.bus.rebuild import Source
+from kc_runtime.store.views import ViewCursor, ViewStore
 
 COLUMNS = (
     "de_an_id",

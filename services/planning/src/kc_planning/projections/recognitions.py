@@ -11,7 +11,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from kc_contracts import ContractEvent, Envelope
 from kc_contracts.registry_events import RecognitionRecordedV1, RecognitionRevokedV1
-from kc_runtime.views import ViewStore
+from kc_runtime.store.views import ViewStore
 
 from kc_planning.projections.programme import province_now
 

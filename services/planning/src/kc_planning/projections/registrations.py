@@ -21,7 +21,7 @@ from eventsourcing.persistence import Tracking
 from kc_contracts import ContractEvent, Envelope
 from kc_contracts.planning_events import CalendarChangedV1, ExtensionGrantedV1, NationalRegistrationFiledV1
 from kc_runtime.adminunits import load_catalogue
-from kc_runtime.views import ViewCursor, ViewStore
+from kc_runtime.store.views import ViewCursor, ViewStore
 
 from kc_planning.domain.calendar import Registration
 from kc_planning.domain.extension import Extension, ExtensionDecision

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from kc_runtime.store.views import ViewCursor, ViewStore
 from kc_runtime.text import fold
-from kc_runtime.views import ViewCursor, ViewStore
 
 from kc_registry.domain.establishment import Establishment
 

@@ -26,8 +26,8 @@ from typing import Any
 import structlog
 from eventsourcing.persistence import InterfaceError, Notification, OperationalError, Tracking
 
-from kc_runtime.eventstore import ServiceApplication
-from kc_runtime.views import ViewCursor, ViewStore
+from kc_runtime.store.eventstore import ServiceApplication
+from kc_runtime.store.views import ViewCursor, ViewStore
 
 log = structlog.get_logger("kc.projection")
 Apply = Callable[[ViewCursor, Any], None]

@@ -35,10 +35,10 @@ from kc_contracts.subjects import stream_name, subject_for
 from nats.js import JetStreamContext
 
 from kc_runtime import tracing
-from kc_runtime.deadletters import DeadLetters
-from kc_runtime.eventstore import ServiceApplication
-from kc_runtime.localprojection import QUARANTINE_DDL, TRANSIENT, quarantine, quarantined
-from kc_runtime.views import ViewStore
+from kc_runtime.bus.deadletters import DeadLetters
+from kc_runtime.store.eventstore import ServiceApplication
+from kc_runtime.store.localprojection import QUARANTINE_DDL, TRANSIENT, quarantine, quarantined
+from kc_runtime.store.views import ViewStore
 
 Translate = Callable[[DomainEventProtocol[Any]], ContractEvent | None]
 log = structlog.get_logger("kc.relay")

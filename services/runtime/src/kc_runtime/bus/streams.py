@@ -2,18 +2,14 @@
 
 One stream per instance (``KC_TINH_40`` <- ``kc.tinh-40.>``), file storage, no age limit (the bus
 log is kept for audit replay), and a dead-letter stream per instance. Services never declare or
-reconfigure streams on start; ``python -m kc_runtime.streams ensure`` (run by ``make run``, the test
+reconfigure streams on start; ``python -m kc_ops.streams ensure`` (run by ``make run``, the test
 fixtures and operators) creates what is missing and reports what it changed.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import sys
 from dataclasses import dataclass
 
-import nats
 import nats.js.errors as jserr
 from kc_contracts.subjects import (
     check_instance,
@@ -103,31 +99,3 @@ def _norm(value: object) -> object:
     if isinstance(value, float):
         return round(value, 3)
     return value
-
-
-async def _main(nats_url: str, instances: list[str], replicas: int) -> int:
-    nc = await nats.connect(nats_url.split(","), connect_timeout=5, max_reconnect_attempts=3)
-    try:
-        for line in await ensure_streams(nc.jetstream(), StreamPlan(tuple(instances), replicas)):
-            print(line)
-    finally:
-        await nc.close()
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kc_runtime.streams", description=__doc__)
-    parser.add_argument("command", choices=["ensure"])
-    parser.add_argument("--nats-url", default="nats://127.0.0.1:4222")
-    parser.add_argument("--instance", action="append", required=True, help="bo | tinh-<code>")
-    parser.add_argument("--replicas", type=int, default=1)
-    args = parser.parse_args(argv)
-    try:
-        return asyncio.run(_main(args.nats_url, args.instance, args.replicas))
-    except (OSError, nats.errors.Error, ValueError) as exc:
-        print(f"lỗi / error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -33,8 +33,8 @@ from kc_contracts.subjects import misplaced
 from pydantic import ValidationError
 
 from kc_runtime import tracing
-from kc_runtime.deadletters import DeadLetters
-from kc_runtime.views import ViewStore
+from kc_runtime.bus.deadletters import DeadLetters
+from kc_runtime.store.views import ViewStore
 
 log = structlog.get_logger("kc.inbox")
 

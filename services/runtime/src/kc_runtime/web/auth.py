@@ -13,14 +13,12 @@ A province may issue tokens only for its own scope; the ministry for any. Each s
 route to one permission (``ROUTE_PERMISSIONS`` beside its API); a route without one is refused to
 everyone, so a new route cannot be open by omission. Health probes and the API docs are public.
 
-    python -m kc_runtime.auth issue --instance tinh-40 --role so_ct --sub nguyen.van.a --name "Nguyễn Văn A"
+    python -m kc_ops.tokens issue --instance tinh-40 --role so_ct --sub nguyen.van.a --name "Nguyễn Văn A"
 """
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 import time
 import tomllib
 import uuid
@@ -28,7 +26,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -41,7 +38,7 @@ from kc_kernel.vocabulary import label
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kc_runtime.keys import DEFAULT_KEYS_DIR, MissingKeyError, TrustFile, key_file, load_signer
+from kc_runtime.keys import TrustFile
 
 log = structlog.get_logger("kc.auth")
 
@@ -254,7 +251,7 @@ def _problem(status: int, vi: str, en: str, instance: str, **codes: str) -> JSON
     )
 
 
-# routes every publishing service has, from the runtime (kc_runtime.http.install_outbox_head)
+# routes every publishing service has, from the runtime (kc_runtime.web.probes.install_outbox_head)
 RUNTIME_ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {("GET", "/outbox/head"): "verify"}
 
 
@@ -274,7 +271,7 @@ def install_auth(app: FastAPI, *, instance: str, trust: TrustFile, permissions: 
                     "type": "http",
                     "scheme": "bearer",
                     "bearerFormat": "JWT (EdDSA)",
-                    "description": "python -m kc_runtime.auth issue --instance … --role … --sub …",
+                    "description": "python -m kc_ops.tokens issue --instance … --role … --sub …",
                 }
             }
             schema["security"] = [{"bearer": []}]
@@ -346,46 +343,3 @@ def install_auth(app: FastAPI, *, instance: str, trust: TrustFile, permissions: 
             await self.app(scope, receive, send)
 
     app.add_middleware(Authorize)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kc_runtime.auth", description="Cấp mã truy cập / issue a token")
-    parser.add_argument("command", choices=["issue", "roles"])
-    parser.add_argument("--instance", help="issuing instance (its key signs the token)")
-    parser.add_argument("--keys-dir", type=Path, default=DEFAULT_KEYS_DIR)
-    parser.add_argument("--role")
-    parser.add_argument("--scope", help="bo | tinh-<code>; default: the issuing instance")
-    parser.add_argument("--sub", help="who: an account name")
-    parser.add_argument("--name", help="display name (in event histories)")
-    parser.add_argument("--unit", help="don_vi: the implementing unit's key (its name folded: trung-tam-khuyen-cong)")
-    parser.add_argument("--hours", type=float, default=DEFAULT_TTL.total_seconds() / 3600)
-    args = parser.parse_args(argv)
-    if args.command == "roles":
-        for role in ROLES.values():
-            print(
-                f"{role.name}\t{'bo' if role.national else 'tinh'}\t{','.join(sorted(role.permissions))}\t{role.label}"
-            )
-        return 0
-    try:
-        if not (args.instance and args.role and args.sub):
-            raise ValueError("issue needs --instance, --role and --sub")
-        signer = load_signer(key_file(args.keys_dir, args.instance), check_instance(args.instance))
-        print(
-            issue_token(
-                signer,
-                sub=args.sub,
-                role=args.role,
-                scope=args.scope,
-                name=args.name,
-                ttl=timedelta(hours=args.hours),
-                unit=args.unit,
-            )
-        )
-    except (ValueError, OSError, MissingKeyError) as exc:
-        print(f"lỗi / error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

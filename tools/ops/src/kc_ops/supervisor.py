@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import nats
-
-from kc_runtime import natsconfig
+from kc_runtime.bus.streams import StreamPlan, ensure_streams
 from kc_runtime.keys import ensure_instance_key
-from kc_runtime.natsconfig import ADMIN_USER, INTEGRATOR, NatsDeployment
-from kc_runtime.natsserver import die_with_parent, free_port
-from kc_runtime.streams import StreamPlan, ensure_streams
+
+from kc_ops import natsconfig
+from kc_ops.natsconfig import ADMIN_USER, INTEGRATOR, NatsDeployment
+from kc_ops.natsserver import die_with_parent, free_port
 
 READY_TIMEOUT_S = 60.0
 
@@ -308,7 +308,7 @@ class Supervisor:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kc_runtime.supervisor", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m kc_ops.supervisor", description=__doc__)
     parser.add_argument("config", type=Path, help="process file, e.g. deploy/local/processes.toml")
     parser.add_argument("--var-dir", type=Path, default=Path(os.environ.get("KC_VAR_DIR", "var")))
     parser.add_argument("--auto-ports", action="store_true", help="pick free ports for everything")

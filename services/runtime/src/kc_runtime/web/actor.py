@@ -1,6 +1,6 @@
 """Who acts: every command carries the actor and the request's correlation id into its events.
 
-The actor is the principal of the request's verified token (``kc_runtime.auth``): its display name,
+The actor is the principal of the request's verified token (``kc_runtime.web.auth``): its display name,
 role and scope, e.g. ``Nguyễn Văn A (so_ct@tinh-40)``.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import Request
 
-from kc_runtime.auth import ROLES
+from kc_runtime.web.auth import ROLES
 
 
 @dataclass(frozen=True)

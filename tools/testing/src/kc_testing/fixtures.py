@@ -18,11 +18,10 @@ from typing import Any
 import pytest
 from kc_contracts import Envelope
 from kc_contracts.integrity import Signer, canonical, envelope_hash
-
-from kc_runtime.auth import ROLES, issue_token
+from kc_ops.natsserver import NatsServer
 from kc_runtime.keys import ensure_instance_key
-from kc_runtime.natsserver import NatsServer
 from kc_runtime.settings import Settings
+from kc_runtime.web.auth import ROLES, issue_token
 
 
 class SigningPublisher:

@@ -35,8 +35,8 @@ from kc_contracts.integrity import ChainCheck, IntegrityError, Link, envelope_ha
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import Field, TypeAdapter, ValidationError, create_model
 
-from kc_runtime.inbox import Effect, placement
-from kc_runtime.views import ViewCursor, ViewStore
+from kc_runtime.bus.inbox import Effect, placement
+from kc_runtime.store.views import ViewCursor, ViewStore
 
 log = structlog.get_logger("kc.rebuild")
 
