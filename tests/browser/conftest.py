@@ -133,8 +133,10 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
             proc.communicate()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(system: System) -> Iterator[Any]:
+    # Per module, not per session: Playwright's sync API keeps an event loop running in the main
+    # thread while it is open, and every later test that calls asyncio.run() would fail.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
