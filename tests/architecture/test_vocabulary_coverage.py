@@ -209,7 +209,7 @@ def test_every_reason_a_stream_audit_gives_has_a_label() -> None:
 
     import kc_cli.audit
     import kc_contracts.integrity
-    import kc_runtime.streamaudit
+    import kc_runtime.bus.streamaudit
 
     def name(call: ast.Call) -> str:
         return call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
@@ -218,7 +218,7 @@ def test_every_reason_a_stream_audit_gives_has_a_label() -> None:
         return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
     reasons: set[str | None] = set()
-    for module in (kc_contracts.integrity, kc_runtime.streamaudit, kc_cli.audit):
+    for module in (kc_contracts.integrity, kc_runtime.bus.streamaudit, kc_cli.audit):
         tree = ast.parse(Path(str(module.__file__)).read_text("utf-8"))
         for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
             if name(call) == "IntegrityError" and call.args:  # IntegrityError(reason, message)

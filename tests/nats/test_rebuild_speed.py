@@ -23,10 +23,10 @@ from kc_contracts.subjects import stream_name, subject_for
 from kc_ops.natsconfig import ADMIN_USER, AUDITOR, NatsDeployment
 from kc_planning.projections.programme import ProgrammeView, programme_sources
 from kc_runtime.bus.rebuild import ensure_tables, rebuild
+from kc_runtime.bus.streamaudit import Audit, replay
 from kc_runtime.keys import TrustFile
 from kc_runtime.store.eventstore import sqlite_env
 from kc_runtime.store.views import ViewStore
-from kc_runtime.streamaudit import Audit, replay
 from kc_testing.fixtures import SettingsFactory, SigningPublisher
 from natshelp import connect, ensure
 

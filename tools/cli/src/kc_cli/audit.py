@@ -2,7 +2,7 @@
 bundle that verifies offline, rebuild the planning views and compare digests, read a đề án's
 timeline and a view as of a past date.
 
-Verification (``verify``) is :mod:`kc_runtime.streamaudit`'s (the console's Kiểm toán page runs the
+Verification (``verify``) is :mod:`kc_runtime.bus.streamaudit`'s (the console's Kiểm toán page runs the
 same): every message of the instance's stream read in order, every signature checked against the
 trust file and every hash link of every publisher's chain from #1, each envelope where it belongs
 (its instance, its source, its subject), byte-identical republishes counted, not failed, and each
@@ -53,12 +53,12 @@ from kc_contracts.integrity import (
 from kc_contracts.subjects import check_instance, instance_subjects, stream_name
 from kc_kernel.money import vnd
 from kc_kernel.vocabulary import label
-from kc_runtime import streamaudit
-from kc_runtime.streamaudit import (
+from kc_runtime.bus import streamaudit
+from kc_runtime.bus.reader import Stored
+from kc_runtime.bus.streamaudit import (
     Audit,
     AuditError,
     PublisherHead,
-    Stored,
     StreamState,
     checked_head,
 )

@@ -2,7 +2,7 @@
 signature, every publisher's hash chain, gaps in the sequence, an event missing at the tail of a chain)
 and the planning view rebuilt from the log beside the live one.
 
-The verification is :mod:`kc_runtime.streamaudit`'s, the same as ``kc audit verify``: the console reads
+The verification is :mod:`kc_runtime.bus.streamaudit`'s, the same as ``kc audit verify``: the console reads
 the bus as the auditor (``make run`` gives it the auditor's NATS account, which reads every stream and
 publishes nothing), with the trust file of the instance's keys. The publishing services' own chain
 heads (``GET /outbox/head``, signed by their instance) are fetched first with the officer's token, so
@@ -26,7 +26,7 @@ from kc_console.web.common import Forbidden, calls, ctx, render, require
 from kc_console.web.reports import rebuild_comparison
 from kc_contracts.integrity import TrustStore
 from kc_kernel import vocabulary as vocab
-from kc_runtime.streamaudit import Audit, AuditError, PublisherHead, StreamState, checked_head, replay
+from kc_runtime.bus.streamaudit import Audit, AuditError, PublisherHead, StreamState, checked_head, replay
 
 _verifying = asyncio.Lock()  # one verification at a time in this console
 

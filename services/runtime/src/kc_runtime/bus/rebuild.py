@@ -12,7 +12,6 @@ SHA-256 over every row in primary-key order.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import gc
@@ -32,10 +31,10 @@ from kc_contracts import ContractEvent, Envelope
 from kc_contracts.base import UnknownContractError, registry
 from kc_contracts.envelope import envelope_type
 from kc_contracts.integrity import ChainCheck, IntegrityError, Link, envelope_hash
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import Field, TypeAdapter, ValidationError, create_model
 
 from kc_runtime.bus.inbox import Effect, placement
+from kc_runtime.bus.reader import Stored, StreamInterruptedError, read_stream
 from kc_runtime.store.views import ViewCursor, ViewStore
 
 log = structlog.get_logger("kc.rebuild")
@@ -260,100 +259,16 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _position(reply: str) -> tuple[int, int]:
-    """Stream sequence and messages still pending, from a JetStream delivery's reply subject."""
-    t = reply.split(".")
-    if len(t) == 9:  # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>
-        return int(t[5]), int(t[8])
-    # $JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>...
-    return int(t[7]), int(t[10])
-
-
-async def _replay(
-    nc: Any, js: Any, source: Source, until_seq: int, batch: int
-) -> AsyncIterator[list[tuple[int, str, bytes]]]:
-    """Yield batches of (stream sequence, subject, data) from the start up to ``until_seq``.
-
-    An ephemeral, unacknowledged pull consumer read through a plain subscription: one pull request
-    per batch, the next one sent before the current batch is handed over (so the server streams
-    while the caller applies). nats-py's ``fetch`` waits for each message separately (a task and a
-    timer per message), which costs more than decoding it.
-
-    The end is known, never waited for: a consumer with nothing pending (an empty stream, or none of
-    its subjects) is not read at all, and the read stops at the delivery that reports nothing more
-    pending or reaches ``until_seq`` (the stream's last sequence when the rebuild began). A pull
-    request that expires while messages are still pending (a slow server) is asked again; one ended
-    otherwise (the consumer gone) is an error, never a view built from part of the log.
-
-    The consumer is not deleted: an instance's account may create consumers but not delete them
-    (``deploy/nats``), and asking would wait for a reply that never comes (a request timeout per
-    source: 5 s each, most of a small rebuild). It is in memory and removed by the server once idle
-    (``inactive_threshold``).
-    """
-    config = ConsumerConfig(
-        # named: created through $JS.API.CONSUMER.CREATE.<stream>.<name>, the subject an instance's
-        # account may use on the deploy/nats configurations (the unnamed form is not exported to it)
-        name=f"rebuild-{uuid.uuid4().hex[:16]}",
-        deliver_policy=DeliverPolicy.ALL,
-        ack_policy=AckPolicy.NONE,
-        filter_subjects=source.subjects,
-        inactive_threshold=_IDLE_CONSUMER_S,
-        max_waiting=1,
-        mem_storage=True,
-    )
-    info = await js.add_consumer(source.stream, config)
-    if not info.num_pending or until_seq <= 0:
-        return
-    next_subject = f"{getattr(js, '_prefix', '$JS.API')}.CONSUMER.MSG.NEXT.{source.stream}.{info.name}"
-    request = json.dumps({"batch": batch, "expires": int(_PULL_EXPIRES_S * 1e9)}).encode()
-    state = _Pull(pending=int(info.num_pending))
-
-    async def on_message(msg: Any) -> None:
-        if not msg.reply:  # a status: 408 request expired, 404 no messages, 409 consumer gone …: this pull is over
-            state.status = str((msg.headers or {}).get("Status") or "?")
-            state.complete.set()
-            return
-        seq, pending = _position(msg.reply)
-        state.received.append((seq, msg.subject, msg.data))
-        state.pending = pending
-        state.got += 1
-        if pending == 0 or seq >= until_seq:
-            state.ended = True
-            state.complete.set()
-        elif state.got >= batch:
-            state.complete.set()
-
-    async def ask() -> None:
-        state.got, state.status = 0, None
-        await nc.publish(next_subject, request, reply=inbox)
-
-    inbox = nc.new_inbox()
-    sub = await nc.subscribe(inbox, cb=on_message, pending_msgs_limit=4 * batch + 16, pending_bytes_limit=-1)
-    expired_in_a_row = 0
+async def _replay(nc: Any, js: Any, source: Source, until_seq: int, batch: int) -> AsyncIterator[list[Stored]]:
+    """The source's messages up to ``until_seq`` (:func:`kc_runtime.bus.reader.read_stream`); a stream that
+    stops delivering before the end is :class:`ReplayInterruptedError`, never a view from part of the log."""
     try:
-        await ask()
-        while True:
-            await asyncio.wait_for(state.complete.wait(), _PULL_EXPIRES_S + 10)
-            chunk, state.received = state.received, []
-            state.complete.clear()
-            ended, status = state.ended, state.status
-            if status is not None and not ended:
-                expired_in_a_row = expired_in_a_row + 1 if not chunk else 0
-                if status != "408" or expired_in_a_row >= 3:
-                    raise ReplayInterruptedError(source.stream, status, state.pending)
-            if not ended:
-                await ask()  # the next batch (or this one again after an expiry) while this one is applied
-            out = [item for item in chunk if item[0] <= until_seq]
-            if out:
-                yield out
-            if ended:
-                return
-    finally:
-        await sub.unsubscribe()
-
-
-_PULL_EXPIRES_S = 5.0
-_IDLE_CONSUMER_S = 60.0  # a replay's consumer is removed by the server after this long unused
+        async for chunk in read_stream(
+            nc, js, source.stream, until_seq=until_seq, batch=batch, subjects=source.subjects, purpose="rebuild"
+        ):
+            yield chunk
+    except StreamInterruptedError as exc:
+        raise ReplayInterruptedError(exc.stream, exc.status, exc.pending) from exc
 
 
 class ReplayInterruptedError(RuntimeError):
@@ -364,16 +279,6 @@ class ReplayInterruptedError(RuntimeError):
             f"Luồng {stream} ngừng gửi khi còn {pending} thông điệp (trạng thái {status}); chưa dựng lại xong / "
             f"the stream stopped delivering with {pending} messages pending (status {status})"
         )
-
-
-@dataclass
-class _Pull:
-    pending: int = 0  # messages of the consumer not yet delivered, as of the last delivery
-    received: list[tuple[int, str, bytes]] = field(default_factory=list)
-    complete: asyncio.Event = field(default_factory=asyncio.Event)
-    got: int = 0  # delivered for the current pull request
-    status: str | None = None  # the status that ended the current pull request
-    ended: bool = False
 
 
 class RebuildInProgressError(RuntimeError):
@@ -449,13 +354,13 @@ async def _rebuild(
             async for chunk in _replay(nc, js, source, heads[source.stream], batch):
                 with _collector_paused():
                     readable = []
-                    for _seq, subject, data in chunk:
-                        decoded = _decode(data, typed)
+                    for msg in chunk:
+                        decoded = _decode(msg.data, typed)
                         # refused as the live inbox refuses it: unreadable, or not on its instance's subject
-                        if decoded is None or placement(decoded[0], subject, source.stream) is not None:
+                        if decoded is None or placement(decoded[0], msg.subject, source.stream) is not None:
                             report.skipped += 1
                         else:
-                            readable.append((data, decoded))
+                            readable.append((msg.data, decoded))
                     verdicts = checks.accepted([(data, decoded[0]) for data, decoded in readable])
                     events = []
                     for (_data, decoded), ok in zip(readable, verdicts, strict=True):
@@ -469,7 +374,7 @@ async def _rebuild(
                             view.apply_rows(cur, names, events)
                     report.events += len(events)
                     del events
-                report.positions[source.stream] = chunk[-1][0]
+                report.positions[source.stream] = chunk[-1].seq
                 if progress:
                     progress(report.events + report.skipped, total)
             report.positions.setdefault(source.stream, 0)

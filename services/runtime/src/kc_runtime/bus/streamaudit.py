@@ -8,17 +8,16 @@ verified (a relay's republish beyond the duplicate window) is counted, not faile
 chain heads the publishing services report themselves (``GET /outbox/head``, signed by their instance),
 an event missing at the tail of a chain is found too.
 
-Pure checks (:class:`Audit`, :func:`checked_head`) and the stream reader (:func:`read_stream`,
-:func:`replay`); what fetches the heads, prints, or shows the result is the caller's.
+Pure checks (:class:`Audit`, :func:`checked_head`) and the replay into them (:func:`replay`, reading
+with :mod:`kc_runtime.bus.reader`, the rebuild's reader); what fetches the heads, prints, or shows the
+result is the caller's.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
-import uuid
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,22 +27,15 @@ from kc_contracts.envelope import envelope_type
 from kc_contracts.integrity import IntegrityError, TrustStore, canonical, envelope_hash, verify_stream
 from kc_contracts.subjects import parse_subject, stream_name
 
+from kc_runtime.bus import reader
+from kc_runtime.bus.reader import PULL_EXPIRES_S, Stored, StreamInterruptedError
+
 
 class AuditError(Exception):
     """Something that stops the audit (not a verification failure): one line for the person."""
 
 
 # -- reading a stream --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """One message as the stream holds it."""
-
-    seq: int
-    subject: str
-    data: bytes
-    stored_ns: int = 0  # when JetStream stored it (ns since the epoch), 0 if unknown
 
 
 @dataclass(frozen=True)
@@ -86,103 +78,6 @@ async def stream_state(js: Any, stream: str) -> StreamState:
     except Exception as exc:
         raise AuditError(f"không đọc được luồng {stream} / cannot read stream {stream}: {exc}") from exc
     return StreamState(stream, int(info.state.messages), int(info.state.first_seq), int(info.state.last_seq))
-
-
-def _delivery(reply: str) -> tuple[int, int, int]:
-    """(stream sequence, storage time ns, messages pending) from a JetStream delivery's reply subject."""
-    t = reply.split(".")
-    if len(t) == 9:  # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>
-        return int(t[5]), int(t[7]), int(t[8])
-    # $JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>...
-    return int(t[7]), int(t[9]), int(t[10])
-
-
-@dataclass
-class _Pull:
-    received: list[Stored] = field(default_factory=list)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    got: int = 0  # messages delivered for the current pull request
-    request_over: bool = False
-    finished: bool = False
-
-
-PULL_EXPIRES_S = 5.0
-
-
-async def read_stream(nc: Any, js: Any, state: StreamState, batch: int = 5000) -> AsyncIterator[list[Stored]]:
-    """Every message of the stream up to ``state.last_seq``, in order, in batches of up to ``batch``.
-
-    An ephemeral, unacknowledged pull consumer read through a plain subscription: one pull request
-    per batch, the next one sent before the current batch is handed over. Messages published after
-    ``state`` was taken are left out (the audit is of the stream as it was then).
-    """
-    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-
-    if state.messages == 0:
-        return
-    info = await js.add_consumer(
-        state.name,
-        ConsumerConfig(
-            # named: an auditor's account on deploy/nats may create consumers only by name
-            # ($JS.API.CONSUMER.CREATE.<stream>.<name>); it expires when idle (no delete permission)
-            name=f"audit-{uuid.uuid4().hex[:16]}",
-            deliver_policy=DeliverPolicy.ALL,
-            ack_policy=AckPolicy.NONE,
-            inactive_threshold=60.0,
-            max_waiting=1,
-            mem_storage=True,
-        ),
-    )
-    next_subject = f"{getattr(js, '_prefix', '$JS.API')}.CONSUMER.MSG.NEXT.{state.name}.{info.name}"
-    request = json.dumps({"batch": batch, "expires": int(PULL_EXPIRES_S * 1e9)}).encode()
-    pull = _Pull()
-
-    async def on_message(msg: Any) -> None:
-        if not msg.reply:  # a status (408 request expired, 404, 409): this pull request is over
-            pull.request_over = True
-            pull.wake.set()
-            return
-        seq, stored_ns, pending = _delivery(msg.reply)
-        if seq > state.last_seq:
-            pull.finished = True
-            pull.wake.set()
-            return
-        pull.received.append(Stored(seq, msg.subject, msg.data, stored_ns))
-        pull.got += 1
-        if seq >= state.last_seq or pending == 0:
-            pull.finished = True
-            pull.wake.set()
-        elif pull.got >= batch:
-            pull.request_over = True
-            pull.wake.set()
-
-    async def ask() -> None:
-        pull.got, pull.request_over = 0, False
-        await nc.publish(next_subject, request, reply=inbox)
-
-    inbox = nc.new_inbox()
-    sub = await nc.subscribe(inbox, cb=on_message, pending_msgs_limit=4 * batch + 16, pending_bytes_limit=-1)
-    try:
-        await ask()
-        while True:
-            try:
-                await asyncio.wait_for(pull.wake.wait(), PULL_EXPIRES_S + 25)
-            except TimeoutError as exc:
-                raise AuditError(f"NATS ngừng gửi luồng {state.name} / stopped delivering the stream") from exc
-            pull.wake.clear()
-            chunk, pull.received = pull.received, []
-            finished = pull.finished or (pull.request_over and pull.got == 0)  # nothing more to come
-            if not finished and pull.request_over:
-                await ask()  # the server streams the next batch while this one is checked
-            if chunk:
-                yield chunk
-            if finished:
-                return
-    finally:
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
-        # the consumer is not deleted: the auditor's account may not (deploy/nats), and the request would
-        # wait its whole timeout (5 s) for a reply that never comes; the server removes it once idle
 
 
 # -- verification ------------------------------------------------------------------------------------
@@ -442,6 +337,21 @@ class Audit:
         }
 
 
+async def read_stream(nc: Any, js: Any, state: StreamState, batch: int = 5000) -> AsyncIterator[list[Stored]]:
+    """Every message of the stream up to ``state.last_seq``, in order, in batches of up to ``batch``
+    (:func:`kc_runtime.bus.reader.read_stream`); messages published after ``state`` was taken are left
+    out (the audit is of the stream as it was then)."""
+    if state.messages == 0:
+        return
+    try:
+        async for chunk in reader.read_stream(
+            nc, js, state.name, until_seq=state.last_seq, batch=batch, purpose="audit", stall_s=PULL_EXPIRES_S + 25
+        ):
+            yield chunk
+    except TimeoutError as exc:
+        raise AuditError(f"NATS ngừng gửi luồng {state.name} / stopped delivering the stream") from exc
+
+
 async def replay(
     url: str,
     instance: str,
@@ -466,6 +376,8 @@ async def replay(
                 audit.add(msg.seq, msg.subject, msg.data)
             if progress is not None:
                 progress(audit.messages, state.messages)
+    except StreamInterruptedError:
+        pass  # what was read is verified; the read's end short of the stream's is a failure (below)
     finally:
         with contextlib.suppress(Exception):
             await nc.close()
