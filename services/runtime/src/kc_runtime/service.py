@@ -4,6 +4,31 @@ A service's ``main.create_app(settings)`` builds one :class:`ServiceRuntime` and
 :meth:`lifespan` to FastAPI. Nothing connects before the lifespan starts. The NATS connection is
 made in the background so HTTP commands are accepted (and land in the event store) even while
 NATS is down; ``/readyz`` says when the bus side is running.
+
+What FastStream does here, and why no more. FastStream (``NatsBroker``) holds the connection (in the
+background, reconnecting for ever, with the instance's credentials) and runs each inbox as a durable
+JetStream pull subscriber: consumer configuration, one message at a time, manual acknowledgement,
+``NatsMessage.ack``/``nack(delay)``, a bounded stop. It is deliberately not used for the rest, where it
+would weaken a guarantee:
+
+- *Typed subscribers* (the body decoded into a model before the handler): the inbox must check the
+  signature over the exact bytes published and the publisher's hash chain before it trusts anything,
+  and a message that does not decode must go to the dead-letter stream with the reason and be acked.
+  A decoding failure in FastStream is an exception before the handler: redelivered until the
+  consumer's ``max_deliver``, then passed over by the consumer with no reason recorded anywhere. One subscriber per contract type would also mean one consumer
+  per subject, losing the order a consumer keeps across its subjects (``max_ack_pending=1``).
+- *Middleware for verification and dead letters*: the inbox's steps are one unit — decode, verify,
+  placement, duplicate by tracking, chain, the effect with its tracking in one transaction, ack; a
+  dead letter is acked only after the dead-letter stream acknowledged it, else nak. Split between a
+  middleware and a handler they would be the same code with the ack order left to the middleware
+  stack; :class:`~kc_runtime.bus.inbox.Inbox` keeps them in one place, tested on a real nats-server.
+- *Declared publishers*: the relay publishes the bytes it signed and chained with
+  ``Nats-Msg-Id`` = their hash, and needs JetStream's acknowledgement itself (the stream sequence and
+  the ``duplicate`` flag, to compare a duplicate with the stored message) before it stores its
+  position; FastStream's publishers add headers of their own and would document in AsyncAPI the
+  channels ``docs/asyncapi.json`` already documents from ``kc_contracts``, the one source of the
+  contracts. The relay and the dead letters therefore publish through the broker's JetStream context
+  (:meth:`ServiceRuntime.jetstream`).
 """
 
 from __future__ import annotations

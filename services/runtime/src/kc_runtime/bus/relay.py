@@ -17,6 +17,14 @@ counted in ``alarms`` — and never counted as published.
 With a :class:`~kc_contracts.integrity.Signer`, each envelope is signed and chained: it carries its
 number in this publisher's chain and the hash of the previous envelope. The chain head is stored
 with the position, in one transaction, so a republish after a crash produces the very same bytes.
+
+Why it pages ``select_notifications`` itself rather than iterating eventsourcing's
+``ApplicationSubscription`` (9.5): the subscription needs the recorder's ``subscribe()``, which the
+SQLite recorder (every service's default store) does not implement; it is a blocking iterator that
+cannot be rewound, while a failed publish must start again from the stored position with the chain
+head as it was (a rewind of both, above); and the position may only move after JetStream acked, in
+the transaction that stores the chain head. A save wakes the relay (``ServiceApplication.on_saved``),
+which is what a LISTEN/NOTIFY subscription would give on PostgreSQL.
 """
 
 from __future__ import annotations

@@ -11,6 +11,17 @@ later catch-up fails on the same event and the view never shows anything new. Su
 aside in ``projection_quarantine`` with the reason, in the same transaction as the tracking past it,
 and the projection goes on; ``/readyz`` lists the quarantine (see :meth:`ServiceRuntime.degradation`).
 A failure of the database itself (locked, unreachable) is not the event's fault: it is retried.
+
+Why not eventsourcing's ``ProjectionRunner`` / ``ApplicationSubscription`` (9.5): what this class
+needs, they do not do. (1) They follow the log through the recorder's ``subscribe()``, which the
+SQLite recorder, every service's default store, does not implement (``NotImplementedError``; only
+PostgreSQL's LISTEN/NOTIFY recorder has it). (2) A runner processes in its own thread, one event per
+transaction, and stops for good at the first event that raises — here a batch is applied in one
+transaction and an unappliable event is quarantined while the projection goes on. (3) A client reads
+its own writes: the save that changed the log catches the view up before the request returns, which a
+runner's thread (constructing its own application object) cannot promise. What the library does
+provide is used as it is: ``select_notifications`` (the same query a subscription pages with), the
+application's mapper, ``Tracking`` and the recorder's tracking table (:meth:`ViewStore.track`).
 """
 
 from __future__ import annotations

@@ -142,7 +142,16 @@ class ViewStore:
         return [r["name"] for r in cur.execute(f"PRAGMA table_info({table})").fetchall()]
 
     def track(self, cursor: ViewCursor, tracking: Tracking) -> None:
-        """Record, in the caller's transaction, that ``tracking`` was consumed."""
+        """Record, in the caller's transaction, that ``tracking`` was consumed.
+
+        The view's rows and the tracking row must commit together (exactly once). The recorder's public
+        ``insert_tracking(tracking)`` commits a transaction of its own, so it cannot. eventsourcing's own
+        materialised views (its projection tutorial: a ``TrackingRecorder`` subclass) write their rows and
+        call ``_insert_tracking(cursor, tracking)`` in one ``datastore.transaction``; this is that call,
+        made from outside a subclass because a view store may also share an application's process
+        recorder (the relay's chain head), which the application constructs. SQLite's and PostgreSQL's
+        tracking and process recorders take the same arguments (9.4-9.5); the runtime's tests run it on
+        both databases."""
         self.recorder._insert_tracking(cursor.raw, tracking)
 
     @property
