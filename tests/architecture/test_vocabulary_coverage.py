@@ -207,7 +207,7 @@ def test_every_reason_a_stream_audit_gives_has_a_label() -> None:
     import ast
     from pathlib import Path
 
-    import kc_cli.audit
+    import kc_cli.audit.bundle
     import kc_contracts.integrity
     import kc_runtime.bus.streamaudit
 
@@ -218,7 +218,7 @@ def test_every_reason_a_stream_audit_gives_has_a_label() -> None:
         return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
     reasons: set[str | None] = set()
-    for module in (kc_contracts.integrity, kc_runtime.bus.streamaudit, kc_cli.audit):
+    for module in (kc_contracts.integrity, kc_runtime.bus.streamaudit, kc_cli.audit.bundle):
         tree = ast.parse(Path(str(module.__file__)).read_text("utf-8"))
         for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
             if name(call) == "IntegrityError" and call.args:  # IntegrityError(reason, message)

@@ -15,8 +15,9 @@ would weaken a guarantee:
   signature over the exact bytes published and the publisher's hash chain before it trusts anything,
   and a message that does not decode must go to the dead-letter stream with the reason and be acked.
   A decoding failure in FastStream is an exception before the handler: redelivered until the
-  consumer's ``max_deliver``, then passed over by the consumer with no reason recorded anywhere. One subscriber per contract type would also mean one consumer
-  per subject, losing the order a consumer keeps across its subjects (``max_ack_pending=1``).
+  consumer's ``max_deliver``, then passed over by the consumer with no reason recorded anywhere. One
+  subscriber per contract type would also mean one consumer per subject, losing the order a consumer
+  keeps across its subjects (``max_ack_pending=1``).
 - *Middleware for verification and dead letters*: the inbox's steps are one unit — decode, verify,
   placement, duplicate by tracking, chain, the effect with its tracking in one transaction, ack; a
   dead letter is acked only after the dead-letter stream acknowledged it, else nak. Split between a
