@@ -493,6 +493,71 @@ def main(run_file: str) -> int:
         demo.call("POST", "tinh-31/appraisal", f"/de-an/{casting}/{action}", body)
     demo.wait("Nghệ An local đề án approved", lambda: demo.status("tinh-40", local) == "da_phe_duyet")
 
+    # -- Nghệ An: an appraisal council of three (the console's hoidong accounts), a field trip March 2024 --
+    training = demo.de_an(
+        "tinh-40",
+        [("submit", {"submitted_on": "2023-10-26"})],
+        code="KCĐP-40-2024-09",
+        title="Đào tạo nghề mây tre đan cho lao động xã Diễn Kim",
+        level="dia_phuong",
+        de_an_type="kcdp",
+        plan_year=2024,
+        implementing_unit="Trung tâm Khuyến công Nghệ An",
+        activity_contents=["1"],
+        beneficiary_ids=[may_tre],
+        budget_lines=[
+            {
+                "cost_item": "Lớp đào tạo nghề mây tre đan (35 học viên)",
+                "support_item": "dao_tao_nghe",
+                "total_cost_vnd": 95_000_000,
+                "support_requested_vnd": 95_000_000,
+            }
+        ],
+    )
+    for subject, person, title in (
+        ("hoidong.nghean", "Chủ tịch hội đồng thẩm định Nghệ An", "Phó Giám đốc Sở Công Thương"),
+        ("hoidong2.nghean", "Thư ký hội đồng thẩm định Nghệ An", "Chuyên viên phòng Quản lý công nghiệp"),
+        ("hoidong3.nghean", "Ủy viên hội đồng thẩm định Nghệ An", "Phó Giám đốc Trung tâm Khuyến công"),
+    ):
+        demo.call(
+            "POST",
+            "tinh-40/appraisal",
+            "/roster",
+            {"subject": subject, "name": person, "title": title, "organisation": "Tỉnh Nghệ An"},
+        )
+    demo.call(
+        "POST",
+        "tinh-40/appraisal",
+        "/councils",
+        {
+            "name": "Hội đồng thẩm định đề án khuyến công địa phương năm 2024",
+            "stage": "co_so",
+            "decision_number": "215/QĐ-SCT",
+            "decided_on": "2023-11-01",
+            "signer": "Giám đốc Sở Công Thương Nghệ An",
+            "chair": "hoidong.nghean",
+            "secretary": "hoidong2.nghean",
+            "members": ["hoidong3.nghean"],
+            "de_an_ids": [training],
+        },
+    )
+    demo.call(
+        "POST",
+        "tinh-40/appraisal",
+        "/field-trips",
+        {
+            "name": "Đoàn thẩm định thực tế tại cơ sở, tháng 3/2024",
+            "decision_number": "30/QĐ-SCT",
+            "starts_on": "2024-03-11",
+            "ends_on": "2024-03-15",
+            "team": ["Chủ tịch hội đồng thẩm định Nghệ An", "Thư ký hội đồng thẩm định Nghệ An"],
+            "visits": [
+                {"de_an_id": local, "on": "2024-03-12", "place": "HTX mây tre đan Diễn Kim, xã Diễn Kim"},
+                {"de_an_id": training, "on": "2024-03-14", "place": "Nhà văn hóa xã Diễn Kim"},
+            ],
+        },
+    )
+
     print("demo loaded:")
     print(
         f"  Nghệ An: 2 establishments, 3 certificates, 2 registrations (1 late, extended), local plan 2024 "
@@ -501,6 +566,7 @@ def main(run_file: str) -> int:
     print("  national registration 2024: Nghệ An and Hải Phòng filed with the Cục by 20/6/2023")
     print("  national 2024: 2 đề án from Nghệ An and Hải Phòng approved by 3208/QĐ-BCT (plan.approved.v1)")
     print("  Hải Phòng 2023: Cơ khí Đúc Thành Phương casting model contracted, accepted, settled, closed")
+    print("  Nghệ An: appraisal council 215/QĐ-SCT (3 members) for KCĐP-40-2024-09; field trip 11–15/3/2024")
     return 0
 
 

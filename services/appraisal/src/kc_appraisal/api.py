@@ -569,6 +569,7 @@ def router() -> APIRouter:
                 name: getattr(r, name).model_dump(mode="json")
                 for name in ("national_ceilings", "advances", "priority", "settlement", "authority", "contents")
             },
+            **({"results": r.results.model_dump(mode="json")} if r.results else {}),
             **(
                 {
                     "councils": app_of(request).council_rules.council.model_dump(mode="json"),  # type: ignore[union-attr]

@@ -59,6 +59,7 @@ def demo_accounts(instance: str) -> list[dict[str, str]]:
             ("lanhdao", "lanh_dao_bo", "Lãnh đạo Bộ Công Thương", None),
             ("kiemtoan", "kiem_toan", "Kiểm toán viên Nhà nước", None),
             ("tichhop", "tich_hop", "Bên tích hợp dữ liệu", None),
+            ("hoidong", "hoi_dong_bo", "Thành viên hội đồng thẩm định cấp Bộ", None),
             ("quantri", ADMIN, "Quản trị hệ thống Bộ", None),
         ]
     else:
@@ -66,7 +67,9 @@ def demo_accounts(instance: str) -> list[dict[str, str]]:
             ("so", "so_ct", f"Cán bộ Sở Công Thương {name}", None),
             ("ubnd", "ubnd_tinh", f"Lãnh đạo UBND tỉnh {name}", None),
             ("xa", "xa", f"Cán bộ UBND xã ({name})", None),
-            ("hoidong", "hoi_dong", f"Thành viên hội đồng thẩm định {name}", None),
+            ("hoidong", "hoi_dong", f"Chủ tịch hội đồng thẩm định {name}", None),
+            ("hoidong2", "hoi_dong", f"Thư ký hội đồng thẩm định {name}", None),
+            ("hoidong3", "hoi_dong", f"Ủy viên hội đồng thẩm định {name}", None),
             ("kiemtoan", "kiem_toan_tinh", f"Thanh tra tỉnh {name}", None),
             ("donvi", "don_vi", f"Cán bộ Trung tâm Khuyến công {name}", f"Trung tâm Khuyến công {name}"),
             ("donvi2", "don_vi", f"Cán bộ Hợp tác xã công nghiệp {name}", f"Hợp tác xã công nghiệp {name}"),

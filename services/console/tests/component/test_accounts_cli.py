@@ -53,4 +53,4 @@ def test_demo_accounts_one_per_role_passwords_kept_for_the_owner_only(tmp_path: 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     again = kc(tmp_path, "demo")
     assert again.stdout == first.stdout  # same accounts and passwords on a second start
-    assert len(json.loads(path.read_text("utf-8"))) == 8
+    assert len(json.loads(path.read_text("utf-8"))) == 10  # three council members (hoi_dong) sign in as themselves

@@ -199,6 +199,8 @@ def nav(officer: Officer | None, c: Context) -> list[tuple[str, str, str]]:
         items.append(("co-so", "Cơ sở CNNT", "/co-so"))
     if officer.may("read") and not officer.is_unit:
         items.append(("de-an", "Đề án", "/de-an"))
+    if officer.may("found_council") or officer.may("council_member"):
+        items.append(("hoi-dong", "Hội đồng thẩm định", "/hoi-dong"))
     if officer.may("read") and not officer.is_unit:
         items.append(("ke-hoach", "Kế hoạch", "/ke-hoach"))
         items.append(("dang-ky", "Đăng ký kế hoạch", "/dang-ky-ke-hoach"))

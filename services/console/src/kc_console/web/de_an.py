@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from kc_console.backend import ApiError
 from kc_console.roles import Officer
 from kc_console.web.common import Forbidden, calls, checked_form, ctx, redirect, render, require
-from kc_console.web.de_an_actions import action_body, action_of, allowed, defaults
+from kc_console.web.de_an_actions import action_body, action_of, allowed, council_field, defaults, result_fields
 from kc_console.web.de_an_drafting import (
     BUDGET_ROWS,
     appraisal_rules,
@@ -22,7 +22,7 @@ from kc_console.web.de_an_drafting import (
     form_values_from_state,
     totals,
 )
-from kc_console.web.forms import api_field_errors, parse, parse_date
+from kc_console.web.forms import Field, api_field_errors, parse, parse_date
 from kc_contracts.subjects import check_instance
 from kc_kernel import vocabulary as vocab
 
@@ -242,12 +242,13 @@ def router() -> APIRouter:
     async def action_page(request: Request, where: str, de_an_id: str, code: str) -> Response:
         officer = require(request)
         where = instance_arg(request, where)
-        state = await calls(request, officer).get("appraisal", f"/de-an/{_uuid(de_an_id)}", instance=where)
-        action = action_of(code)
-        values = defaults(action.fields)
+        api_calls = calls(request, officer)
+        state = await api_calls.get("appraisal", f"/de-an/{_uuid(de_an_id)}", instance=where)
+        fields = await _fields(api_calls, where, code, state)
+        values = defaults(fields)
         if code in ("tham_dinh_co_so", "tham_dinh_cap_bo"):
             values["recommended_support_vnd"] = _money_text(totals(state)["support_requested_vnd"])
-        return _action_form(request, officer, state, where, code, values, {}, [])
+        return _action_form(request, officer, state, where, code, values, {}, [], fields=fields)
 
     @api.post("/de-an/{where}/{de_an_id}/hanh-dong/{code}")
     async def act(request: Request, where: str, de_an_id: str, code: str) -> Response:
@@ -257,9 +258,11 @@ def router() -> APIRouter:
         action = action_of(code)
         api_calls = calls(request, officer)
         state = await api_calls.get("appraisal", f"/de-an/{_uuid(de_an_id)}", instance=where)
-        parsed = parse(form, list(action.fields))
+        fields = await _fields(api_calls, where, code, state)
+        parsed = parse(form, fields)
         if parsed.errors:
-            return _action_form(request, officer, state, where, code, parsed.raw, parsed.errors, [], status=422)
+            return _action_form(request, officer, state, where, code, parsed.raw, parsed.errors, [], status=422,
+                                fields=fields)  # fmt: skip
         body = action_body(code, parsed.values)
         version = str(form.get("version") or "")
         body["version"] = int(version) if version.isdigit() else None
@@ -268,12 +271,13 @@ def router() -> APIRouter:
         except ApiError as exc:
             if exc.status not in (409, 422):
                 raise
-            mine, other = api_field_errors(exc.by_field(), list(action.fields))
+            mine, other = api_field_errors(exc.by_field(), fields)
             if exc.status == 409:
                 other = [_conflict(exc, state)]
             elif not mine and not other:
                 other = [exc.message]
-            return _action_form(request, officer, state, where, code, parsed.raw, mine, other, status=exc.status)
+            return _action_form(request, officer, state, where, code, parsed.raw, mine, other, status=exc.status,
+                                fields=fields)  # fmt: skip
         label = vocab.label("de_an_action", code)
         ctx(request).store.log(officer.username, code, f"{state['details'].get('code', '')}: {label}")
         return redirect(f"/de-an/{where}/{state['id']}", f"Đã ghi: {label}.")
@@ -288,8 +292,10 @@ def router() -> APIRouter:
         errors: dict[str, str],
         other: list[str],
         status: int = 200,
+        fields: list[Field] | None = None,
     ) -> Response:
         action = action_of(code)
+        fields = fields if fields is not None else list(action.fields)
         return render(
             request,
             "de_an_action.html",
@@ -300,8 +306,9 @@ def router() -> APIRouter:
             where=where,
             code=code,
             action=action,
-            fields=list(action.fields),
-            member_fields=[f for f in action.fields if f.name.startswith("members.")],
+            fields=fields,
+            member_fields=[f for f in fields if f.name.startswith("members.")],
+            result_fields=[f for f in fields if f.name.startswith("outputs.")],
             values=values,
             errors=errors,
             other_errors=other,
@@ -309,6 +316,21 @@ def router() -> APIRouter:
         )
 
     return api
+
+
+async def _fields(api_calls: Any, where: str, code: str, state: dict[str, Any]) -> list[Field]:
+    """The action's fields, with those that depend on the đề án: the results its activity contents allow
+    at acceptance, the councils whose minutes an appraisal may follow."""
+    action = action_of(code)
+    fields = list(action.fields)
+    if code == "nghiem_thu":
+        fields += list(result_fields(await appraisal_rules(api_calls, where), state))
+    elif code in ("tham_dinh_co_so", "tham_dinh_cap_bo"):
+        listed = await api_calls.get("appraisal", "/councils", instance=where, params={"de_an_id": state["id"]})
+        found = council_field(listed.get("items", []), state["id"], "co_so" if code == "tham_dinh_co_so" else "cap_bo")
+        if found is not None:
+            fields.insert(1, found)
+    return fields
 
 
 def _uuid(text: str) -> str:

@@ -223,8 +223,45 @@ def action_of(code: str) -> Action:
     return action
 
 
+def result_fields(rules: dict[str, Any], state: dict[str, Any]) -> tuple[Field, ...]:
+    """Nghiệm thu: one count per result the đề án's activity contents allow (appraisal's dated result
+    catalogue); the establishments supported and recognised products are not typed."""
+    versions = ((rules.get("results") or {}).get("versions")) or []
+    today = date.today().isoformat()
+    in_force = [v for v in versions if str(v.get("effective_from")) <= today] or versions
+    catalogue = (in_force[-1].get("params") or {}).get("contents", {}) if in_force else {}
+    keys = dict.fromkeys(k for c in state["details"].get("activity_contents", []) for k in catalogue.get(str(c), []))
+    return tuple(
+        Field(f"outputs.{k}", vocab.label("indicator", k), "int", required=False, min=0, max=1_000_000) for k in keys
+    )
+
+
+def council_field(councils: list[dict[str, Any]], de_an_id: str, stage: str) -> Field | None:
+    """Thẩm định theo biên bản hội đồng: the councils of this stage with minutes for this đề án."""
+    options = []
+    for c in councils:
+        minutes = next((d.get("minutes") for d in c.get("de_an", []) if d.get("id") == de_an_id), None)
+        if c.get("stage") == stage and minutes:
+            result = vocab.label("appraisal_conclusion", minutes["result"]["conclusion"])
+            options.append((c["id"], f"{c['name']} — biên bản {minutes['number']} ({result})"))
+    if not options:
+        return None
+    return Field(
+        "council_id",
+        "Theo biên bản của hội đồng thẩm định",
+        "select",
+        required=False,
+        options=(("", "— (không: nhập thành viên bên dưới)"), *options),
+        hint="Khi chọn, thành viên, ý kiến và kết luận lấy từ biên bản của hội đồng",
+    )
+
+
 def action_body(code: str, values: dict[str, Any]) -> dict[str, Any]:
     body = nest(values)
+    if code in ("tham_dinh_co_so", "tham_dinh_cap_bo") and body.get("council_id"):
+        body.pop("members", None)  # the council's minutes list them
+        return body
+    body.pop("council_id", None)
     if code in ("tham_dinh_co_so", "tham_dinh_cap_bo"):
         members = []
         for m in body.pop("members", []) or []:
