@@ -12,7 +12,7 @@ import httpx
 
 TARGET_P95_MS = 300.0
 ACCOUNT = re.compile(r"^  (?P<user>\S+) / (?P<password>\S+) \((?P<role>\w+), (?P<instance>[\w-]+)\)$")
-CONSOLE = re.compile(r"^console\s+(?P<url>http://\S+)\s+\((?P<instance>[\w-]+)\)$")
+CONSOLE = re.compile(r"^console\s+(?P<url>http://\S+)\s+\((?P<instance>[\w-]+)(?:, pid (?P<pid>\d+))?\)$")
 
 
 def signed_in(banner: list[str], username: str = "so.nghean", instance: str = "tinh-40") -> httpx.Client:

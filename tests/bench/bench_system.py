@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 IDLE_S = 10.0
+CONSOLE = re.compile(r"^console\s+http://\S+\s+\((?P<instance>[\w-]+), pid (?P<pid>\d+)\)$")
 
 
 def rss_mb(pid: int) -> float:
@@ -142,7 +144,9 @@ def start_system(var_dir: Path, timeout_s: float = 180.0) -> SystemUnderTest:
     for line in banner:
         if line.strip().startswith("[") and line.strip().endswith("]"):
             instance = line.strip()[1:-1]
-        if "pid " in line:
+        if console := CONSOLE.match(line):  # the consoles come first, each naming its instance
+            pids[f"{console['instance']}/console"] = int(console["pid"])
+        elif "pid " in line:
             name = line.split()[0]
             pids[f"{instance}/{name}"] = int(line.rsplit("pid ", 1)[1].rstrip(")"))
     return SystemUnderTest(var_dir, proc, banner, cold_start, pids)

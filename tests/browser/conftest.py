@@ -33,7 +33,7 @@ CHROMIUM = Path(os.environ.get("KC_CHROMIUM", "/usr/bin/chromium"))
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 ACCOUNT = re.compile(r"^  (?P<user>\S+) / (?P<password>\S+) \((?P<role>\w+), (?P<instance>[\w-]+)\)$")
-CONSOLE = re.compile(r"^console\s+(?P<url>http://\S+)\s+\((?P<instance>[\w-]+)\)$")
+CONSOLE = re.compile(r"^console\s+(?P<url>http://\S+)\s+\((?P<instance>[\w-]+)(?:, pid (?P<pid>\d+))?\)$")
 
 
 def browser_missing() -> str | None:

@@ -31,9 +31,10 @@ import nats
 from kc_runtime.bus.streams import StreamPlan, ensure_streams
 from kc_runtime.keys import ensure_instance_key
 
-from kc_ops import natsconfig
+from kc_ops import natsconfig, preload
 from kc_ops.natsconfig import ADMIN_USER, INTEGRATOR, NatsDeployment
 from kc_ops.natsserver import die_with_parent, free_port
+from kc_ops.preload import Forked
 
 READY_TIMEOUT_S = 60.0
 
@@ -47,7 +48,8 @@ class ServiceProcess:
     peers: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     nats_user: str = ""  # whose NATS account it uses; default its instance's
-    process: subprocess.Popen[bytes] | None = None
+    runtime: str = "service"  # "web": no event store nor bus consumers (forked before those are imported)
+    process: subprocess.Popen[bytes] | Forked | None = None
 
     @property
     def url(self) -> str:
@@ -81,7 +83,8 @@ def instances_of(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class Supervisor:
-    def __init__(self, config: dict[str, Any], var_dir: Path, auto_ports: bool) -> None:
+    def __init__(self, config: dict[str, Any], var_dir: Path, auto_ports: bool, *, fork: bool = False) -> None:
+        self.fork = fork  # start services by forking this warm interpreter (kc_ops.preload); make run does
         self.instances = instances_of(config)
         # every instance's stream and the ministry's (provinces read national plans) exist from the start
         ids = [i["id"] for i in self.instances]
@@ -114,6 +117,7 @@ class Supervisor:
                         instance=inst["id"],
                         peers=list(inst.get("peers", [])),
                         nats_user=str(s.get("nats_user") or ""),
+                        runtime=str(s.get("runtime") or "service"),
                     )
                 )
         self._stopping = False
@@ -155,23 +159,24 @@ class Supervisor:
             print(f"  key {instance}: {ensure_instance_key(keys, instance).key_id}", flush=True)
         # where every service listens: the console calls its instance's services (and the others') by URL
         urls = json.dumps({f"{s.instance}/{s.name}": s.url for s in self.services})
-        for service in self.services:
-            env = (
-                os.environ
-                | {
-                    "KC_SERVICE_URLS": urls,
-                    "KC_INSTANCE": service.instance,
-                    "KC_SERVICE": service.name,
-                    # its own instance's account, or the one it names (the console: the auditor's, read only)
-                    "KC_NATS_URL": self.nats.url(service.nats_user or service.instance),
-                    "KC_HTTP_PORT": str(service.port),
-                    "KC_VAR_DIR": str(self.var_dir),
-                    "KC_LOG_JSON": "true",
-                    "KC_PEERS": json.dumps(service.peers),
-                }
-                | service.env
-            )
-            log = (self.var_dir / "logs" / f"{service.instance}-{service.name}.log").open("ab")
+        # the web-only services first, forked before the service stack is imported (kc_ops.preload)
+        web = [s for s in self.services if s.runtime == "web"]
+        if self.fork:
+            preload.preload(preload.COMMON)
+        for service in web:
+            self._launch(service, urls)
+        if self.fork and len(web) < len(self.services):
+            preload.preload(preload.SERVICE_STACK)
+        for service in (s for s in self.services if s.runtime != "web"):
+            self._launch(service, urls)
+
+    def _launch(self, service: ServiceProcess, urls: str) -> None:
+        env = self._environment(service, urls)
+        log_file = self.var_dir / "logs" / f"{service.instance}-{service.name}.log"
+        if self.fork and preload.can_fork(env):
+            service.process = preload.fork_service(service.module, env, log_file)
+            return
+        with log_file.open("ab") as log:
             service.process = subprocess.Popen(
                 [sys.executable, "-m", service.module],
                 env=env,
@@ -181,6 +186,23 @@ class Supervisor:
                 start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops the rest
                 preexec_fn=die_with_parent,
             )
+
+    def _environment(self, service: ServiceProcess, urls: str) -> dict[str, str]:
+        return dict(
+            os.environ
+            | {
+                "KC_SERVICE_URLS": urls,
+                "KC_INSTANCE": service.instance,
+                "KC_SERVICE": service.name,
+                # its own instance's account, or the one it names (the console: the auditor's, read only)
+                "KC_NATS_URL": self.nats.url(service.nats_user or service.instance),
+                "KC_HTTP_PORT": str(service.port),
+                "KC_VAR_DIR": str(self.var_dir),
+                "KC_LOG_JSON": "true",
+                "KC_PEERS": json.dumps(service.peers),
+            }
+            | service.env
+        )
 
     async def _ensure_streams(self) -> list[str]:
         nc = await nats.connect(self.nats.url(ADMIN_USER).split(","), connect_timeout=5)
@@ -267,7 +289,11 @@ class Supervisor:
 
     def console_lines(self) -> list[str]:
         """The consoles first (one per instance), then the demo accounts each created under var/."""
-        lines = [f"console        {s.url}  ({s.instance})" for s in self.services if s.name == "console"]
+        lines = [
+            f"console        {s.url}  ({s.instance}, pid {s.process.pid if s.process else '-'})"
+            for s in self.services
+            if s.name == "console"
+        ]
         for s in (s for s in self.services if s.name == "console"):
             accounts = self.var_dir / s.instance / "console-demo-accounts.json"
             try:
@@ -318,6 +344,13 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("DEMO", "1") != "0",
         help="load the demo scenario on an empty store (DEMO=0: start empty)",
     )
+    parser.add_argument(
+        "--fork",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("KC_FORK_SERVICES", "1") != "0",
+        help="fork the services from this interpreter with the shared libraries imported once (kc_ops.preload); "
+        "--no-fork: a fresh interpreter each",
+    )
     args = parser.parse_args(argv)
     try:
         config = tomllib.loads(args.config.read_text())
@@ -326,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     began = time.monotonic()
-    supervisor = Supervisor(config, args.var_dir.resolve(), args.auto_ports)
+    supervisor = Supervisor(config, args.var_dir.resolve(), args.auto_ports, fork=args.fork)
 
     def on_signal(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
