@@ -18,6 +18,7 @@ from kc_runtime.web.apidocs import install_offline_docs
 from kc_runtime.web.auth import install_auth
 from kc_runtime.web.errors import install_problem_handlers
 from kc_runtime.web.guards import install_request_guards
+from kc_runtime.web.metrics import install_metrics
 from kc_runtime.web.probes import install_health
 
 from kc_notifications import api, feed, messaging
@@ -90,6 +91,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
     install_problem_handlers(app, {SubscriptionNotFoundError: 404, WebhookError: 422, NoRuleInForceError: 422})
     install_auth(app, instance=settings.instance, trust=runtime.trust, permissions=ROUTE_PERMISSIONS)
     install_request_guards(app)
+    install_metrics(app, runtime.metrics)  # outermost: counts what the guards and auth refuse
     install_health(app, runtime.readiness)
     install_offline_docs(app)
     return app

@@ -57,8 +57,10 @@ from nats.js import JetStreamContext
 from kc_runtime.adminunits import load_catalogue
 from kc_runtime.bus.deadletters import DeadLetters
 from kc_runtime.bus.inbox import Effect, Inbox, InboxChains
+from kc_runtime.bus.metrics import ConsumerLag, register_bus_metrics
 from kc_runtime.bus.relay import OutboxRelay, Translate
 from kc_runtime.keys import TrustFile, ensure_instance_key
+from kc_runtime.metrics import Metrics
 from kc_runtime.settings import Settings
 from kc_runtime.store.eventstore import ServiceApplication, persistence_env
 from kc_runtime.store.localprojection import LocalProjection
@@ -104,6 +106,17 @@ class ServiceRuntime:
         self._background: list[tuple[Callable[[], Coroutine[Any, Any, None]], str]] = []
         self.projections: list[LocalProjection] = []
         self.bus_started = False
+        # GET /metrics (kc_runtime.web.metrics.install_metrics); a service adds its own gauges to it
+        self.metrics = Metrics(service=settings.service, instance=settings.instance)
+        self.consumer_lag = ConsumerLag(self.jetstream)
+        register_bus_metrics(
+            self.metrics,
+            relay=lambda: self.relay,
+            inboxes=lambda: [s.inbox for s in self.subscriptions],
+            projections=lambda: self.projections,
+            dead_letters=self.dead_letters,
+            consumers=self.consumer_lag,
+        )
 
     def run_in_background(self, work: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
         """Start ``work()`` with the lifespan (e.g. a projection's follower) and cancel it on stop."""
@@ -211,6 +224,8 @@ class ServiceRuntime:
         await self.broker.start()
         if self.relay is not None:
             self._tasks.append(self._spawn(self.relay.run(), "relay"))
+        if self.consumer_lag.durables:
+            self._tasks.append(self._spawn(self.consumer_lag.run(), "consumer lag"))
         self.bus_started = True
         log.info("bus started", subscriptions=[s.inbox.name for s in self.subscriptions])
 
@@ -241,12 +256,14 @@ class ServiceRuntime:
 
     def _subscribe(self, sub: Subscription) -> None:
         settings = self.settings
+        durable = f"{settings.instance}--{sub.inbox.name}"
+        self.consumer_lag.add(sub.inbox.name, sub.source_instance, durable)
         subscriber = self.broker.subscriber(
             sub.subjects[0] if len(sub.subjects) == 1 else "",
             stream=JStream(stream_name(sub.source_instance), declare=False),
             # several instances read one stream (the ministry reads every province): the durable
             # consumer belongs to the reading instance, or they would share — and split — its messages
-            durable=f"{settings.instance}--{sub.inbox.name}",
+            durable=durable,
             pull_sub=PullSub(batch_size=1, timeout=5.0),
             config=ConsumerConfig(
                 filter_subjects=sub.subjects if len(sub.subjects) > 1 else None,

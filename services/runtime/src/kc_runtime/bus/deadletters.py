@@ -7,6 +7,7 @@ redelivered rather than lost.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 
 import structlog
@@ -22,6 +23,23 @@ ORIGINAL_SEQUENCE = "Kc-Original-Sequence"
 CONSUMER = "Kc-Consumer"
 
 
+# why a message was dead-lettered, in a few words (a metric's label: bounded, unlike the reason itself)
+REASON_KINDS = (
+    ("not a khuyencong CloudEvents envelope", "envelope"),
+    ("integrity:", "integrity"),
+    ("misplaced:", "misplaced"),
+    ("unknown contract version", "unknown_contract"),
+    ("data does not match its contract", "contract_mismatch"),
+    ("gave up after", "gave_up"),
+    ("duplicate ack for a message that is not ours", "foreign_duplicate"),
+)
+
+
+def reason_kind(reason: str) -> str:
+    """The kind of a dead letter's reason (``other`` for one no kind names)."""
+    return next((kind for prefix, kind in REASON_KINDS if reason.startswith(prefix)), "other")
+
+
 def _header_safe(text: str, limit: int = 900) -> str:
     return " ".join(text.split())[:limit]
 
@@ -31,6 +49,7 @@ class DeadLetters:
         self.instance = instance
         self._jetstream = jetstream
         self.sent = 0
+        self.by_reason: Counter[tuple[str, str]] = Counter()  # (consumer, reason kind) -> sent
 
     async def send(
         self,
@@ -63,4 +82,5 @@ class DeadLetters:
             timeout=5.0,
         )
         self.sent += 1
+        self.by_reason[(consumer, reason_kind(reason))] += 1
         log.warning("dead-lettered", consumer=consumer, subject=subject, sequence=sequence, reason=reason)

@@ -45,7 +45,7 @@ from nats.js import JetStreamContext
 from kc_runtime import tracing
 from kc_runtime.bus.deadletters import DeadLetters
 from kc_runtime.store.eventstore import ServiceApplication
-from kc_runtime.store.localprojection import QUARANTINE_DDL, TRANSIENT, quarantine, quarantined
+from kc_runtime.store.localprojection import QUARANTINE_DDL, TRANSIENT, quarantine, quarantine_count, quarantined
 from kc_runtime.store.views import ViewStore
 
 Translate = Callable[[DomainEventProtocol[Any]], ContractEvent | None]
@@ -198,6 +198,9 @@ class OutboxRelay:
 
     def quarantined(self) -> list[dict[str, Any]]:
         return quarantined(self._chain, self.tracking_name)
+
+    def quarantine_count(self) -> int:
+        return quarantine_count(self._chain, self.tracking_name)
 
     async def _publish(self, js: JetStreamContext, domain_event: DomainEventProtocol[Any]) -> None:
         message = self.message(domain_event)

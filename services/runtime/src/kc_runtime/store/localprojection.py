@@ -127,6 +127,13 @@ class LocalProjection:
             quarantine(cur, self.name, notification, exc)
             self.store.track(cur, Tracking(self.name, notification.id))
 
+    def quarantine_count(self) -> int:
+        return quarantine_count(self.store, self.name)
+
+    def lag(self) -> int:
+        """Events saved but not yet applied to this projection."""
+        return int(self.app.recorder.max_notification_id() or 0) - self.position()
+
     def quarantined(self, limit: int = 20) -> list[dict[str, Any]]:
         """The events set aside (latest first), with the reason."""
         return quarantined(self.store, self.name, limit)
@@ -182,3 +189,10 @@ def quarantined(store: ViewStore, name: str, limit: int = 20) -> list[dict[str, 
             "SELECT * FROM projection_quarantine WHERE projection = ? ORDER BY notification_id DESC LIMIT ?",
             (name, limit),
         ).fetchall()
+
+
+def quarantine_count(store: ViewStore, name: str) -> int:
+    """How many events ``name`` set aside (a metric: read at every scrape)."""
+    with store.transaction(commit=False) as cur:
+        row = cur.execute("SELECT COUNT(*) AS n FROM projection_quarantine WHERE projection = ?", (name,)).fetchone()
+    return int(row["n"]) if row else 0

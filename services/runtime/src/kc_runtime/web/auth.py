@@ -251,8 +251,12 @@ def _problem(status: int, vi: str, en: str, instance: str, **codes: str) -> JSON
     )
 
 
-# routes every publishing service has, from the runtime (kc_runtime.web.probes.install_outbox_head)
-RUNTIME_ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {("GET", "/outbox/head"): "verify"}
+# routes from the runtime: every publishing service's chain head (kc_runtime.web.probes.install_outbox_head)
+# and every service's metrics (kc_runtime.web.metrics.install_metrics: the auditor's long-lived token)
+RUNTIME_ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
+    ("GET", "/outbox/head"): "verify",
+    ("GET", "/metrics"): "verify",
+}
 
 
 def install_auth(app: FastAPI, *, instance: str, trust: TrustFile, permissions: Mapping[tuple[str, str], str]) -> None:
