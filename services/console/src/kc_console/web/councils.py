@@ -402,7 +402,7 @@ def router() -> APIRouter:
 
 
 def _bound(officer: Officer) -> bool:
-    from kc_runtime.auth import ROLES
+    from kc_runtime.web.auth import ROLES
 
     role = ROLES.get(officer.role)
     return role is not None and role.council_bound
