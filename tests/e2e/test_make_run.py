@@ -111,6 +111,12 @@ def officer(var: Path) -> str:
     return f"Bearer {issue_token(signer, sub='can-bo.so', role='so_ct')}"
 
 
+def auditor(var: Path) -> str:
+    """The province's auditor's token (``/metrics`` needs ``verify``), as Prometheus would send it."""
+    signer = load_signer(key_file(var / "keys", "tinh-40"), "tinh-40")
+    return f"Bearer {issue_token(signer, sub='prometheus', role='kiem_toan_tinh')}"
+
+
 def test_make_run_serves_all_services_carries_a_command_across_and_stops_cleanly(
     tmp_path: Path,
 ) -> None:
@@ -126,6 +132,11 @@ def test_make_run_serves_all_services_carries_a_command_across_and_stops_cleanly
         # (the services are forked from the supervisor: /proc/<pid>/environ shows the supervisor's start)
         connections = nats_connections(tmp_path / "var")
         assert len(connections) >= 4, connections
+        # the bus's monitoring port, printed in the banner, answers on loopback
+        (monitor,) = [line for line in lines if line.strip().startswith("NATS monitor")]
+        monitoring = re.search(r"http://127\.0\.0\.1:\d+", monitor)
+        assert monitoring, monitor
+        assert httpx.get(f"{monitoring.group(0)}/varz", timeout=5).json()["server_name"] == "kc-single"
         assert {c.get("authorized_user") for c in connections} == {"tinh-40"}, connections
         with httpx.Client(timeout=10) as http:
             for name in ("registry", "appraisal", "planning", "notifications"):
@@ -134,6 +145,9 @@ def test_make_run_serves_all_services_carries_a_command_across_and_stops_cleanly
                 assert spec.status_code == 200 and spec.json()["info"]["title"] == f"khuyencong {name}"
                 ready = http.get(f"{found[name]}/readyz")
                 assert ready.status_code == 200 and ready.json()["ready"] is True
+                # /metrics: the auditor's token (kiem_toan_tinh), the Prometheus text format
+                metrics = http.get(f"{found[name]}/metrics", headers={"Authorization": auditor(tmp_path / "var")})
+                assert metrics.status_code == 200 and f'service="{name}"' in metrics.text, metrics.text[:300]
 
             anonymous = http.post(f"{found['registry']}/establishments", json={})
             assert anonymous.status_code == 401 and anonymous.headers["content-type"] == "application/problem+json"

@@ -10,6 +10,9 @@ import httpx
 import nats
 from kc_appraisal.main import create_app as appraisal_app
 from kc_contracts.subjects import stream_name
+from kc_notifications.main import create_app as notifications_app
+from kc_notifications.settings import NotificationSettings
+from kc_planning.main import create_app as planning_app
 from kc_registry.main import create_app as registry_app
 from kc_runtime.bus.streams import StreamPlan, ensure_streams
 from kc_runtime.settings import Settings
@@ -50,6 +53,28 @@ ESTABLISHMENT = {
     "employees": 45,
     "revenue_vnd": 30_000_000_000,
 }
+
+
+def de_an(beneficiary: str) -> dict[str, object]:
+    return {
+        "code": "KCĐP-31-2023-04",
+        "title": "Mô hình trình diễn sản xuất đúc kim loại",
+        "level": "dia_phuong",
+        "de_an_type": "kcdp",
+        "plan_year": 2023,
+        "implementing_unit": "Trung tâm Khuyến công Hải Phòng",
+        "activity_contents": ["3"],
+        "beneficiary_ids": [beneficiary],
+        "budget_lines": [
+            {
+                "cost_item": "Máy đúc áp lực",
+                "support_item": "mo_hinh_trinh_dien",
+                "total_cost_vnd": 2_000_000_000,
+                "support_requested_vnd": 600_000_000,
+                "counterpart_vnd": 1_400_000_000,
+            }
+        ],
+    }
 
 
 async def test_metrics_move_as_a_command_flows_and_a_poison_message_is_dead_lettered(
@@ -117,6 +142,24 @@ async def test_metrics_move_as_a_command_flows_and_a_poison_message_is_dead_lett
 
         consumer = next(s.inbox.name for s in appraisal.state.runtime.subscriptions if s.source_instance == "tinh-31")
         await eventually(applied(consumer), timeout=30, interval=0.5)
+        # a draft đề án of plan year 2023: counted by state, and as past its dossier deadline (2022)
+        programme = await scrape(apr, appraisal_settings)
+        assert value(programme, "kc_de_an", status="du_thao", level="dia_phuong") is None
+        assert value(programme, "kc_de_an_unsubmitted", due="overdue") == 0.0
+        draft = await http.post(f"{apr}/de-an", json=de_an(establishment), headers=bearer(appraisal_settings))
+        assert draft.status_code == 201, draft.text
+
+        async def counted() -> bool:
+            now = await scrape(apr, appraisal_settings)
+            return value(now, "kc_de_an", status="du_thao", level="dia_phuong") == 1.0
+
+        await eventually(counted, timeout=30, interval=0.3)
+        programme = await scrape(apr, appraisal_settings)
+        assert value(programme, "kc_de_an_unsubmitted", due="overdue") == 1.0
+        assert value(programme, "kc_de_an_unsubmitted", due="tomorrow") == 0.0
+        route = "/de-an"
+        assert value(programme, "kc_http_requests_total", method="POST", route=route, status="201") == 1.0
+
         before_poison = await scrape(apr, appraisal_settings)
         assert value(before_poison, "kc_dead_letters_total", consumer=consumer, reason="envelope") is None
 
@@ -133,4 +176,33 @@ async def test_metrics_move_as_a_command_flows_and_a_poison_message_is_dead_lett
         assert value(final, "kc_inbox_messages_total", consumer=consumer, outcome="dead_lettered") == 1.0
         assert {"kc_consumer_sample_timestamp_seconds", "kc_projection_lag_events"} <= names(final)
     await http.aclose()
+    await nc.close()
+
+
+async def test_planning_and_notifications_serve_their_metrics(make_settings: SettingsFactory) -> None:
+    """Every runtime service answers /metrics: planning (publisher and consumer), notifications with its
+    e-mails and webhook deliveries by outcome (zero of each known one before anything was sent)."""
+    planning_settings = make_settings("planning", instance="tinh-31")
+    notifications_settings = NotificationSettings(**make_settings("notifications", instance="tinh-31").model_dump())
+    nc = await nats.connect(planning_settings.nats_url)
+    await ensure_streams(nc.jetstream(), StreamPlan(("tinh-31", "bo")))
+    planning = planning_app(planning_settings)
+    notifications = notifications_app(notifications_settings)
+    with served(planning, name="planning") as pla, served(notifications, name="notifications") as noti:
+        await eventually(lambda: planning.state.runtime.bus_started and notifications.state.runtime.bus_started)
+        plan = await scrape(pla, planning_settings)
+        assert value(plan, "kc_service_info", service="planning", kc_instance="tinh-31") == 1.0
+        assert value(plan, "kc_relay_lag_events") == 0.0
+
+        async def sampled() -> bool:  # every durable's lag, once sampled from JetStream
+            now = await scrape(noti, notifications_settings)
+            consumers = {s.inbox.name for s in notifications.state.runtime.subscriptions}
+            return all(value(now, "kc_consumer_pending_messages", consumer=c) == 0.0 for c in consumers)
+
+        await eventually(sampled, timeout=30, interval=0.5)
+        sent = await scrape(noti, notifications_settings)
+        for status in ("da_gui", "that_bai", "cho_gui"):
+            assert value(sent, "kc_emails", status=status) == 0.0
+        for outcome in ("da_gui", "thu_lai", "that_bai", "huy"):
+            assert value(sent, "kc_webhook_deliveries", outcome=outcome) == 0.0
     await nc.close()

@@ -18,6 +18,7 @@ from kc_runtime.web.metrics import install_metrics
 from kc_runtime.web.probes import install_health, install_outbox_head
 
 from kc_appraisal import api, messaging, rulebook, translators
+from kc_appraisal import metrics as programme_metrics
 from kc_appraisal.application import (
     AmbiguousCodeError,
     AppraisalApplication,
@@ -41,9 +42,10 @@ def create_app(settings: Settings) -> FastAPI:
     beneficiary_view = beneficiaries.BeneficiariesView(views, settings.instance)
     calendar_view = calendars.CalendarsView(views)
     de_an_view = de_an_list.DeAnList(views)
+    rules = rulebook.rulebook()
     application = AppraisalApplication(
         env,
-        rules=rulebook.rulebook(),
+        rules=rules,
         beneficiaries=beneficiary_view.lookup,
         instance=settings.instance,
         calendars=calendar_view.lookup,
@@ -63,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     messaging.subscribe(runtime, application, beneficiary_view, calendar_view, settings.instance, settings.peers)
     runtime.follow(listing)
+    programme_metrics.register(runtime.metrics, views, rules=rules, calendars=calendar_view.lookup)
     runtime.follow(council_listing)
     runtime.close_on_stop(views.close)
     runtime.close_on_stop(application.close)

@@ -22,6 +22,7 @@ from kc_runtime.web.metrics import install_metrics
 from kc_runtime.web.probes import install_health
 
 from kc_notifications import api, feed, messaging
+from kc_notifications import metrics as delivery_metrics
 from kc_notifications.application import NotificationsApplication
 from kc_notifications.mail import MailSink
 from kc_notifications.permissions import ROUTE_PERMISSIONS
@@ -81,6 +82,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.views = views
+    delivery_metrics.register(runtime.metrics, views)
     app.state.notifications = NotificationStore(views)
     app.state.subscriptions = Subscriptions(views, settings.webhook_allow_hosts)
     app.state.scheduler = scheduler

@@ -451,6 +451,7 @@ def local(
     instances: Sequence[str],
     *,
     port: int | None = None,
+    http_port: int | None = None,
     log_file: Path | None = None,
     configs: Path | None = None,
 ) -> NatsDeployment:
@@ -467,7 +468,7 @@ def local(
     _write_private(conf / "accounts.conf", accounts_conf(instances, credentials.password))
     (conf / "single.conf").write_text((base / "single.conf").read_text("utf-8"), "utf-8")
     port = port or free_port()
-    http = free_port()
+    http = http_port or free_port()  # the monitoring port (/varz, /jsz, /healthz), on loopback as ``host``
     env = {"KC_NATS_PORT": str(port), "KC_NATS_HTTP_PORT": str(http), "KC_NATS_STORE_DIR": str(workdir)}
     server = ServerProcess(
         "nats",

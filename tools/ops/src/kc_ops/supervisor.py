@@ -98,6 +98,7 @@ class Supervisor:
             self.nats_dir,
             self.stream_instances,
             port=free_port(None if auto_ports else nats_cfg.get("port")),
+            http_port=free_port(None if auto_ports else nats_cfg.get("monitoring_port")),
             log_file=var_dir / "logs" / "nats-server.log",
         )
         self.replicas = 1  # of each stream (three on a cluster)
@@ -279,6 +280,7 @@ class Supervisor:
             json.dumps(
                 {
                     "nats": self.nats.url(),
+                    "nats_monitoring": self.nats_monitoring,
                     **({"nats_credentials": str(credentials)} if credentials.exists() else {}),
                     "services": {f"{s.instance}/{s.name}": s.url for s in self.services},
                 },
@@ -303,12 +305,19 @@ class Supervisor:
             lines += [f"  {a['username']} / {a['password']} ({a['role']}, {s.instance})" for a in listed]
         return lines
 
+    @property
+    def nats_monitoring(self) -> str:
+        """The bus's monitoring endpoint (nats-server ``http_port``, on loopback like its client port)."""
+        server = next(iter(self.nats.nodes.values()))
+        return f"http://127.0.0.1:{server.http_port}"
+
     def banner(self, started_in: float) -> str:
         lines = [
             *self.console_lines(),
             f"khuyencong — {self.instance} ready in {started_in:.1f}s (data: {self.var_dir}/)",
             f"  NATS           {self.nats.url()}  (accounts: no anonymous client; passwords in "
             f"{self.nats_dir}/credentials.json)",
+            f"  NATS monitor   {self.nats_monitoring}  (/varz /jsz /connz /healthz; loopback only)",
         ]
         many = len(self.instances) > 1
         for inst in self.instances:
