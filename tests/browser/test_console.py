@@ -159,6 +159,8 @@ def test_so_officer_registers_an_establishment_uploads_and_verifies_a_document(o
     assert "Đã xác minh tài liệu." in so.main_text()
     assert page.locator("#ho-so td.doc-status").first.inner_text() == "Đã xác minh"
     assert page.url.split("#")[0] == establishment
+    so.go("/")  # the registry's list of documents to verify (GET /documents) no longer has it
+    assert name not in page.locator("main").inner_text()
 
     # the search finds it without accents
     so.go("/co-so?q=" + "co so ren dong ha")

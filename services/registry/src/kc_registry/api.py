@@ -20,8 +20,15 @@ from starlette.concurrency import run_in_threadpool
 from kc_registry import imports, rulebook
 from kc_registry.application import EstablishmentNotFoundError as NotFoundError
 from kc_registry.application import RegistryApplication
-from kc_registry.domain.establishment import DocumentKind, Establishment, LegalForm, recognition_to_dict
+from kc_registry.domain.establishment import (
+    DocumentKind,
+    DocumentStatus,
+    Establishment,
+    LegalForm,
+    recognition_to_dict,
+)
 from kc_registry.domain.recognition import Level, Scheme
+from kc_registry.projections.documents import DocumentQuery, DocumentsView
 from kc_registry.projections.establishments import EstablishmentQuery, EstablishmentsView
 
 CommuneCode = Annotated[str, Field(pattern=r"^\d{5}$", description="Mã xã/phường (5 chữ số)", examples=["17419"])]
@@ -78,6 +85,11 @@ class EstablishmentOut(BaseModel):
 
 
 class EstablishmentPage(BaseModel):
+    total: int
+    items: list[dict[str, Any]]
+
+
+class DocumentPage(BaseModel):
     total: int
     items: list[dict[str, Any]]
 
@@ -310,6 +322,24 @@ def router() -> APIRouter:
         data = await file.read(app.documents.max_bytes + 1)
         media_type = (file.content_type or "application/octet-stream")[:100]
         return app.attach_document(establishment_id, kind, data, media_type, actor_of(request))
+
+    @api.get(
+        "/documents",
+        response_model=DocumentPage,
+        tags=["documents"],
+        summary="Tài liệu hồ sơ của mọi cơ sở theo trạng thái, cũ nhất trước (việc cần xác minh) / documents by status",
+    )
+    def documents_by_status(
+        request: Request,
+        status: Annotated[
+            DocumentStatus | None, Query(description="cho_xac_minh (chờ xác minh), da_xac_minh, bi_tu_choi")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    ) -> DocumentPage:
+        view: DocumentsView = request.app.state.documents
+        total, items = view.search(DocumentQuery(status=status.value if status else None, limit=limit, offset=offset))
+        return DocumentPage(total=total, items=items)
 
     @api.get("/establishments/{establishment_id}/documents", tags=["documents"], responses=errors)
     def documents(establishment_id: UUID, request: Request) -> list[dict[str, Any]]:

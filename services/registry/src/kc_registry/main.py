@@ -23,7 +23,7 @@ from kc_registry.application import EstablishmentNotFoundError, RegistryApplicat
 from kc_registry.documents import MAX_DOCUMENT_BYTES, DocumentStore
 from kc_registry.domain.errors import DuplicateEstablishmentError, RegistryError, StaleVersionError
 from kc_registry.permissions import ROUTE_PERMISSIONS
-from kc_registry.projections import establishments
+from kc_registry.projections import documents, establishments
 
 SERVICE = "registry"
 
@@ -52,13 +52,17 @@ def create_app(settings: Settings) -> FastAPI:
         priority=rulebook.priority_rules(),
         province_now_of=province_now_of,
     )
-    views = ViewStore(env, name="registry_views", ddl=establishments.DDL)
+    views = ViewStore(env, name="registry_views", ddl=establishments.DDL + documents.DDL)
     projection = LocalProjection(application, views, establishments.apply, name="registry-establishments")
     projection.catch_up()
+    # its own tracking: on a store older than it, it starts from the first event
+    dossiers = LocalProjection(application, views, documents.apply, name="registry-documents")
+    dossiers.catch_up()
 
     runtime = ServiceRuntime(settings)
     runtime.publish_from(application, translators.to_contract)
     runtime.follow(projection)
+    runtime.follow(dossiers)
     runtime.close_on_stop(views.close)
     runtime.close_on_stop(application.close)
 
@@ -72,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.application = application
     app.state.establishments = establishments.EstablishmentsView(views)
+    app.state.documents = documents.DocumentsView(views)
     app.state.projection = projection
     app.state.runtime = runtime
     app.include_router(api.router())

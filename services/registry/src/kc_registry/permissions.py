@@ -16,6 +16,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/organisations/{key}"): "read_public",
     ("POST", "/establishments/{establishment_id}/documents"): "register",
     ("GET", "/establishments/{establishment_id}/documents"): "read",
+    ("GET", "/documents"): "read",  # every establishment's documents by status (metadata, as above)
     # the legal dossier's bytes stay in the province: only its own officers download them
     ("GET", "/establishments/{establishment_id}/documents/{sha256}"): "read_documents",
     ("POST", "/establishments/{establishment_id}/documents/{sha256}/verify"): "register",

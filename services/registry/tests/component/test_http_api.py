@@ -313,3 +313,39 @@ def test_priority_comes_from_official_lists_and_regional_certificates_only_while
     cuc = client.get("/organisations/cuc", params={"on": "2025-06-01"}).json()
     assert cuc["name"] == "Cục Đổi mới sáng tạo, Chuyển đổi xanh và Khuyến công"
     assert client.get("/organisations/khong-co").status_code == 404
+
+
+def test_documents_to_verify_are_listed_across_establishments_oldest_first(
+    client: TestClient, make_settings: SettingsFactory
+) -> None:
+    """GET /documents?status=cho_xac_minh: the officers' queue without reading each establishment."""
+    first = register(client)
+    second = register(client, name="HTX mây tre Hưng Nguyên", tax_code="0101243150")
+    shas = []
+    for e, name in ((first, "dkkd.pdf"), (second, "bctc.pdf"), (first, "khac.pdf")):
+        made = client.post(
+            f"/establishments/{e['id']}/documents",
+            data={"kind": "khac"},
+            files={"file": (name, f"%PDF {name}".encode(), "application/pdf")},
+        )
+        assert made.status_code == 201, made.text
+        shas.append(made.json()["sha256"])
+    client.post(f"/establishments/{first['id']}/documents/{shas[0]}/verify", json={})
+
+    pending = client.get("/documents", params={"status": "cho_xac_minh"}).json()
+    assert pending["total"] == 2
+    assert [(d["sha256"], d["establishment"]) for d in pending["items"]] == [
+        (shas[1], "HTX mây tre Hưng Nguyên"),
+        (shas[2], "Cơ sở chế biến chè Thanh Chương"),
+    ]
+    assert {"establishment_id", "kind", "size_bytes", "media_type", "attached_at"} <= set(pending["items"][0])
+    verified = client.get("/documents", params={"status": "da_xac_minh"}).json()
+    assert [d["sha256"] for d in verified["items"]] == [shas[0]] and verified["items"][0]["decided_by"]
+    assert client.get("/documents", params={"limit": 1, "offset": 2}).json()["total"] == 3
+    bad = client.get("/documents", params={"status": "pending"})
+    assert bad.status_code == 422 and "status" in field_errors(bad)
+
+    # another province's officer, and no token at all, are refused
+    other = bearer(make_settings("registry", instance="tinh-31"))
+    assert client.get("/documents", headers=other).status_code == 403
+    assert client.get("/documents", headers={"Authorization": ""}).status_code == 401

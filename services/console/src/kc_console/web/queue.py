@@ -31,7 +31,7 @@ WAITING: dict[str, tuple[str, str]] = {
     "da_nghiem_thu": ("appraise", "Quyết toán"),
     "da_quyet_toan": ("appraise", "Đóng đề án"),
 }
-DOCUMENT_SCAN = 60  # establishments whose dossiers are looked at for documents awaiting verification
+DOCUMENTS_SHOWN = 50  # documents awaiting verification listed on the page (the oldest first)
 
 
 @cache
@@ -78,28 +78,17 @@ async def waiting_de_an(api: Calls, officer: Officer) -> list[dict[str, Any]]:
     return sorted((d for chunk in found for d in chunk), key=lambda d: str(d.get("updated_at", "")), reverse=True)
 
 
-async def documents_to_verify(api: Calls, officer: Officer) -> list[dict[str, Any]]:
+async def documents_to_verify(api: Calls, officer: Officer) -> tuple[list[dict[str, Any]], int]:
+    """The dossier documents waiting for verification in the officer's province, oldest first: one query
+    of the registry (``GET /documents?status=cho_xac_minh``), the registry checking the role and scope."""
     where = officer.instance
     if where == "bo" or not officer.may("register") or not api.backend.has("registry", where):
-        return []
+        return [], 0
     try:
-        page = await api.get("registry", "/establishments", params={"limit": DOCUMENT_SCAN})
+        page = await api.get("registry", "/documents", params={"status": "cho_xac_minh", "limit": DOCUMENTS_SHOWN})
     except (ApiError, Unavailable):
-        return []
-
-    async def docs(e: dict[str, Any]) -> list[dict[str, Any]]:
-        try:
-            found = await api.get("registry", f"/establishments/{e['id']}/documents")
-        except (ApiError, Unavailable):
-            return []
-        return [
-            d | {"establishment_id": e["id"], "establishment": e.get("name", "")}
-            for d in found
-            if d.get("status") == "cho_xac_minh"
-        ]
-
-    chunks = await asyncio.gather(*(docs(e) for e in page.get("items", [])))
-    return [d for chunk in chunks for d in chunk]
+        return [], 0
+    return list(page.get("items", [])), int(page.get("total", 0))
 
 
 async def deadlines(api: Calls, officer: Officer, today: date) -> list[dict[str, Any]]:
@@ -152,7 +141,7 @@ def router() -> APIRouter:
             return redirect("/quan-tri")
         today = date.today()
         api_calls = calls(request, officer)
-        de_an, documents, milestones = await asyncio.gather(
+        de_an, (documents, documents_total), milestones = await asyncio.gather(
             waiting_de_an(api_calls, officer),
             documents_to_verify(api_calls, officer),
             deadlines(api_calls, officer, today),
@@ -166,6 +155,7 @@ def router() -> APIRouter:
             title="Việc cần làm",
             de_an=de_an,
             documents=documents,
+            documents_total=documents_total,
             upcoming=upcoming,
             overdue=overdue,
             today=today,
