@@ -124,7 +124,7 @@ def draft_body(parsed: Parsed, *, new: bool) -> dict[str, Any]:
             if k.startswith(prefix):
                 del values[k]
         if row.get("cost_item"):
-            line = {"cost_item": row["cost_item"], "support_item": row.get("support_item") or "khac"}
+            line = {"cost_item": row["cost_item"], "support_item": row.get("support_item") or ""}
             line |= {m: int(row.get(m) or 0) for m in MONEY_FIELDS}
             lines.append(line)
     body = nest(values)
@@ -145,6 +145,10 @@ def budget_errors(parsed: Parsed) -> None:
         p = f"budget_lines.{i}."
         if not parsed.values.get(p + "cost_item") and any(parsed.values.get(p + m) for m in MONEY_FIELDS):
             parsed.errors.setdefault(p + "cost_item", "Nhập hạng mục chi cho dòng có số tiền")
+        if parsed.values.get(p + "cost_item") and not parsed.values.get(p + "support_item"):
+            parsed.errors.setdefault(
+                p + "support_item", "Chọn mục hỗ trợ: mỗi dòng thuộc một mục có mức hỗ trợ tối đa (không có mục «khác»)"
+            )
 
 
 def form_values_from_state(state: dict[str, Any]) -> dict[str, str]:
