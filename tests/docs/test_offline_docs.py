@@ -12,17 +12,13 @@ installs :func:`kc_runtime.web.apidocs.install_offline_docs`; here, for each ser
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from kc_appraisal.main import create_app as appraisal_app
@@ -31,6 +27,7 @@ from kc_notifications.settings import NotificationSettings
 from kc_planning.main import create_app as planning_app
 from kc_registry.main import create_app as registry_app
 from kc_runtime.settings import Settings
+from kc_testing.fixtures import served
 
 CHROMIUM = Path(os.environ.get("KC_CHROMIUM", "/usr/bin/chromium"))
 LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
@@ -119,25 +116,6 @@ def _browser_or_skip() -> None:
         pytest.skip(missing)
 
 
-@contextlib.contextmanager
-def _serve(app: FastAPI) -> Iterator[str]:
-    """The app under uvicorn on a free loopback port (lifespan off: the docs need no bus)."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="docs-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
-
-
 def test_docs_render_in_chromium_with_the_network_blocked(tmp_path: Path) -> None:
     _browser_or_skip()
     from playwright.sync_api import Route, sync_playwright
@@ -162,7 +140,7 @@ def test_docs_render_in_chromium_with_the_network_blocked(tmp_path: Path) -> Non
             for service in sorted(SERVICES):
                 app = SERVICES[service](tmp_path / service)
                 operations = sum(len(ops) for ops in app.openapi()["paths"].values())
-                with _serve(app) as base:
+                with served(app, name="docs-uvicorn", lifespan="off") as base:
                     context = browser.new_context()
                     context.route("**/*", only_loopback)
                     page = context.new_page()

@@ -35,9 +35,8 @@ import contextlib
 import ipaddress
 import json
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +45,6 @@ import nats
 import pytest
 import requests
 import schemathesis
-import uvicorn
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, Verbosity
 from hypothesis import strategies as st
@@ -63,6 +61,7 @@ from kc_runtime.bus.streams import StreamPlan, ensure_streams
 from kc_runtime.settings import Settings
 from kc_runtime.web.auth import ROLES, RUNTIME_ROUTE_PERMISSIONS, Principal
 from kc_testing.fixtures import SettingsFactory, bearer
+from kc_testing.fixtures import served as serve
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.errors import FailureGroup
@@ -141,25 +140,6 @@ class Target:
     @property
     def id(self) -> str:
         return f"{self.name}@{self.instance}"
-
-
-@contextlib.contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """The app under uvicorn (lifespan on) in a thread, on a free loopback port."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="fuzz-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 def wait_ready(base_url: str) -> None:
@@ -437,7 +417,7 @@ def test_fuzz_openapi(target: Target, make_settings: SettingsFactory, monkeypatc
 
     began = time.monotonic()
     findings = Findings()
-    with serve(app) as base_url, requests.Session() as session:
+    with serve(app, name="fuzz-uvicorn") as base_url, requests.Session() as session:
         wait_ready(base_url)
         served = Served(base_url, settings, {**RUNTIME_ROUTE_PERMISSIONS, **target.permissions})  # + /outbox/head
         target.seed(served)

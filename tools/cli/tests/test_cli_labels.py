@@ -8,14 +8,11 @@ executable, in a subprocess) against the run file pointing at it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,34 +20,15 @@ from uuid import uuid4
 
 import httpx
 import nats
-import uvicorn
 from eventsourcing.persistence import Tracking
-from fastapi import FastAPI
 from kc_appraisal.main import create_app
 from kc_contracts import Envelope
 from kc_contracts.registry_events import EstablishmentRegisteredV1
 from kc_runtime.bus.streams import StreamPlan, ensure_streams
-from kc_testing.fixtures import SettingsFactory, bearer
+from kc_testing.fixtures import SettingsFactory, bearer, served
 
 KC = str(Path(sys.executable).parent / "kc")
 ALWAYS = [{"start": "2012-07-05", "end": None, "outcome": "dat", "rules": ["eligibility.location@ND45/2012"]}]
-
-
-@contextlib.contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="cli-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 def kc(run_file: Path, token: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -96,7 +74,7 @@ def test_de_an_list_and_timeline_show_labels_not_codes(make_settings: SettingsFa
         time=datetime(2022, 1, 1, tzinfo=UTC),
     )
     app.state.beneficiaries.apply(envelope, registered, Tracking("test@KC_TINH_40", 1))
-    with serve(app) as base:
+    with served(app, name="cli-uvicorn") as base:
         officer = bearer(settings, "so_ct", name="can-bo")
 
         def post(path: str, body: dict[str, Any], status: int = 200) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from kc_contracts import Envelope
@@ -166,8 +166,8 @@ async def eventually(check: Callable[[], object], timeout: float = 30.0, interva
 
 
 @contextlib.contextmanager
-def served(app: Any, *, name: str = "uvicorn") -> Iterator[str]:
-    """``app`` under uvicorn (lifespan on) in a thread, on a free loopback port: its base URL.
+def served(app: Any, *, name: str = "uvicorn", lifespan: Literal["auto", "on", "off"] = "on") -> Iterator[str]:
+    """``app`` under uvicorn (lifespan on unless told) in a thread, on a free loopback port: its base URL.
 
     Real HTTP: what a client sends is read and parsed by uvicorn as in production (chunked bodies,
     slow senders, connection limits), not handed to the app as a Python object."""
@@ -176,7 +176,7 @@ def served(app: Any, *, name: str = "uvicorn") -> Iterator[str]:
 
     import uvicorn
 
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan=lifespan)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()

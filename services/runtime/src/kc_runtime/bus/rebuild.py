@@ -294,6 +294,17 @@ class RebuildInProgressError(RuntimeError):
 _rebuilding: set[int] = set()  # id() of the view stores being rebuilt in this process
 
 
+@contextlib.contextmanager
+def _one_at_a_time(store: ViewStore) -> Iterator[None]:
+    if id(store) in _rebuilding:
+        raise RebuildInProgressError
+    _rebuilding.add(id(store))
+    try:
+        yield
+    finally:
+        _rebuilding.discard(id(store))
+
+
 async def rebuild(
     view: BusView,
     store: ViewStore,
@@ -310,83 +321,61 @@ async def rebuild(
 
     One at a time per view store: another asked meanwhile raises :class:`RebuildInProgressError`
     (a 409 over HTTP) instead of replaying into the same side tables under the first."""
-    if id(store) in _rebuilding:
-        raise RebuildInProgressError
-    _rebuilding.add(id(store))
-    try:
-        return await _rebuild(
-            view, store, nats_url, sources, batch=batch, until=until, swap=swap, progress=progress, trust=trust
-        )
-    finally:
-        _rebuilding.discard(id(store))
-
-
-async def _rebuild(
-    view: BusView,
-    store: ViewStore,
-    nats_url: str | list[str],
-    sources: list[Source],
-    *,
-    batch: int = 2000,
-    until: datetime | None = None,
-    swap: bool = True,
-    progress: Callable[[int, int], None] | None = None,
-    trust: ReplayVerifier | None = None,
-) -> RebuildReport:
-    began = time.perf_counter()
-    suffix = "__rebuild" if swap else f"__asof{uuid.uuid4().hex[:12]}"
-    names = {t: f"{t}{suffix}" for t in view.tables}
-    report = RebuildReport(tables=dict(names) if not swap else {t: t for t in view.tables})
-    with store.transaction() as cur:
-        create_tables(cur, view, names, drop=True)
-    typed = typed_envelope_validator()
-    checks = ReplayTrust(trust)
-    nc = await nats.connect(nats_url, connect_timeout=5)
-    js = nc.jetstream()
-    try:
-        total = 0
-        heads = {}
-        for source in sources:
-            info = await js.stream_info(source.stream)
-            heads[source.stream] = info.state.last_seq
-            total += info.state.messages
-        for source in sources:
-            async for chunk in _replay(nc, js, source, heads[source.stream], batch):
-                with _collector_paused():
-                    readable = []
-                    for msg in chunk:
-                        decoded = _decode(msg.data, typed)
-                        # refused as the live inbox refuses it: unreadable, or not on its instance's subject
-                        if decoded is None or placement(decoded[0], msg.subject, source.stream) is not None:
-                            report.skipped += 1
-                        else:
-                            readable.append((msg.data, decoded))
-                    verdicts = checks.accepted([(data, decoded[0]) for data, decoded in readable])
-                    events = []
-                    for (_data, decoded), ok in zip(readable, verdicts, strict=True):
-                        if not ok or (until is not None and decoded[0].time > until):
-                            report.skipped += 1
-                        else:
-                            events.append(decoded)
-                    del readable
-                    if events:
-                        with store.transaction() as cur:
-                            view.apply_rows(cur, names, events)
-                    report.events += len(events)
-                    del events
-                report.positions[source.stream] = chunk[-1].seq
-                if progress:
-                    progress(report.events + report.skipped, total)
-            report.positions.setdefault(source.stream, 0)
-        if swap:
-            await _swap(js, view, store, sources, names, report, checks)
-        else:
-            with store.transaction(commit=False) as cur:
-                report.digest = digest(cur, view, names)
-    finally:
-        await nc.close()
-    report.seconds = time.perf_counter() - began
-    return report
+    with _one_at_a_time(store):
+        began = time.perf_counter()
+        suffix = "__rebuild" if swap else f"__asof{uuid.uuid4().hex[:12]}"
+        names = {t: f"{t}{suffix}" for t in view.tables}
+        report = RebuildReport(tables=dict(names) if not swap else {t: t for t in view.tables})
+        with store.transaction() as cur:
+            create_tables(cur, view, names, drop=True)
+        typed = typed_envelope_validator()
+        checks = ReplayTrust(trust)
+        nc = await nats.connect(nats_url, connect_timeout=5)
+        js = nc.jetstream()
+        try:
+            total = 0
+            heads = {}
+            for source in sources:
+                info = await js.stream_info(source.stream)
+                heads[source.stream] = info.state.last_seq
+                total += info.state.messages
+            for source in sources:
+                async for chunk in _replay(nc, js, source, heads[source.stream], batch):
+                    with _collector_paused():
+                        readable = []
+                        for msg in chunk:
+                            decoded = _decode(msg.data, typed)
+                            # refused as the live inbox refuses it: unreadable, or not on its instance's subject
+                            if decoded is None or placement(decoded[0], msg.subject, source.stream) is not None:
+                                report.skipped += 1
+                            else:
+                                readable.append((msg.data, decoded))
+                        verdicts = checks.accepted([(data, decoded[0]) for data, decoded in readable])
+                        events = []
+                        for (_data, decoded), ok in zip(readable, verdicts, strict=True):
+                            if not ok or (until is not None and decoded[0].time > until):
+                                report.skipped += 1
+                            else:
+                                events.append(decoded)
+                        del readable
+                        if events:
+                            with store.transaction() as cur:
+                                view.apply_rows(cur, names, events)
+                        report.events += len(events)
+                        del events
+                    report.positions[source.stream] = chunk[-1].seq
+                    if progress:
+                        progress(report.events + report.skipped, total)
+                report.positions.setdefault(source.stream, 0)
+            if swap:
+                await _swap(js, view, store, sources, names, report, checks)
+            else:
+                with store.transaction(commit=False) as cur:
+                    report.digest = digest(cur, view, names)
+        finally:
+            await nc.close()
+        report.seconds = time.perf_counter() - began
+        return report
 
 
 async def _swap(
