@@ -284,6 +284,51 @@ def test_the_ministry_approves_a_national_batch_and_the_province_sees_it_approve
     eventually(approved, "the province's đề án approved by plan.approved.v1")
     assert "3999/QĐ-BCT" in so.main_text() and "Hai trăm triệu đồng" in so.main_text()
 
+    # the minister's office amends the approved line: a decision with its number, date, signer and reason
+    leader.go("/ke-hoach?cap=quoc_gia&nam=2024")
+    lp.get_by_text("Điều chỉnh kế hoạch đã phê duyệt").click()
+    amend = lp.locator("form[action$='/dieu-chinh']")
+    amend.get_by_label("Số quyết định điều chỉnh").fill("4100/QĐ-BCT")
+    amend.get_by_label("Ngày quyết định điều chỉnh").fill("20/06/2024")
+    amend.get_by_label("Người ký quyết định điều chỉnh").fill("Thứ trưởng Bộ Công Thương")
+    amend.get_by_label(re.compile(rf"^{re.escape(code)} — ")).fill("150.000.000")
+    amend.get_by_role("button", name="Ghi điều chỉnh").click()  # no reason: refused beside it, nothing sent
+    assert lp.locator("form[action$='/dieu-chinh'] .field.invalid").count() == 1
+    assert "Vui lòng nhập trường này" in lp.locator("form[action$='/dieu-chinh'] .field.invalid").inner_text()
+    assert "4100/QĐ-BCT" not in lp.locator("#dieu-chinh").all_inner_texts().__str__()
+    axe(lp, "plan amendment refused")
+    amend = lp.locator("form[action$='/dieu-chinh']")
+    amend.get_by_label("Lý do điều chỉnh").fill("Đơn vị giảm quy mô thiết bị")
+    amend.get_by_role("button", name="Ghi điều chỉnh").click()
+    assert "Đã điều chỉnh kế hoạch theo quyết định 4100/QĐ-BCT: 1 đề án." in leader.main_text()
+    amended = lp.locator("#dieu-chinh").inner_text()
+    assert "4100/QĐ-BCT" in amended and "20/06/2024" in amended and "Thứ trưởng Bộ Công Thương" in amended
+    assert f"{code}: 150.000.000 đồng (Một trăm năm mươi triệu đồng)" in amended
+    with system.api("bo", "planning", "lanh_dao_bo") as api:
+        line = next(
+            line
+            for line in api.get("/plans/quoc_gia/2024").json()["lines"].values()
+            if (line.get("proposal") or {}).get("code") == code
+        )
+        assert line["approved_support_vnd"] == 150_000_000
+
+
+# -- the plan page lists its registrations (planning's GET /registrations) ------------------------------------
+def test_the_plan_page_lists_the_registrations_filed_for_the_plan(officer, system, axe) -> None:
+    so = officer("so.nghean", "tinh-40")
+    page = so.page
+    so.go("/ke-hoach?cap=dia_phuong&nam=2024")
+    counts = page.locator("#dang-ky-theo-trang-thai").inner_text()
+    assert re.fullmatch(r"Đã đăng ký: \d+; Sở đã chấp nhận vào tổng hợp: \d+; Sở đã trả lại: \d+\.", counts), counts
+    listed = page.locator("#dang-ky-ke-hoach").inner_text()
+    assert "UBND xã Thông Thụ" in listed and "muộn hạn, gia hạn 77/QĐ-SCT" in listed, listed
+    assert "Đào tạo nghề chế biến chè" in listed and "60.000.000 đồng" in listed
+    assert "Trung tâm Khuyến công Nghệ An" not in listed  # a national registration, not this plan's
+    axe(page, "plan page with registrations")
+    page.get_by_role("link", name="Lọc, chấp nhận hoặc trả lại các bản đăng ký").click()
+    page.wait_for_url(re.compile(r"/dang-ky-ke-hoach\?nam=2024&level=dia_phuong"))
+    assert "UBND xã Thông Thụ" in page.locator("#ban-dang-ky").inner_text()
+
 
 # -- an auditor reads, and acts on nothing ------------------------------------------------------------------
 def test_an_auditor_sees_the_timeline_but_no_action_button(officer, system, axe) -> None:

@@ -79,6 +79,7 @@ ACTIVITY: dict[str, str] = {
     "ghi_cong_nhan": "Ghi nhận giấy chứng nhận",
     "nhap_co_so": "Nhập danh sách cơ sở",
     "phe_duyet_ke_hoach": "Phê duyệt đợt kế hoạch",
+    "dieu_chinh_ke_hoach": "Điều chỉnh kế hoạch",
     "giao_du_toan": "Giao dự toán",
     "lich_ke_hoach": "Ghi lịch kế hoạch",
     "dang_ky_ke_hoach": "Đăng ký kế hoạch",

@@ -3,21 +3,30 @@ approving a batch (decision number, date, signer), amendments and the .xlsx expo
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from kc_console.backend import ApiError
+from kc_console.backend import ApiError, Calls
 from kc_console.roles import Officer
 from kc_console.web.common import Forbidden, calls, checked_form, ctx, redirect, render, require
 from kc_console.web.forms import Field, api_field_errors, parse, parse_money, show_date
 
+REGISTRATIONS_SHOWN = 20
+STATUSES = ("da_nop", "da_chap_nhan", "tra_lai")
 SOURCES = (("quoc_gia", "Ngân sách trung ương"), ("dia_phuong", "Ngân sách địa phương"), ("khac", "Nguồn khác"))
 APPROVE_FIELDS = [
     Field("decision_number", "Số quyết định", maxlength=100, hint="Ví dụ 3208/QĐ-BCT"),
     Field("decision_date", "Ngày quyết định", "date", default="today"),
     Field("signer", "Người ký", maxlength=200, hint="Ví dụ Bộ trưởng Bộ Công Thương"),
+]
+AMEND_FIELDS = [  # named apart from the approval's: both forms are on one page (one id each)
+    Field("amend_decision_number", "Số quyết định điều chỉnh", maxlength=100, hint="Ví dụ 512/QĐ-BCT"),
+    Field("amend_decision_date", "Ngày quyết định điều chỉnh", "date", default="today"),
+    Field("amend_signer", "Người ký quyết định điều chỉnh", maxlength=200),
+    Field("amend_reason", "Lý do điều chỉnh", "textarea", maxlength=500),
 ]
 CALENDAR_FIELDS = [
     Field("registration_deadline", "Hạn đăng ký kế hoạch", "date"),
@@ -70,6 +79,33 @@ def _year(text: str) -> int:
     return int(text) if text.isdigit() and 2010 <= int(text) <= 2100 else date.today().year + 1
 
 
+def _money_text(amount: int) -> str:
+    return f"{amount:,}".replace(",", ".")
+
+
+async def registrations_of(api: Calls, officer: Officer, level: str, year: int) -> dict[str, Any] | None:
+    """The registrations for this plan filed with the officer's province (planning's ``GET /registrations``,
+    which scopes them: a unit's account sees its own): the latest, and how many in each status. Accepting
+    and returning them is the Đăng ký kế hoạch screen's; the ministry reads the provinces' filings there."""
+    if officer.instance == "bo" or not api.backend.has("planning", officer.instance):
+        return None
+    params: dict[str, Any] = {"year": year, "level": level}
+    try:
+        listing, *counts = await asyncio.gather(
+            api.get("planning", "/registrations", params=params | {"limit": REGISTRATIONS_SHOWN}),
+            *(api.get("planning", "/registrations", params=params | {"status": s, "limit": 1}) for s in STATUSES),
+        )
+    except ApiError as exc:
+        if exc.status in (403, 404):
+            return None
+        raise
+    return {
+        "total": int(listing.get("total", 0)),
+        "items": list(listing.get("items", [])),
+        "by_status": [(s, int(c.get("total", 0))) for s, c in zip(STATUSES, counts, strict=True)],
+    }
+
+
 def router() -> APIRouter:
     api = APIRouter()
 
@@ -118,6 +154,13 @@ def router() -> APIRouter:
             if row["approved"] is None:
                 pending.append(row)
         envelope_total = sum(int(v) for v in (plan or {}).get("envelope", {}).values())
+        approved = [row for row in lines if row["approved"] is not None]
+        codes = {row["de_an_id"]: row["code"] or row["de_an_id"][:8] for row in lines}
+        amendments = [
+            a | {"lines": [{"code": codes.get(k, k[:8]), "amount": v} for k, v in (a.get("changes") or {}).items()]}
+            for a in (plan or {}).get("amendments", [])
+        ]
+        registrations = await registrations_of(api_calls, officer, level, year)
         return render(
             request,
             "plans.html",
@@ -130,6 +173,10 @@ def router() -> APIRouter:
             plan=plan,
             lines=lines,
             pending=pending,
+            approved=approved,
+            amendments=amendments,
+            registrations=registrations,
+            amend_fields=AMEND_FIELDS,
             calendar=calendar,
             envelope_total=envelope_total,
             sources=SOURCES,
@@ -141,7 +188,13 @@ def router() -> APIRouter:
             registration_fields=REGISTRATION_FIELDS,
             errors=errors or {},
             other_errors=other or [],
-            values=values or {"decision_date": show_date(date.today()), "filed_on": show_date(date.today())},
+            values=values
+            or {
+                "decision_date": show_date(date.today()),
+                "amend_decision_date": show_date(date.today()),
+                "filed_on": show_date(date.today()),
+                **{f"amend.{row['de_an_id']}": _money_text(int(row["approved"])) for row in approved},
+            },
             form=form,
             province_console=officer.instance != "bo",
         )
@@ -206,6 +259,76 @@ def router() -> APIRouter:
             f"/ke-hoach?cap={level}&nam={year}",
             f"Đã phê duyệt đợt {batch.get('batch', '')} theo quyết định {body['decision_number']}: "
             f"{len(amounts)} đề án.",
+        )
+
+    @api.post("/ke-hoach/{level}/{year}/dieu-chinh")
+    async def amend(request: Request, level: str, year: int) -> Response:
+        """Điều chỉnh kế hoạch: new amounts for approved lines (0 withdraws one) under a decision."""
+        officer = require(request)
+        form = await checked_form(request)
+        level, year = _level(level, officer), _year(str(year))
+        where = owner_of(level, officer)
+        if not officer.may("approve_plan", where):
+            raise Forbidden("Vai trò của bạn không điều chỉnh kế hoạch")
+        plan = await calls(request, officer).get("planning", f"/plans/{level}/{year}", instance=where)
+        current = {
+            k: int(line["approved_support_vnd"])
+            for k, line in plan.get("lines", {}).items()
+            if line.get("approved_support_vnd") is not None
+        }
+        parsed = parse(form, AMEND_FIELDS)
+        changes: dict[str, int] = {}
+        for de_an_id, amount in current.items():
+            text = str(form.get(f"amend.{de_an_id}") or "").strip()
+            if not text:
+                continue
+            try:
+                new = parse_money(text)
+            except ValueError as exc:
+                parsed.errors[f"amend.{de_an_id}"] = str(exc)
+                continue
+            if new != amount:
+                changes[de_an_id] = new
+        if not changes and not parsed.errors:
+            parsed.errors["amend"] = "Chưa có dòng nào thay đổi số tiền: sửa số tiền (0 để rút khỏi kế hoạch)"
+        values = dict(parsed.raw) | {k: v for k, v in form.multi_items() if isinstance(v, str)}
+        if parsed.errors:
+            return await _page(
+                request, officer, level, year, status=422, errors=parsed.errors, values=values, form="amend"
+            )
+        body = {k.removeprefix("amend_"): v for k, v in parsed.values.items()} | {"changes": changes}
+        try:
+            await calls(request, officer).post(
+                "planning", f"/plans/{level}/{year}/amendments", instance=where, json=body
+            )
+        except ApiError as exc:
+            if exc.status not in (409, 422):
+                raise
+            by_field = {
+                (f"amend.{k.removeprefix('changes.')}" if k.startswith("changes.") else f"amend_{k}"): v
+                for k, v in exc.by_field().items()
+            }
+            names = [*(f.name for f in AMEND_FIELDS), *(f"amend.{k}" for k in current), "amend_changes"]
+            mine, other = api_field_errors(by_field, [Field(n, n) for n in names])
+            if "amend_changes" in mine:
+                mine["amend"] = mine.pop("amend_changes")
+            return await _page(
+                request,
+                officer,
+                level,
+                year,
+                status=422,
+                errors=mine,
+                other=other or ([] if mine else [exc.message]),
+                values=values,
+                form="amend",
+            )
+        ctx(request).store.log(
+            officer.username, "dieu_chinh_ke_hoach", f"{level} {year}: {body['decision_number']}, {len(changes)} đề án"
+        )
+        return redirect(
+            f"/ke-hoach?cap={level}&nam={year}",
+            f"Đã điều chỉnh kế hoạch theo quyết định {body['decision_number']}: {len(changes)} đề án.",
         )
 
     @api.post("/ke-hoach/{level}/{year}/du-toan")
