@@ -5,10 +5,14 @@ returns to 0, the consumer's lag is sampled from JetStream, a poison message cou
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from uuid import uuid4
 
 import httpx
 import nats
 from kc_appraisal.main import create_app as appraisal_app
+from kc_console.main import create_app as console_app
+from kc_console.settings import ConsoleSettings
 from kc_contracts.subjects import stream_name
 from kc_notifications.main import create_app as notifications_app
 from kc_notifications.settings import NotificationSettings
@@ -206,3 +210,28 @@ async def test_planning_and_notifications_serve_their_metrics(make_settings: Set
         for outcome in ("da_gui", "thu_lai", "that_bai", "huy"):
             assert value(sent, "kc_webhook_deliveries", outcome=outcome) == 0.0
     await nc.close()
+
+
+async def test_the_console_serves_its_metrics_to_the_auditor(tmp_path: Path) -> None:
+    """The console has no route table (people sign in by session): its /metrics checks the auditor's
+    token itself; its pages are counted by route template, its accounts by status."""
+    settings = ConsoleSettings(instance="tinh-40", var_dir=tmp_path / "var")
+    console = console_app(settings)
+    console.state.console.store.create_account(
+        "so.test", display_name="Nguyễn Văn A", role="so_ct", password="mật khẩu đủ dài 2024", by="test"
+    )
+    service_settings = Settings(instance="tinh-40", service="console", var_dir=tmp_path / "var")
+    with served(console, name="console") as base:
+        async with httpx.AsyncClient(timeout=10) as http:
+            assert (await http.get(f"{base}/metrics")).status_code == 401
+            officer = await http.get(f"{base}/metrics", headers=bearer(service_settings, "so_ct"))
+            assert officer.status_code == 403 and officer.headers["content-type"] == "application/problem+json"
+            page = await http.get(f"{base}/de-an/tinh-40/{uuid4()}")  # not signed in: to the sign-in page
+            assert page.status_code in (302, 303), page.status_code
+        samples = await scrape(base, service_settings)
+    assert value(samples, "kc_service_info", service="console", kc_instance="tinh-40") == 1.0
+    assert value(samples, "kc_console_accounts", status="active") == 1.0
+    assert value(samples, "kc_console_accounts", status="pending") == 0.0
+    assert value(samples, "kc_http_requests_total", method="GET", route="/metrics", status="401") == 1.0
+    page_route = "/de-an/{where}/{de_an_id}"
+    assert value(samples, "kc_http_requests_total", method="GET", route=page_route, status=str(page.status_code)) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,11 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from kc_runtime.keys import ensure_instance_key
+from kc_runtime.keys import TrustFile, ensure_instance_key
+from kc_runtime.metrics import Metrics, Samples
 from kc_runtime.process import serve
+from kc_runtime.web.auth import token_guard
+from kc_runtime.web.metrics import install_metrics
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -141,6 +145,21 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
 
     install_error_pages(app)
     app.add_middleware(SecurityHeaders)
+    # GET /metrics: the auditor's token (permission verify), as on every service; HTTP by route template
+    metrics = Metrics(service=SERVICE, instance=settings.instance)
+
+    def accounts_by_status() -> Samples:
+        counts: Counter[str] = Counter(dict.fromkeys(("active", "disabled", "pending"), 0))
+        counts.update(a.status for a in store.accounts())
+        return [((status,), float(n)) for status, n in sorted(counts.items())]
+
+    metrics.gauge(
+        "kc_console_accounts",
+        "Console accounts by status (active, disabled, pending: a unit's request to approve)",
+        ["status"],
+        accounts_by_status,
+    )
+    install_metrics(app, metrics, guard=token_guard(TrustFile(settings.trust_path), settings.instance, "verify"))
     return app
 
 

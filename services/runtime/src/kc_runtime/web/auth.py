@@ -22,7 +22,7 @@ import re
 import time
 import tomllib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -257,6 +257,39 @@ RUNTIME_ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/outbox/head"): "verify",
     ("GET", "/metrics"): "verify",
 }
+
+
+Refusal = Callable[[Request], JSONResponse | None]
+
+
+def token_guard(trust: TrustFile, instance: str, permission: str) -> Refusal:
+    """One route's bearer check, for an app without a route table (the console signs people in by
+    session; its ``/metrics`` is for Prometheus, with the auditor's token like every service's)."""
+    verified = VerifiedTokens(trust)
+
+    def refusal(request: Request) -> JSONResponse | None:
+        path = request.url.path
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("bearer "):
+            return _problem(401, "Cần mã truy cập (Authorization: Bearer …)", "a bearer token is required", path)
+        try:
+            principal = verified.principal(header[7:].strip())
+        except AuthError as exc:
+            return _problem(exc.status, exc.vi, exc.en, path)
+        if not principal.may(permission, instance):
+            return _problem(
+                403,
+                f"Vai trò «{label('role', principal.role)}» không được phép: «{label('permission', permission)}» "
+                f"trên {label('instance', instance)}",
+                f"role {principal.role} of {principal.scope} may not {permission} on {instance}",
+                path,
+                role=principal.role,
+                scope=principal.scope,
+                permission=permission,
+            )
+        return None
+
+    return refusal
 
 
 def install_auth(app: FastAPI, *, instance: str, trust: TrustFile, permissions: Mapping[tuple[str, str], str]) -> None:

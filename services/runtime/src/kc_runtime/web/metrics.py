@@ -15,7 +15,7 @@ import asyncio
 import time
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import Counter, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
@@ -23,6 +23,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kc_runtime.metrics import Metrics
+from kc_runtime.web.auth import Refusal
 
 UNMATCHED = "(unmatched)"
 # a command is a transaction and a signature; an export can take seconds
@@ -43,9 +44,10 @@ def route_template(app: Any, scope: Scope) -> str:
     return UNMATCHED
 
 
-def install_metrics(app: FastAPI, metrics: Metrics) -> None:
+def install_metrics(app: FastAPI, metrics: Metrics, *, guard: Refusal | None = None) -> None:
     """``GET /metrics`` and the HTTP middleware; call it after :func:`~kc_runtime.web.auth.install_auth`
-    so requests refused there are counted too (the last middleware added is the outermost)."""
+    so requests refused there are counted too (the last middleware added is the outermost). ``guard``:
+    the route's own check, for an app without ``install_auth`` (:func:`~kc_runtime.web.auth.token_guard`)."""
 
     @app.get(
         "/metrics",
@@ -53,7 +55,10 @@ def install_metrics(app: FastAPI, metrics: Metrics) -> None:
         summary="Số đo cho Prometheus / metrics in the Prometheus text format",
         response_class=Response,
     )
-    async def metrics_endpoint() -> Response:
+    async def metrics_endpoint(request: Request) -> Response:
+        refused = guard(request) if guard is not None else None
+        if refused is not None:
+            return refused
         body = await asyncio.to_thread(metrics.exposition)
         # the classic text format every Prometheus 2.x reads (the names are plain ASCII: nothing escaped)
         return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4)
