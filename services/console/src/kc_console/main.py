@@ -146,7 +146,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     install_error_pages(app)
     app.add_middleware(SecurityHeaders)
     # GET /metrics: the auditor's token (permission verify), as on every service; HTTP by route template
-    metrics = Metrics(service=SERVICE, instance=settings.instance)
+    metrics = app.state.metrics = Metrics(service=SERVICE, instance=settings.instance)
 
     def accounts_by_status() -> Samples:
         counts: Counter[str] = Counter(dict.fromkeys(("active", "disabled", "pending"), 0))
