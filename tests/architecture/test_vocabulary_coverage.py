@@ -31,6 +31,7 @@ def _enum_codes() -> list[tuple[str, type[StrEnum]]]:
         ("appraisal_conclusion", de_an.Conclusion),
         ("legal_form", establishment.LegalForm),
         ("document_kind", establishment.DocumentKind),
+        ("de_an_document_kind", de_an.DocumentKind),
         ("document_status", establishment.DocumentStatus),
         ("recognition_scheme", recognition.Scheme),
         ("recognition_level", recognition.Level),

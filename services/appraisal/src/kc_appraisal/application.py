@@ -22,6 +22,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from kc_kernel.vocabulary import VIETNAM_TIME, has_label, label
 from kc_runtime.adminunits import load_catalogue
 from kc_runtime.store.eventstore import ServiceApplication
+from kc_runtime.store.files import DOCX, JPEG, PDF, PNG, XLSX, ContentStore
 from kc_runtime.text import unit_key
 from kc_runtime.web.actor import Actor
 
@@ -140,6 +141,13 @@ def by(actor: Actor) -> By:
     return By(actor.name, actor.correlation_id)
 
 
+# what a đề án's files may be, by their bytes (kc_runtime.store.files.detect), and how large
+DOCUMENT_TYPES = (PDF, JPEG, PNG, DOCX, XLSX)
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+PHOTO_TYPES = (JPEG, PNG)
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+
+
 class UseCase(Protocol[C_contra]):
     def __call__(
         self, de_an_id: UUID, command: C_contra, actor: Actor, expected_version: int | None = None
@@ -195,8 +203,10 @@ class AppraisalApplication(ServiceApplication):
         index: DeAnIndex | None = None,
         councils: CouncilIndex | None = None,
         council_rules: CouncilRules | None = None,
+        files: ContentStore | None = None,
         clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
+        self.files = files
         self.council_index = councils
         self.council_rules = council_rules
         self.rules = rules
@@ -350,6 +360,58 @@ class AppraisalApplication(ServiceApplication):
             f"{f' ({named})' if named else ''} thuộc tỉnh khác / a province drafts its own đề án only",
             field="province_code",
         )
+
+    # -- the đề án's own files: documents, progress photos (bytes kept here, events carry hashes) -----
+    def file_document(self, de_an_id: UUID, kind: str, data: bytes, actor: Actor) -> dict[str, Any]:
+        """Keep one of the đề án's documents (PDF, JPEG, PNG, .docx, .xlsx: by its bytes; ≤ 20 MB)."""
+        self.get(de_an_id, actor=actor)  # a đề án the actor may not see: refused before anything is stored
+        digest, media_type = self._files().put(data, max_bytes=MAX_DOCUMENT_BYTES, allowed=DOCUMENT_TYPES)
+        de_an = self._change(
+            de_an_id,
+            actor,
+            None,
+            lambda d: d.file_document(
+                kind=kind, sha256=digest, size_bytes=len(data), media_type=media_type, by=by(actor)
+            ),
+        )
+        return de_an.documents[digest]
+
+    def file_progress_photo(
+        self, de_an_id: UUID, month: str, data: bytes, caption: str, actor: Actor
+    ) -> dict[str, Any]:
+        """Attach a photo (JPEG or PNG by its bytes; ≤ 10 MB) to the monthly progress report of ``month``."""
+        self.get(de_an_id, actor=actor)
+        digest, media_type = self._files().put(data, max_bytes=MAX_PHOTO_BYTES, allowed=PHOTO_TYPES)
+        de_an = self._change(
+            de_an_id,
+            actor,
+            None,
+            lambda d: d.file_progress_photo(
+                month=month,
+                sha256=digest,
+                size_bytes=len(data),
+                media_type=media_type,
+                caption=caption,
+                by=by(actor),
+            ),
+        )
+        report = next(r for r in reversed(de_an.progress) if r["month"] == month)
+        return dict(report["photos"][-1]) | {"month": month}
+
+    def file_bytes(self, de_an_id: UUID, sha256: str, actor: Actor) -> tuple[str, bytes]:
+        """(type, bytes) of one of the đề án's files, for an actor who may see the đề án."""
+        de_an = self.get(de_an_id, actor=actor)
+        if not de_an.has_file(sha256):
+            raise DeAnNotFoundError("Đề án không có tệp này / the đề án has no such file")
+        media_type = de_an.documents.get(sha256, {}).get("media_type") or next(
+            p["media_type"] for r in de_an.progress for p in r.get("photos", []) if p["sha256"] == sha256
+        )
+        return str(media_type), self._files().get(sha256)
+
+    def _files(self) -> ContentStore:
+        if self.files is None:
+            raise AppraisalError("Dịch vụ không lưu tệp / this service keeps no files", field="file")
+        return self.files
 
     # -- councils (hội đồng thẩm định) and field trips (thẩm định thực tế) ---------------------------
     def roster(self) -> Roster | None:

@@ -8,6 +8,7 @@ from kc_runtime.process import serve
 from kc_runtime.service import ServiceRuntime
 from kc_runtime.settings import Settings
 from kc_runtime.store.eventstore import persistence_env
+from kc_runtime.store.files import ContentStore
 from kc_runtime.store.localprojection import LocalProjection
 from kc_runtime.store.views import ViewStore
 from kc_runtime.web.apidocs import install_offline_docs
@@ -20,6 +21,7 @@ from kc_runtime.web.probes import install_health, install_outbox_head
 from kc_appraisal import api, messaging, rulebook, translators
 from kc_appraisal import metrics as programme_metrics
 from kc_appraisal.application import (
+    MAX_DOCUMENT_BYTES,
     AmbiguousCodeError,
     AppraisalApplication,
     DeAnNotFoundError,
@@ -53,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         index=de_an_view,
         councils=councils.CouncilIndex(views),
         council_rules=rulebook.council_rules(),
+        files=ContentStore(settings.var_dir / settings.instance / "de-an-files"),  # never sent anywhere
     )
     listing = LocalProjection(application, views, de_an_list.apply, name=de_an_list.NAME)
     listing.catch_up()
@@ -97,7 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
         },
     )
     install_auth(app, instance=settings.instance, trust=runtime.trust, permissions=ROUTE_PERMISSIONS)
-    install_request_guards(app)
+    install_request_guards(app, upload_bytes=MAX_DOCUMENT_BYTES + 64 * 1024)
     install_metrics(app, runtime.metrics)  # outermost: counts what the guards and auth refuse
     install_health(app, runtime.readiness, runtime.degradation)
     install_outbox_head(app, runtime.outbox_head)

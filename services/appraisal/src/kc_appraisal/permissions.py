@@ -22,6 +22,12 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/de-an/{de_an_id}/not-funded"): "appraise",
     ("POST", "/de-an/{de_an_id}/contract"): "appraise",
     ("POST", "/de-an/{de_an_id}/progress"): "draft",
+    ("POST", "/de-an/{de_an_id}/progress/{month}/photos"): "draft",
+    ("POST", "/de-an/{de_an_id}/documents"): "draft",
+    ("GET", "/de-an/{de_an_id}/documents"): "read",
+    # the bytes stay at the province's service; whoever may read the đề án (its own unit, the Sở, the
+    # ministry appraising it) fetches them from here
+    ("GET", "/de-an/{de_an_id}/files/{sha256}"): "read",
     ("POST", "/de-an/{de_an_id}/advances"): "draft",
     ("POST", "/de-an/{de_an_id}/adjustments"): "draft",
     ("POST", "/de-an/{de_an_id}/adjustments/decision"): "appraise",

@@ -74,10 +74,12 @@ def translator(state_at: StateAt) -> Callable[[Any], ContractEvent | None]:
             | DeAn.Edited
             | DeAn.SubmissionExtended
             | DeAn.ProgressReported
+            | DeAn.DocumentFiled
+            | DeAn.ProgressPhotoFiled
             | DeAn.AdjustmentRequested
             | DeAn.Completed,
         ):
-            return None  # working steps inside the unit: no public milestone
+            return None  # working steps inside the unit (its files stay here too): no public milestone
         d = state_at(e)
         if isinstance(e, DeAn.Submitted):
             return DeAnSubmittedV1(

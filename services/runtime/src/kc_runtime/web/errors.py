@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kc_runtime.spreadsheets import SpreadsheetError
+from kc_runtime.store.files import FileRefusedError
 
 PROBLEM = "application/problem+json"
 log = structlog.get_logger("kc.http")
@@ -178,6 +179,7 @@ def install_problem_handlers(app: FastAPI, status_by_error: Mapping[type[Excepti
 
     status_by_error = {
         SpreadsheetError: 422,  # an upload refused as a whole: its file
+        FileRefusedError: 422,  # a kept file refused: empty, too large, not a type allowed
         RebuildInProgressError: 409,  # one rebuild of a view at a time
         ReplayInterruptedError: 503,  # the bus stopped delivering the log: nothing half-built is given
         **status_by_error,

@@ -217,6 +217,46 @@ class DeAnEvents:
         def record(self, de_an: Any) -> None:
             de_an.progress.append({"month": self.month, "percent": self.percent, "note": self.note})
 
+    class DocumentFiled(Event):
+        """A file of the đề án's own (its explanation, estimate, contract, minutes …) kept at the province:
+        the event carries its hash, size, kind and type, never its bytes nor its name."""
+
+        kind: str
+        sha256: str
+        size_bytes: int
+        media_type: str
+
+        def record(self, de_an: Any) -> None:
+            de_an.documents[self.sha256] = {
+                "kind": self.kind,
+                "sha256": self.sha256,
+                "size_bytes": self.size_bytes,
+                "media_type": self.media_type,
+                "filed_at": self.timestamp,
+                "filed_by": self.actor,
+            }
+
+    class ProgressPhotoFiled(Event):
+        """A photo of the work, attached to the monthly progress report of ``month`` (kept at the province)."""
+
+        month: str
+        sha256: str
+        size_bytes: int
+        media_type: str
+        caption: str
+
+        def record(self, de_an: Any) -> None:
+            report = next(r for r in reversed(de_an.progress) if r["month"] == self.month)
+            report["photos"] = [
+                *report.get("photos", []),
+                {
+                    "sha256": self.sha256,
+                    "size_bytes": self.size_bytes,
+                    "media_type": self.media_type,
+                    "caption": self.caption,
+                },
+            ]
+
     class AdvanceRecorded(Event):
         amount_vnd: int
         paid_on: date
