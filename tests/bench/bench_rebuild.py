@@ -174,15 +174,15 @@ async def publish(url: str, total: int, tmp: Path) -> dict[str, Any]:
 async def raw(url: str) -> dict[str, Any]:
     """The floor: read every event back in large batches and decode its envelope's JSON."""
     import nats
-    from kc_runtime.bus.rebuild import Source, _replay
+    from kc_runtime.bus.reader import read_stream
 
     nc = await nats.connect(url)
     js = nc.jetstream()
     head = (await js.stream_info(STREAM)).state.last_seq
     began, count = time.perf_counter(), 0
-    async for chunk in _replay(nc, js, Source(STREAM, SUBJECTS, "raw"), head, 5000):
-        for _, _, data in chunk:
-            json.loads(data)
+    async for chunk in read_stream(nc, js, STREAM, until_seq=head, batch=5000, subjects=SUBJECTS, purpose="raw"):
+        for msg in chunk:
+            json.loads(msg.data)
             count += 1
     seconds = time.perf_counter() - began
     await nc.close()

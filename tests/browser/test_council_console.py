@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-from kc_runtime.auth import issue_token
 from kc_runtime.keys import key_file, load_signer
+from kc_runtime.web.auth import issue_token
 
 pytestmark = pytest.mark.timeout(900)
 
