@@ -4,6 +4,7 @@ returns to 0, the consumer's lag is sampled from JetStream, a poison message cou
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from uuid import uuid4
@@ -16,6 +17,7 @@ from kc_console.settings import ConsoleSettings
 from kc_contracts.subjects import stream_name
 from kc_notifications.main import create_app as notifications_app
 from kc_notifications.settings import NotificationSettings
+from kc_ops.natsserver import NatsServer
 from kc_planning.main import create_app as planning_app
 from kc_registry.main import create_app as registry_app
 from kc_runtime.bus.streams import StreamPlan, ensure_streams
@@ -82,10 +84,10 @@ def de_an(beneficiary: str) -> dict[str, object]:
 
 
 async def test_metrics_move_as_a_command_flows_and_a_poison_message_is_dead_lettered(
-    make_settings: SettingsFactory,
+    make_settings: SettingsFactory, nats_server: NatsServer
 ) -> None:
     registry_settings = make_settings("registry", instance="tinh-31")
-    appraisal_settings = make_settings("appraisal", instance="tinh-31")
+    appraisal_settings = make_settings("appraisal", instance="tinh-31", metrics_sample_seconds=0.5)
     registry = registry_app(registry_settings)
     appraisal = appraisal_app(appraisal_settings)
     nc = await nats.connect(registry_settings.nats_url)
@@ -109,10 +111,15 @@ async def test_metrics_move_as_a_command_flows_and_a_poison_message_is_dead_lett
         # the refusals above are counted by route template too
         assert value(before, "kc_http_requests_total", method="GET", route="/metrics", status="401") == 1.0
 
+        # the bus away: the command is saved, not published — the relay's lag shows it (KcRelayLagGrowing)
+        nats_server.stop()
         officer = bearer(registry_settings)
         created = await http.post(f"{reg}/establishments", json=ESTABLISHMENT, headers=officer)
         assert created.status_code == 201, created.text
         establishment = created.json()["id"]
+        await asyncio.sleep(1.0)
+        assert value(await scrape(reg, registry_settings), "kc_relay_lag_events") == 1.0
+        nats_server.start()
         assert (await http.get(f"{reg}/establishments/{establishment}", headers=officer)).status_code == 200
         assert (await http.get(f"{reg}/no-such-route/{establishment}", headers=officer)).status_code == 404
 
@@ -145,7 +152,15 @@ async def test_metrics_move_as_a_command_flows_and_a_poison_message_is_dead_lett
             return check
 
         consumer = next(s.inbox.name for s in appraisal.state.runtime.subscriptions if s.source_instance == "tinh-31")
+        first_sample = value(
+            await scrape(apr, appraisal_settings), "kc_consumer_sample_timestamp_seconds", consumer=consumer
+        )
         await eventually(applied(consumer), timeout=30, interval=0.5)
+        # sampled again and again (every metrics_sample_seconds), not once at start
+        sampled = value(
+            await scrape(apr, appraisal_settings), "kc_consumer_sample_timestamp_seconds", consumer=consumer
+        )
+        assert first_sample is not None and sampled is not None and sampled > first_sample
         # a draft đề án of plan year 2023: counted by state, and as past its dossier deadline (2022)
         programme = await scrape(apr, appraisal_settings)
         assert value(programme, "kc_de_an", status="du_thao", level="dia_phuong") is None

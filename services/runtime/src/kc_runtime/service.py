@@ -225,7 +225,7 @@ class ServiceRuntime:
         if self.relay is not None:
             self._tasks.append(self._spawn(self.relay.run(), "relay"))
         if self.consumer_lag.durables:
-            self._tasks.append(self._spawn(self.consumer_lag.run(), "consumer lag"))
+            self._tasks.append(self._spawn(self.consumer_lag.run(self.settings.metrics_sample_seconds), "consumer lag"))
         self.bus_started = True
         log.info("bus started", subscriptions=[s.inbox.name for s in self.subscriptions])
 

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     nak_delay_seconds: float = 2.0
     max_deliver: int = 5
     ack_wait_seconds: float = 30.0
+    # how often /metrics' consumer lag is read from JetStream (one consumer-info request per durable)
+    metrics_sample_seconds: float = 15.0
 
     @field_validator("instance")
     @classmethod

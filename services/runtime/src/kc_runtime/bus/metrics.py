@@ -4,7 +4,8 @@ letters by reason, projection lag and quarantine.
 Relay and projection figures are read at scrape time from the service's own database (the relay's
 stored position against the notification log's head: events saved but not yet acknowledged by the
 bus). Consumer lag needs JetStream's consumer info, a network call: :class:`ConsumerLag` samples it
-every few seconds in the background and a scrape reads the last sample (with its age).
+every ``metrics_sample_seconds`` (15 s, Prometheus' usual scrape interval) in the background and a
+scrape reads the last sample (with its time).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from kc_runtime.store.localprojection import LocalProjection
 
 log = structlog.get_logger("kc.metrics")
 
-CONSUMER_SAMPLE_S = 5.0
+CONSUMER_SAMPLE_S = 15.0
 
 
 @dataclass
