@@ -359,7 +359,7 @@ def main(run_file: str) -> int:
 
     # -- national 2024: both provinces, both appraisals, the ministry's plan --------------------------
     def national(inst: str, code: str, title: str, unit: str, support: int) -> str:
-        return demo.de_an(
+        de_an = demo.de_an(
             inst,
             [
                 ("submit", {"submitted_on": "2023-09-25"}),
@@ -374,16 +374,6 @@ def main(run_file: str) -> int:
                     },
                 ),
                 ("forward", {"on": "2023-10-06"}),
-                (
-                    "ministry-appraisal",
-                    {
-                        "mode": "can_bo",
-                        "conclusion": "dong_y",
-                        "recommended_support_vnd": support,
-                        "appraised_on": "2023-11-20",
-                    },
-                ),
-                ("propose", {"on": "2023-11-25"}),
             ],
             code=code,
             title=title,
@@ -394,6 +384,27 @@ def main(run_file: str) -> int:
             activity_contents=["3", "4"],
             budget_lines=demo.line(support, 3 * support, "may_moc_thiet_bi", "Máy móc thiết bị tiên tiến"),
         )
+        # the Cục appraises on the ministry's instance (its record of the province's đề án); the province
+        # receives the decision as an event, then proposes the đề án for the national plan
+        record = f"/national-de-an/{inst}/{de_an}"
+        demo.wait(
+            f"the ministry's record of {code}",
+            lambda: demo.request("GET", "bo/appraisal", record).json().get("status") == "da_gui_bo",
+        )
+        demo.call(
+            "POST",
+            "bo/appraisal",
+            f"{record}/ministry-appraisal",
+            {
+                "mode": "can_bo",
+                "conclusion": "dong_y",
+                "recommended_support_vnd": support,
+                "appraised_on": "2023-11-20",
+            },
+        )
+        demo.wait(f"{code} appraised by the ministry", lambda: demo.status(inst, de_an) == "dat_cap_bo")
+        demo.call("POST", f"{inst}/appraisal", f"/de-an/{de_an}/propose", {"on": "2023-11-25"})
+        return de_an
 
     national(
         "tinh-40",

@@ -61,7 +61,10 @@ def _table_codes() -> list[tuple[str, str]]:
         codes += [("activity_content", c) for c in table["items"]]
     for table in _rules("kc_appraisal", "adjustments.toml")["authority"]:
         for level, matrix in table.items():
-            if isinstance(matrix, dict):
+            if level == "deciders":  # who holds each authority: a role on an instance
+                codes += [("authority", a) for a in matrix]
+                codes += [("role", d["role"]) for d in matrix.values()]
+            elif isinstance(matrix, dict):
                 codes.append(("authority_table", level))
                 codes += [("change_type", c) for c in matrix]
                 codes += [("authority", a) for a in matrix.values()]

@@ -230,9 +230,16 @@ def test_appraisal_and_planning_roles_do_their_own_steps(make_settings: Settings
     )
     assert (refused.json()["role"], refused.json()["permission"]) == ("don_vi", "appraise")
     assert apr.post(f"{url}/base-appraisal", json=appraise, headers=as_(s, "so_ct")).status_code != 403
-    # ministry-level appraisal is the ministry's; its officer may record it on the province's instance
+    # ministry-level appraisal is the ministry's, recorded on the ministry's instance (the province receives
+    # it as an event): neither the Sở nor the Cục records it on the province's
     assert apr.post(f"{url}/ministry-appraisal", json=appraise, headers=as_(s, "so_ct")).status_code == 403
-    assert apr.post(f"{url}/ministry-appraisal", json=appraise, headers=as_(s, "cuc")).status_code != 403
+    assert apr.post(f"{url}/ministry-appraisal", json=appraise, headers=as_(s, "cuc")).status_code == 403
+    # adjustments are decided by whoever holds the authority: UBND tỉnh and the Sở may reach the decision
+    # (the đề án then checks which of them the change needs), an implementing unit may not
+    decide = {"approved": True, "decision_number": "1/QĐ", "decided_on": "2024-04-10"}
+    for role, allowed in (("ubnd_tinh", True), ("so_ct", True), ("don_vi", False)):
+        status = apr.post(f"{url}/adjustments/decision", json=decide, headers=as_(s, role)).status_code
+        assert (status != 403) is allowed, (role, status)
     timeline = apr.get(f"{url}/timeline", headers=as_(s, "kiem_toan")).json()
     assert timeline[0]["actor"] == "Cán bộ don_vi (don_vi@tinh-40)"
 

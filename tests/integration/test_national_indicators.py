@@ -51,7 +51,7 @@ async def certify(reg: httpx.AsyncClient, establishment: str, product: str, chai
 
 
 async def to_acceptance(
-    apr: dict[str, httpx.AsyncClient], details: dict[str, Any], submitted_on: str, outputs: dict[str, int]
+    apr: dict[str, Any], details: dict[str, Any], submitted_on: str, outputs: dict[str, int]
 ) -> str:
     """A đề án from draft to acceptance through the appraisal's HTTP API, as the roles would."""
     so = apr["so_ct"]
@@ -65,34 +65,47 @@ async def to_acceptance(
         (so, "submit", {"submitted_on": submitted_on}),
         (so, "base-appraisal", appraisal | {"appraised_on": f"{year - 1}-11-05"}),
     ]
-    if details["level"] == "quoc_gia":
-        steps += [
-            (so, "forward", {"on": f"{year - 1}-11-06"}),
-            (apr["cuc"], "ministry-appraisal", appraisal | {"appraised_on": f"{year - 1}-11-20"}),
-        ]
+    national = details["level"] == "quoc_gia"
+    # on a national đề án the Cục decides on the ministry's instance (its record of the province's đề án);
+    # the province receives the decision as an event
+    record = f"/national-de-an/{apr['instance']}/{drafted.json()['id']}"
+    contract = {"contract_number": f"HĐ-{year}", "signed_on": f"{year}-02-01", "contracted_support_vnd": support}
+    if national:
+        steps.append((so, "forward", {"on": f"{year - 1}-11-06"}))
     steps += [
+        (apr["bo"], "ministry-appraisal", appraisal | {"appraised_on": f"{year - 1}-11-20"}),
         (so, "propose", {"on": f"{year - 1}-11-25"}),
         (
             apr["ubnd_tinh"],
             "approve",
             {"plan_decision": f"{year}/QĐ", "decided_on": f"{year - 1}-12-20", "approved_support_vnd": support},
         ),
-        (
-            so,
-            "contract",
-            {"contract_number": f"HĐ-{year}", "signed_on": f"{year}-02-01", "contracted_support_vnd": support},
-        ),
+        (apr["bo"] if national else so, "contract", contract),
         (so, "progress", {"month": f"{year}-09", "percent": 100}),
         (so, "complete", {"on": f"{year}-10-01"}),
     ]
+    leads_to = {"forward": "da_gui_bo", "ministry-appraisal": "dat_cap_bo", "approve": "da_phe_duyet"}
+    previous = ""
     for who, action, body in steps:
-        done = await who.post(f"{url}/{action}", json=body)
-        assert done.status_code == 200, (action, done.text)
+        if who is not apr["bo"]:
+            done = await who.post(f"{url}/{action}", json=body)
+            assert done.status_code == 200, (action, done.text)
+        elif national:  # the ministry's record knows the step before, then the province learns the decision
+            await eventually(lambda status=leads_to[previous]: _status_is(apr["bo"], record, status))
+            done = await who.post(f"{record}/{action}", json=body)
+            assert done.status_code == 200, (action, done.text)
+            decided = str(done.json()["status"])
+            await eventually(lambda status=decided: _status_is(so, url, status))
+        previous = action
     unknown = await so.post(f"{url}/acceptance", json={"accepted_on": f"{year}-10-15", "outputs": {"co_so": 3}})
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "outputs.co_so"
     accepted = await so.post(f"{url}/acceptance", json={"accepted_on": f"{year}-10-15", "outputs": outputs})
     assert accepted.status_code == 200, accepted.text
     return str(drafted.json()["id"])
+
+
+async def _status_is(http: httpx.AsyncClient, url: str, status: str) -> bool:
+    return bool((await http.get(url)).json()["status"] == status)
 
 
 def training(code: str, year: int, level: str, beneficiary: str, contents: list[str]) -> dict[str, Any]:
@@ -124,6 +137,7 @@ async def test_the_ministrys_indicators_for_2021_to_2023_add_up_per_province(mak
         "reg31": registry_app(make_settings("registry", instance="tinh-31")),
         "apr31": appraisal_app(make_settings("appraisal", instance="tinh-31")),
         "bo": planning_app(make_settings("planning", instance="bo", peers=["tinh-40", "tinh-31"])),
+        "bo_apr": appraisal_app(make_settings("appraisal", instance="bo", peers=["tinh-40", "tinh-31"])),
     }
     nc = await nats.connect(apps["bo"].state.runtime.settings.nats_url)
     await ensure_streams(nc.jetstream(), StreamPlan(("tinh-40", "tinh-31", "bo")))
@@ -134,8 +148,11 @@ async def test_the_ministrys_indicators_for_2021_to_2023_add_up_per_province(mak
     try:
         await eventually(lambda: all(app.state.runtime.bus_started for app in apps.values()))
         reg40, reg31 = client(apps["reg40"]), client(apps["reg31"])
-        apr40 = {role: client(apps["apr40"], role) for role in ("so_ct", "cuc", "ubnd_tinh")}
-        apr31 = {role: client(apps["apr31"], role) for role in ("so_ct", "cuc", "ubnd_tinh")}
+        cuc = client(apps["bo_apr"], "cuc")
+        apr40: dict[str, Any] = {role: client(apps["apr40"], role) for role in ("so_ct", "ubnd_tinh")}
+        apr31: dict[str, Any] = {role: client(apps["apr31"], role) for role in ("so_ct", "ubnd_tinh")}
+        apr40 |= {"bo": cuc, "instance": "tinh-40"}
+        apr31 |= {"bo": cuc, "instance": "tinh-31"}
         bo = client(apps["bo"], "cuc")
 
         tre = await reg40.post(
@@ -256,7 +273,7 @@ async def test_the_ministrys_indicators_for_2021_to_2023_add_up_per_province(mak
         assert both.status_code == 422
         backwards = await bo.get("/views/indicators", params={"year_from": 2023, "year_to": 2021})
         assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "year_from"
-        for c in (reg40, reg31, bo, *apr40.values(), *apr31.values()):
+        for c in (reg40, reg31, bo, cuc, apr40["so_ct"], apr40["ubnd_tinh"], apr31["so_ct"], apr31["ubnd_tinh"]):
             await c.aclose()
     finally:
         for context in reversed(contexts):

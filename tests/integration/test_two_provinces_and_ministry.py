@@ -30,8 +30,9 @@ def client(app: Any, name: str, role: str | None = None) -> httpx.AsyncClient:
 
 
 async def national_de_an(
-    http: httpx.AsyncClient, code: str, province: str, support: int, ministry: dict[str, str]
+    http: httpx.AsyncClient, code: str, province: str, support: int, ministry: httpx.AsyncClient
 ) -> str:
+    """The Sở's steps on its instance; the Cục's ministry-level appraisal on the ministry's."""
     d = (
         await http.post(
             "/de-an",
@@ -56,34 +57,31 @@ async def national_de_an(
         )
     ).json()
     url = f"/de-an/{d['id']}"
+    appraisal = {"mode": "can_bo", "conclusion": "dong_y", "recommended_support_vnd": support}
     for action, body in [
         ("submit", {"submitted_on": "2023-09-25"}),
-        (
-            "base-appraisal",
-            {
-                "mode": "can_bo",
-                "conclusion": "dong_y",
-                "recommended_support_vnd": support,
-                "appraised_on": "2023-10-05",
-            },
-        ),
+        ("base-appraisal", appraisal | {"appraised_on": "2023-10-05"}),
         ("forward", {"on": "2023-10-06"}),
-        (
-            "ministry-appraisal",
-            {
-                "mode": "can_bo",
-                "conclusion": "dong_y",
-                "recommended_support_vnd": support,
-                "appraised_on": "2023-11-20",
-            },
-        ),
-        ("propose", {"on": "2023-11-25"}),
     ]:
-        # the ministry's officer records the ministry-level appraisal; the Sở does the rest
-        response = await http.post(
-            f"{url}/{action}", json=body, headers=ministry if action == "ministry-appraisal" else None
-        )
+        response = await http.post(f"{url}/{action}", json=body)
         assert response.status_code == 200, response.text
+    # the ministry's officer records the ministry-level appraisal on the ministry's instance
+    record = f"/national-de-an/{http.base_url.host}/{d['id']}"
+
+    async def forwarded() -> bool:
+        response = await ministry.get(record)
+        return response.status_code == 200 and response.json()["status"] == "da_gui_bo"
+
+    await eventually(forwarded)
+    response = await ministry.post(f"{record}/ministry-appraisal", json=appraisal | {"appraised_on": "2023-11-20"})
+    assert response.status_code == 200, response.text
+
+    async def appraised() -> bool:
+        return bool((await http.get(url)).json()["status"] == "dat_cap_bo")
+
+    await eventually(appraised)
+    response = await http.post(f"{url}/propose", json={"on": "2023-11-25"})
+    assert response.status_code == 200, response.text
     return str(d["id"])
 
 
@@ -91,6 +89,7 @@ async def test_national_plan_from_two_provinces_to_plan_approved(make_settings: 
     na_settings = make_settings("appraisal", instance="tinh-40")
     hp_settings = make_settings("appraisal", instance="tinh-31")
     bo_settings = make_settings("planning", instance="bo", peers=["tinh-40", "tinh-31"])
+    bo_appraisal = appraisal_app(make_settings("appraisal", instance="bo", peers=["tinh-40", "tinh-31"]))
     nc = await nats.connect(bo_settings.nats_url)
     js = nc.jetstream()
     await ensure_streams(js, StreamPlan(("bo", "tinh-40", "tinh-31")))
@@ -114,12 +113,16 @@ async def test_national_plan_from_two_provinces_to_plan_approved(make_settings: 
 
     na, hp = appraisal_app(na_settings), appraisal_app(hp_settings)
     planning = planning_app(bo_settings)
-    async with na.router.lifespan_context(na), hp.router.lifespan_context(hp):
+    async with (
+        na.router.lifespan_context(na),
+        hp.router.lifespan_context(hp),
+        bo_appraisal.router.lifespan_context(bo_appraisal),
+    ):
         nah, hph = client(na, "tinh-40"), client(hp, "tinh-31")
-        cuc = bearer(na.state.runtime.settings, "cuc", name="can-bo-cuc")
+        cuc = client(bo_appraisal, "bo")
         async with planning.router.lifespan_context(planning):
             boh = client(planning, "bo")
-            await eventually(lambda: all(a.state.runtime.bus_started for a in (na, hp, planning)))
+            await eventually(lambda: all(a.state.runtime.bus_started for a in (na, hp, planning, bo_appraisal)))
             ids = [
                 await national_de_an(nah, "KCQG-2024-40-01", "Nghệ An", 250_000_000, cuc),
                 await national_de_an(nah, "KCQG-2024-40-02", "Nghệ An", 150_000_000, cuc),
@@ -209,6 +212,7 @@ async def test_national_plan_from_two_provinces_to_plan_approved(make_settings: 
             await boh.aclose()
         await nah.aclose()
         await hph.aclose()
+        await cuc.aclose()
     await nc.close()
 
     assert [m["type"] for m in received] == ["kc.planning.plan.approved.v1"] * 2

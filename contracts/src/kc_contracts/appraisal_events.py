@@ -8,6 +8,7 @@ Money is integer VND.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -159,6 +160,10 @@ class AdjustmentDecidedV1(_Milestone):
     approved: bool
     decision_number: str
     decided_on: date
+    description: str | None = Field(None, description="What the request asked for")
+    changes: dict[str, Any] | None = Field(None, description="The change as requested (support_vnd …)")
+    approved_support_vnd: Vnd | None = Field(None, description="The approved support after the decision")
+    contracted_support_vnd: Vnd | None = Field(None, description="The contracted support after the decision")
 
 
 @contract
@@ -178,6 +183,35 @@ class DeAnAcceptedV1(_Milestone):
     beneficiary_ids: list[UUID] = Field(
         default_factory=list, description="The establishments the đề án supported (counted distinct in the views)"
     )
+    accepted_support_vnd: Vnd | None = Field(
+        None, description="Giá trị hỗ trợ được nghiệm thu (the support the accepted work is worth)"
+    )
+
+
+class SettledCostItem(BaseModel):
+    """One cost item of a settled đề án and the state support settled for it (the settled amount shared
+    among the budget lines in proportion to their requested support)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cost_item: str = Field(description="Hạng mục chi, as in the budget line")
+    support_item: str = Field(description="Mục hỗ trợ (ceiling table)")
+    support_vnd: Vnd
+
+
+@contract
+class AdjustmentRequestedV1(_Milestone):
+    """Đề nghị điều chỉnh: the implementing unit asks for a change; ``authority`` must decide it
+    (TT 36/2013 Art. 11: the Minister, the Cục, the Sở or UBND tỉnh)."""
+
+    type = "appraisal.de-an.adjustment-requested"
+    version = 1
+    change_type: str
+    description: str
+    changes: dict[str, Any] = Field(default_factory=dict)
+    authority: str = Field(description="bo_truong | cuc | so_cong_thuong | ubnd_tinh")
+    requested_on: date
+    approved_support_vnd: Vnd = Field(description="The approved support before the change")
 
 
 @contract
@@ -188,9 +222,79 @@ class DeAnSettledV1(_Milestone):
     version = 1
     settled_support_vnd: Vnd
     settled_on: date
+    beneficiary_ids: list[UUID] | None = Field(None, description="The establishments the support went to")
+    cost_items: list[SettledCostItem] | None = Field(
+        None, description="The settled support by cost item (what the registry's support history records)"
+    )
 
 
 @contract
 class DeAnClosedV1(_Milestone):
     type = "appraisal.de-an.closed"
     version = 1
+
+
+# -- the ministry's decisions on a province's national đề án (published by ``bo``) ----------------------
+class _MinistryDecision(ContractEvent):
+    """A decision the ministry recorded on its own instance about a province's national đề án: the
+    province's appraisal applies it to the đề án (its own command), so the đề án's history shows who
+    decided. ``instance`` and ``de_an_id`` name the đề án (records are keyed by both)."""
+
+    instance: str = Field(description="The instance that owns the đề án (tinh-<code>)")
+    de_an_id: UUID
+    code: str = Field(description="Mã đề án")
+    province_code: str
+    plan_year: int
+    actor: str = Field(description="Who decided (name, role@instance)")
+    role: str = Field(description="The decider's role: cuc | lanh_dao_bo")
+    at: datetime
+
+
+@contract
+class NationalMinistryAppraisedV1(_MinistryDecision):
+    """Thẩm định cấp Bộ, recorded by the Cục on the ministry's instance."""
+
+    type = "appraisal.national-de-an.ministry-appraised"
+    version = 1
+    mode: str = Field(description="hoi_dong | can_bo")
+    members: list[dict[str, Any]] = Field(default_factory=list, description="The council (hoi_dong)")
+    conclusion: str = Field(description="dong_y | dong_y_co_chinh_sua | khong_dong_y")
+    recommended_support_vnd: Vnd
+    appraised_on: date
+    notes: str = ""
+
+
+@contract
+class NationalContractSignedV1(_MinistryDecision):
+    """Hợp đồng the Cục signed with the implementing unit."""
+
+    type = "appraisal.national-de-an.contracted"
+    version = 1
+    contract_number: str
+    signed_on: date
+    contracted_support_vnd: Vnd
+
+
+@contract
+class NationalAdjustmentDecidedV1(_MinistryDecision):
+    """Quyết định điều chỉnh of the Minister (more money, new content, extension, stop) or of the Cục
+    (changes that do not raise support), on the ministry's instance."""
+
+    type = "appraisal.national-de-an.adjustment-decided"
+    version = 1
+    authority: str = Field(description="bo_truong | cuc")
+    change_type: str
+    approved: bool
+    decision_number: str
+    decided_on: date
+
+
+@contract
+class NationalSettledV1(_MinistryDecision):
+    """Quyết toán of a national đề án, approved by the Cục."""
+
+    type = "appraisal.national-de-an.settled"
+    version = 1
+    settled_on: date
+    dossier_on: date
+    settled_support_vnd: Vnd

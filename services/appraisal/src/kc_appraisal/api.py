@@ -18,6 +18,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
 from kc_contracts.limits import MAX_BUDGET_LINES, Batch, Count, FreeForm, PositiveVnd, Vnd, totals_within
+from kc_contracts.subjects import Instance
 from kc_kernel.periods import MONTH_PATTERN, PlanYear, ReportMonth
 from kc_runtime.store.files import EXTENSIONS
 from kc_runtime.web.actor import actor_of
@@ -192,7 +193,11 @@ class RequestAdjustment(Command):
 
 class DecideAdjustment(Command):
     approved: bool
-    authority: str = Field(pattern=r"^(bo_truong|cuc|so_cong_thuong|ubnd_tinh)$")
+    authority: str | None = Field(
+        None,
+        pattern=r"^(bo_truong|cuc|so_cong_thuong|ubnd_tinh)$",
+        description="Cấp quyết định (mặc định: thẩm quyền mà đề nghị cần; phải là thẩm quyền vai trò của bạn nắm giữ)",
+    )
     decision_number: Text100
     decided_on: date
 
@@ -201,6 +206,9 @@ class Accept(Command):
     accepted_on: date
     outputs: dict[str, Count] = Field({}, max_length=50)
     report: Text500 | None = None
+    accepted_support_vnd: Vnd | None = Field(
+        None, description="Giá trị hỗ trợ được nghiệm thu (mặc định: kinh phí hợp đồng)"
+    )
 
 
 class Settle(Command):
@@ -329,6 +337,19 @@ ROUTES = [
     Route("acceptance", "accept", Accept, c.Accept, "nghiệm thu", "Nghiệm thu"),
     Route("settlement", "settle", Settle, c.Settle, "quyết toán", "Quyết toán"),
     Route("close", "close_de_an", OnDate, c.Close, "quyết toán", "Đóng đề án", {"on": "closed_on"}),
+]  # fmt: skip
+
+# the ministry's decisions on a province's national đề án, on the ministry's instance:
+# ``POST /national-de-an/{instance}/{de_an_id}/<path>`` → ``AppraisalApplication.national_<use case>``
+NATIONAL_ROUTES = [
+    Route("ministry-appraisal", "national_record_ministry_appraisal", Appraise, c.RecordMinistryAppraisal,
+          "đề án quốc gia (Bộ)", "Thẩm định cấp Bộ (Cục), gửi tỉnh qua sự kiện"),
+    Route("contract", "national_sign_contract", Contract, c.SignContract, "đề án quốc gia (Bộ)",
+          "Ký hợp đồng (Cục), gửi tỉnh qua sự kiện"),
+    Route("adjustments/decision", "national_decide_adjustment", DecideAdjustment, c.DecideAdjustment,
+          "đề án quốc gia (Bộ)", "Quyết định điều chỉnh (Bộ trưởng hoặc Cục, theo thẩm quyền), gửi tỉnh qua sự kiện"),
+    Route("settlement", "national_settle", Settle, c.Settle, "đề án quốc gia (Bộ)",
+          "Quyết toán (Cục), gửi tỉnh qua sự kiện"),
 ]  # fmt: skip
 
 
@@ -478,6 +499,46 @@ def router() -> APIRouter:
                 "Content-Security-Policy": "sandbox; default-src 'none'",
             },
         )
+
+    def add_national(route: Route) -> None:
+        def handler(instance: Instance, de_an_id: UUID, body: Any, request: Request) -> dict[str, Any]:
+            run = getattr(app_of(request), route.use_case)
+            return run(instance, de_an_id, route.to_command(body), actor_of(request), body.version).state()  # type: ignore[no-any-return]
+
+        handler.__annotations__["body"] = route.body
+        api.add_api_route(
+            f"/national-de-an/{{instance}}/{{de_an_id}}/{route.path}",
+            handler,
+            methods=["POST"],
+            name=route.use_case,
+            tags=[route.tag],
+            responses=errors,
+            summary=route.summary,
+        )
+
+    @api.get("/national-de-an", tags=["đề án quốc gia (Bộ)"], summary="Hồ sơ đề án quốc gia của các tỉnh tại Bộ")
+    def list_national(
+        request: Request,
+        instance: Instance | None = None,
+        status: Annotated[str | None, Query(max_length=40)] = None,
+        plan_year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    ) -> dict[str, Any]:
+        total, items = app_of(request).list_national(c.NationalQuery(instance, status, plan_year, limit, offset))
+        return {"total": total, "items": items}
+
+    @api.get(
+        "/national-de-an/{instance}/{de_an_id}",
+        tags=["đề án quốc gia (Bộ)"],
+        responses=errors,
+        summary="Hồ sơ tại Bộ của một đề án quốc gia của tỉnh: trạng thái, quyết định của Bộ, việc chờ",
+    )
+    def national(instance: Instance, de_an_id: UUID, request: Request) -> dict[str, Any]:
+        return app_of(request).national_record(instance, de_an_id).state()
+
+    for route in NATIONAL_ROUTES:
+        add_national(route)
 
     @api.post(
         "/de-an/{de_an_id}/approve",

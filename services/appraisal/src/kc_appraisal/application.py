@@ -30,14 +30,26 @@ from kc_appraisal import commands as c
 from kc_appraisal.domain.council import Council, CouncilRules, Roster, roster_id
 from kc_appraisal.domain.de_an import BeneficiaryLookup, By, DeAn, Level, Status
 from kc_appraisal.domain.de_an.events import DeAnEvents
+from kc_appraisal.domain.de_an.lifecycle import MINISTRY
 from kc_appraisal.domain.errors import AppraisalError, StaleVersionError
 from kc_appraisal.domain.field_trip import FieldTrip
+from kc_appraisal.domain.national_de_an import NationalDeAn, record_id
 from kc_appraisal.domain.reference import DeAnReference, reference_for
 from kc_appraisal.domain.rules import CalendarLookup, ExtensionLookup, Rulebook
 
 log = structlog.get_logger("kc.appraisal")
 C_contra = TypeVar("C_contra", contravariant=True)
 Clock = Callable[[], datetime]
+# the đề án's command that applies each of the ministry's decisions (from the bus)
+MINISTRY_DECISIONS: dict[type, Callable[..., Any]] = {
+    c.RecordMinistryAppraisal: DeAn.record_ministry_appraisal,
+    c.SignContract: DeAn.sign_contract,
+    c.DecideAdjustment: DeAn.decide_adjustment,
+    c.Settle: DeAn.settle,
+}
+# a province's milestones of a national đề án before it is sent to the ministry (gửi Bộ): the ministry's
+# record of it opens when it is forwarded (or at any later milestone, for a ministry that started later)
+BEFORE_THE_MINISTRY = frozenset({"submitted", "returned", "base-appraised"})
 # fields of a decision event that the timeline shows beside its data, not in it
 _DECISION_FIELDS = (
     "originator_id",
@@ -67,6 +79,12 @@ class DeAnIndex(Protocol):
     def by_code(self, code: str) -> list[UUID]: ...
 
     def count_in_year(self, plan_year: int) -> int: ...
+
+
+class NationalIndex(Protocol):
+    """The ministry's list of the provinces' national đề án (a projection of its records)."""
+
+    def search(self, query: c.NationalQuery) -> tuple[int, list[dict[str, Any]]]: ...
 
 
 class DeAnNotFoundError(AppraisalError):
@@ -137,8 +155,9 @@ def unit_of(de_an: DeAn) -> str:
     return str(de_an.details.get("unit") or unit_key(de_an.details["implementing_unit"]))
 
 
-def by(actor: Actor) -> By:
-    return By(actor.name, actor.correlation_id)
+def by(actor: Actor, instance: str | None = None) -> By:
+    """Who decides: the actor, in the request's conversation, in their role, on this instance."""
+    return By(actor.name, actor.correlation_id, role=actor.role, instance=instance)
 
 
 # what a đề án's files may be, by their bytes (kc_runtime.store.files.detect), and how large
@@ -170,22 +189,51 @@ def use_case(command: type[C_contra], action: Callable[..., Any]) -> UseCase[C_c
     ) -> DeAn:
         if not isinstance(given, command):
             raise TypeError(f"{action.__name__} takes a {command.__name__}, not {type(given).__name__}")
-        ports = {
-            "rules": self.rules,
-            "beneficiaries": self.beneficiaries,
-            "calendars": self.calendars,
-            "extensions": self.extensions,
-            "councils": self.minutes,
-        }
-        arguments = {f.name: getattr(given, f.name) for f in fields(given)}  # type: ignore[arg-type]
-        arguments |= {k: v for k, v in ports.items() if k in wanted}
-        if "on" in wanted:
-            arguments["on"] = self._today()
-        return self._change(de_an_id, actor, expected_version, lambda d: action(d, **arguments, by=by(actor)))
+        arguments = self._arguments(given, wanted)
+        decided = by(actor, self.instance)
+        return self._change(de_an_id, actor, expected_version, lambda d: action(d, **arguments, by=decided))
 
     run.__name__ = run.__qualname__ = action.__name__
     run.__doc__ = action.__doc__
     return cast(UseCase[C_contra], run)
+
+
+class NationalUseCase(Protocol[C_contra]):
+    def __call__(
+        self, instance: str, de_an_id: UUID, command: C_contra, actor: Actor, expected_version: int | None = None
+    ) -> NationalDeAn: ...
+
+
+def national_use_case(command: type[C_contra], action: Callable[..., Any]) -> NationalUseCase[C_contra]:
+    """The application's method for one of the ministry's decisions on a province's national đề án: load
+    the ministry's record of it (instance, id), run the record's command of the same name, save. Only on
+    the ministry's instance."""
+    wanted = set(inspect.signature(action).parameters)
+
+    def run(
+        self: AppraisalApplication,
+        instance: str,
+        de_an_id: UUID,
+        given: C_contra,
+        actor: Actor,
+        expected_version: int | None = None,
+    ) -> NationalDeAn:
+        if not isinstance(given, command):
+            raise TypeError(f"{action.__name__} takes a {command.__name__}, not {type(given).__name__}")
+        record = self.national_record(instance, de_an_id)
+        if expected_version is not None and record.version != expected_version:
+            raise StaleVersionError(
+                f"Hồ sơ đã thay đổi (phiên bản hiện tại {record.version}, bạn gửi {expected_version}); tải lại / "
+                "stale version: reload and retry",
+                field="version",
+            )
+        action(record, **self._arguments(given, wanted), by=by(actor, self.instance))
+        self._save(record)
+        return record
+
+    run.__name__ = run.__qualname__ = f"national_{action.__name__}"
+    run.__doc__ = action.__doc__
+    return cast(NationalUseCase[C_contra], run)
 
 
 class AppraisalApplication(ServiceApplication):
@@ -204,6 +252,7 @@ class AppraisalApplication(ServiceApplication):
         councils: CouncilIndex | None = None,
         council_rules: CouncilRules | None = None,
         files: ContentStore | None = None,
+        national_index: NationalIndex | None = None,
         clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
         self.files = files
@@ -215,6 +264,7 @@ class AppraisalApplication(ServiceApplication):
         self.beneficiaries = beneficiaries
         self.instance = instance
         self.index = index
+        self.national_index = national_index
         self.clock = clock
         super().__init__(env=env)
 
@@ -577,6 +627,68 @@ class AppraisalApplication(ServiceApplication):
         self._save(trip)
         return trip
 
+    # -- the ministry's record of the provinces' national đề án (on ``bo``) -----------------------------
+    def national_record(self, instance: str, de_an_id: UUID) -> NationalDeAn:
+        """The ministry's record of a province's national đề án (only the ministry keeps them)."""
+        try:
+            record: Any = self.repository.get(record_id(instance, de_an_id))
+        except AggregateNotFoundError:
+            record = None
+        if not isinstance(record, NationalDeAn):
+            raise DeAnNotFoundError(
+                "Bộ chưa có hồ sơ đề án quốc gia này (hồ sơ được lập khi tỉnh gửi đề án lên Bộ) / the ministry "
+                "has no record of this national đề án"
+            )
+        return record
+
+    def list_national(self, query: c.NationalQuery) -> tuple[int, list[dict[str, Any]]]:
+        """A page of the ministry's records of the provinces' national đề án."""
+        return self.national_index.search(query) if self.national_index else (0, [])
+
+    # one method per decision of the ministry:
+    # ``SignContract`` → ``national_sign_contract`` → ``NationalDeAn.sign_contract``
+    national_record_ministry_appraisal = national_use_case(
+        c.RecordMinistryAppraisal, NationalDeAn.record_ministry_appraisal
+    )
+    national_sign_contract = national_use_case(c.SignContract, NationalDeAn.sign_contract)
+    national_decide_adjustment = national_use_case(c.DecideAdjustment, NationalDeAn.decide_adjustment)
+    national_settle = national_use_case(c.Settle, NationalDeAn.settle)
+
+    def record_province_milestone(self, command: c.RecordProvinceMilestone, tracking: Tracking) -> None:
+        """A province's milestone of a national đề án: the ministry's record of it opened (first time)
+        and brought up to date, with the message's tracking, atomically. Other levels: consumed only."""
+        if command.level != "quoc_gia" or self.instance != MINISTRY:
+            self.save_tracked(tracking)
+            return
+        decided = By(command.actor, command.correlation_id, command.causation_id)
+        try:
+            record: Any = self.repository.get(record_id(command.instance, command.de_an_id))
+        except AggregateNotFoundError:
+            if command.milestone in BEFORE_THE_MINISTRY:  # the Sở's own steps: the ministry has nothing yet
+                self.save_tracked(tracking)
+                return
+            record = NationalDeAn.open(instance=command.instance, de_an_id=command.de_an_id, by=decided)
+        record.report(
+            milestone=command.milestone,
+            status=command.status,
+            facts=dict(command.facts),
+            reported_at=command.reported_at,
+            by=decided,
+        )
+        self.save_tracked(tracking, record)
+
+    def apply_ministry_decision(self, command: c.FromMinistry, tracking: Tracking) -> None:
+        """A decision the ministry recorded on its instance about this instance's national đề án: the
+        đề án's own command, decided by the ministry's officer (their name and role, the message's
+        correlation, the message as causation), saved with the tracking in one transaction. A decision
+        the đề án refuses raises: the inbox retries it, then dead-letters it with the reason."""
+        de_an = self._load(command.de_an_id, None, None)
+        action = MINISTRY_DECISIONS[type(command.decision)]
+        wanted = set(inspect.signature(action).parameters)
+        decided = By(command.actor, command.correlation_id, command.causation_id, role=command.role, instance=MINISTRY)
+        action(de_an, **self._arguments(command.decision, wanted), by=decided)
+        self.save_tracked(tracking, de_an)
+
     # -- from the bus -----------------------------------------------------------------------------
     def approve_in_plan(
         self,
@@ -641,6 +753,21 @@ class AppraisalApplication(ServiceApplication):
             raise StaleVersionError(
                 "Đề án vừa bị thay đổi đồng thời; tải lại / changed concurrently", field="version"
             ) from None
+
+    def _arguments(self, given: Any, wanted: set[str]) -> dict[str, Any]:
+        """A command's fields, plus the rules, lookups and day the domain command asks for by name."""
+        ports = {
+            "rules": self.rules,
+            "beneficiaries": self.beneficiaries,
+            "calendars": self.calendars,
+            "extensions": self.extensions,
+            "councils": self.minutes,
+        }
+        arguments = {f.name: getattr(given, f.name) for f in fields(given)}
+        arguments |= {k: v for k, v in ports.items() if k in wanted}
+        if "on" in wanted:
+            arguments["on"] = self._today()
+        return arguments
 
     def _today(self) -> date:
         return self.clock().date()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -112,10 +112,12 @@ class RequestAdjustment:
 
 @dataclass(frozen=True)
 class DecideAdjustment:
+    """Quyết định điều chỉnh: the authority is the one the decider's role holds (a typed one must match)."""
+
     approved: bool
-    authority: str
     decision_number: str
     decided_on: date
+    authority: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ class Accept:
     accepted_on: date
     outputs: Mapping[str, int] = field(default_factory=dict)
     report: str = ""
+    accepted_support_vnd: int | None = None  # what the accepted work is worth (default: the contract)
 
 
 @dataclass(frozen=True)
@@ -234,6 +237,47 @@ class ApproveInPlan:
     # a plan from the bus applies the lines it can (the others are reported); one recorded by hand
     # fails whole, with the reason
     skip_failed_lines: bool = True
+
+
+@dataclass(frozen=True)
+class RecordProvinceMilestone:
+    """A province's milestone of one of its đề án, for the ministry's record of its national đề án."""
+
+    instance: str  # the province that published it (the envelope's, never the payload's)
+    de_an_id: UUID
+    level: str
+    milestone: str  # the contract's event name: forwarded, approved, contracted …
+    status: str
+    facts: Mapping[str, Any]
+    reported_at: datetime
+    actor: str
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+
+MinistryDecision = RecordMinistryAppraisal | SignContract | DecideAdjustment | Settle
+
+
+@dataclass(frozen=True)
+class FromMinistry:
+    """A decision the ministry recorded on its own instance about one of this instance's national đề án,
+    to apply to the đề án (from the bus): who decided, in which role, in which conversation, by which message."""
+
+    de_an_id: UUID
+    decision: MinistryDecision
+    actor: str
+    role: str
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NationalQuery:
+    instance: str | None = None
+    status: str | None = None
+    plan_year: int | None = None
+    limit: int = 100
+    offset: int = 0
 
 
 @dataclass(frozen=True)

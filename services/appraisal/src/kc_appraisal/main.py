@@ -29,9 +29,15 @@ from kc_appraisal.application import (
     UnitMismatchError,
 )
 from kc_appraisal.domain.council import ConflictOfInterestError, NotAMemberError
-from kc_appraisal.domain.errors import AppraisalError, NotAllowedInStateError, StaleVersionError
+from kc_appraisal.domain.errors import (
+    AppraisalError,
+    NotAllowedInStateError,
+    NotTheAuthorityError,
+    StaleVersionError,
+)
+from kc_appraisal.domain.national_de_an import AwaitingProvinceError
 from kc_appraisal.permissions import ROUTE_PERMISSIONS
-from kc_appraisal.projections import beneficiaries, calendars, councils, de_an_list
+from kc_appraisal.projections import beneficiaries, calendars, councils, de_an_list, national_de_an
 
 SERVICE = "appraisal"
 
@@ -39,11 +45,14 @@ SERVICE = "appraisal"
 def create_app(settings: Settings) -> FastAPI:
     env = persistence_env(settings)
     views = ViewStore(
-        env, name="appraisal_views", ddl=beneficiaries.DDL + de_an_list.DDL + calendars.DDL + councils.DDL
+        env,
+        name="appraisal_views",
+        ddl=beneficiaries.DDL + de_an_list.DDL + calendars.DDL + councils.DDL + national_de_an.DDL,
     )
     beneficiary_view = beneficiaries.BeneficiariesView(views, settings.instance)
     calendar_view = calendars.CalendarsView(views)
     de_an_view = de_an_list.DeAnList(views)
+    national_view = national_de_an.NationalList(views)
     rules = rulebook.rulebook()
     application = AppraisalApplication(
         env,
@@ -56,20 +65,25 @@ def create_app(settings: Settings) -> FastAPI:
         councils=councils.CouncilIndex(views),
         council_rules=rulebook.council_rules(),
         files=ContentStore(settings.var_dir / settings.instance / "de-an-files"),  # never sent anywhere
+        national_index=national_view,
     )
     listing = LocalProjection(application, views, de_an_list.apply, name=de_an_list.NAME)
     listing.catch_up()
     council_listing = LocalProjection(application, views, councils.apply, name=councils.NAME)
     council_listing.catch_up()
+    national_listing = LocalProjection(application, views, national_de_an.apply, name=national_de_an.NAME)
+    national_listing.catch_up()
 
     runtime = ServiceRuntime(settings)
     runtime.publish_from(
-        application, translators.translator(lambda e: application.get(e.originator_id, version=e.originator_version))
+        application,
+        translators.translator(lambda e: application.repository.get(e.originator_id, version=e.originator_version)),
     )
     messaging.subscribe(runtime, application, beneficiary_view, calendar_view, settings.instance, settings.peers)
     runtime.follow(listing)
     programme_metrics.register(runtime.metrics, views, rules=rules, calendars=calendar_view.lookup)
     runtime.follow(council_listing)
+    runtime.follow(national_listing)
     runtime.close_on_stop(views.close)
     runtime.close_on_stop(application.close)
 
@@ -92,6 +106,8 @@ def create_app(settings: Settings) -> FastAPI:
             NotAMemberError: 403,
             ConflictOfInterestError: 403,
             UnitMismatchError: 403,
+            NotTheAuthorityError: 403,
+            AwaitingProvinceError: 409,
             AmbiguousCodeError: 409,
             NotAllowedInStateError: 409,
             StaleVersionError: 409,

@@ -6,7 +6,11 @@
 - ``planning.extension.granted.v1`` from its own instance and the ministry → a dossier deadline extended for
   an implementing unit by the authority that set it (the Sở for local plans, the Cục for national ones);
 - ``planning.plan.approved.v1`` from its own instance (local plan) and the ministry (national plan)
-  → the đề án in the plan are approved, with the tracking, in one transaction.
+  → the đề án in the plan are approved, with the tracking, in one transaction;
+- at a province, ``appraisal.national-de-an.*.v1`` from the ministry → the ministry's decisions on this
+  province's national đề án (appraisal, contract, adjustment, settlement) applied to the đề án;
+- at the ministry, ``appraisal.de-an.*.v1`` from each province → the ministry's record of the province's
+  national đề án.
 """
 
 from __future__ import annotations
@@ -31,6 +35,33 @@ def plan_approvals(app: AppraisalApplication, instance: str) -> Effect:
             app.approve_in_plan(integration.approve_in_plan(envelope, event, instance), tracking)
         else:
             app.save_tracked(tracking)  # another event on the subject: consumed, nothing to do
+
+    return effect
+
+
+def ministry_decisions(app: AppraisalApplication, instance: str) -> Effect:
+    """What an ``appraisal.national-de-an.*`` message of the ministry does here: its decision on one of
+    this instance's national đề án applied to the đề án (others: consumed, nothing to do)."""
+
+    def effect(envelope: Envelope, event: ContractEvent, tracking: Tracking) -> None:
+        command = integration.apply_ministry_decision(envelope, event, instance)
+        if command is None:
+            app.save_tracked(tracking)
+        else:
+            app.apply_ministry_decision(command, tracking)
+
+    return effect
+
+
+def province_milestones(app: AppraisalApplication) -> Effect:
+    """What a province's ``appraisal.de-an.*`` message does at the ministry: its record of the national đề án."""
+
+    def effect(envelope: Envelope, event: ContractEvent, tracking: Tracking) -> None:
+        command = integration.record_province_milestone(envelope, event)
+        if command is None:
+            app.save_tracked(tracking)
+        else:
+            app.record_province_milestone(command, tracking)
 
     return effect
 
@@ -72,5 +103,23 @@ def subscribe(
             source_instance=owner,
             subjects=[f"kc.{owner}.planning.plan.approved.v1"],
             effect=plan_approvals(app, instance),
+            is_tracked=app.is_tracked,
+        )
+
+    if instance != "bo":
+        runtime.consume(  # the ministry decides on its own instance; its decisions on ours arrive here
+            f"appraisal-ministry-decisions-{instance}",
+            source_instance="bo",
+            subjects=["kc.bo.appraisal.national-de-an.>"],
+            effect=ministry_decisions(app, instance),
+            is_tracked=app.is_tracked,
+        )
+        return
+    for province in peers:
+        runtime.consume(  # the provinces' đề án: the ministry's record of their national ones
+            f"appraisal-national-de-an-{province}",
+            source_instance=province,
+            subjects=[f"kc.{province}.appraisal.de-an.>"],
+            effect=province_milestones(app),
             is_tracked=app.is_tracked,
         )

@@ -15,6 +15,7 @@ from kc_appraisal.domain.errors import (
     BudgetError,
     DeadlineMissedError,
     NotAllowedInStateError,
+    NotTheAuthorityError,
     OverCeilingError,
 )
 from kc_appraisal.projections.beneficiaries import to_facts
@@ -22,6 +23,14 @@ from kc_appraisal.rulebook import rulebook
 from kc_kernel.vocabulary import label
 
 RULES = rulebook()
+CUC = By("Cán bộ Cục (cuc@bo)", role="cuc", instance="bo")  # the ministry decides on its own instance
+# who holds each authority of TT 36/2013 Art. 11 (rules/adjustments.toml): a role on an instance
+DECIDERS = {
+    "bo_truong": By("Bộ trưởng (lanh_dao_bo@bo)", role="lanh_dao_bo", instance="bo"),
+    "cuc": CUC,
+    "so_cong_thuong": By("Sở (so_ct@tinh-31)", role="so_ct", instance="tinh-31"),
+    "ubnd_tinh": By("UBND (ubnd_tinh@tinh-31)", role="ubnd_tinh", instance="tinh-31"),
+}
 BENEFICIARY = uuid4()
 ELIGIBLE = [{"start": "2012-07-05", "end": None, "outcome": "dat", "rules": ["eligibility.location@ND45/2012"]}]
 
@@ -187,7 +196,7 @@ def test_national_de_an_passes_both_appraisals() -> None:
         conclusion=Conclusion.agree_with_changes,
         recommended_support_vnd=700_000_000,
         appraised_on=date(2022, 12, 1),
-        by=By("cuc"),
+        by=CUC,
     )
     d.propose(proposed_on=date(2022, 12, 5), rules=RULES, beneficiaries=lookup(), by=By("cuc"))
     assert (d.status, d.recommended_support_vnd) == (Status.proposed, 700_000_000)
@@ -436,7 +445,7 @@ def test_the_authority_matrix_decides_who_may_approve_a_change(
             conclusion=Conclusion.agree,
             recommended_support_vnd=800_000_000,
             appraised_on=date(2022, 12, 1),
-            by=By("cuc"),
+            by=CUC,
         )
     d.propose(proposed_on=date(2022, 12, 5), rules=RULES, beneficiaries=lookup(), by=By("x"))
     d.approve_in_plan(
@@ -460,14 +469,20 @@ def test_the_authority_matrix_decides_who_may_approve_a_change(
         == authority
     )
     wrong = "cuc" if authority != "cuc" else "bo_truong"
+    holder = DECIDERS[authority]
     with pytest.raises(AuthorityError, match=f"thuộc thẩm quyền «{label('authority', authority)}»") as refused:
         d.decide_adjustment(
-            approved=True, authority=wrong, decision_number="9", decided_on=date(2023, 3, 10), by=By("x")
+            approved=True, authority=wrong, decision_number="9", decided_on=date(2023, 3, 10), rules=RULES, by=holder
         )
     assert refused.value.codes["required_authority"] == authority
-    d.decide_adjustment(
-        approved=True, authority=authority, decision_number="9", decided_on=date(2023, 3, 10), by=By("x")
-    )
+    # another role, or the right role on the wrong instance, does not hold the authority
+    other = next(b for a, b in DECIDERS.items() if a != authority and b.instance == holder.instance)
+    for intruder in (other, By("x", role=holder.role, instance="bo" if holder.instance != "bo" else "tinh-31")):
+        with pytest.raises(NotTheAuthorityError, match=f"thẩm quyền «{label('authority', authority)}»"):
+            d.decide_adjustment(
+                approved=True, decision_number="9", decided_on=date(2023, 3, 10), rules=RULES, by=intruder
+            )
+    d.decide_adjustment(approved=True, decision_number="9", decided_on=date(2023, 3, 10), rules=RULES, by=holder)
     assert d.adjustments[0]["rule_versions"] == ["adjustment.authority@TT36/2013-Dieu11"]
     if change == "tang_kinh_phi":
         assert d.approved_support_vnd == 900_000_000
@@ -527,3 +542,79 @@ def test_priority_is_judged_again_on_the_proposal_date_with_certificates_valid_t
     valid = base_passed()
     valid.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(known), by=By("so"))
     assert valid.rank == [1, 1, 0]  # not flagship, no area priority, sector-level priority (valid regional product)
+
+
+# -- the ministry decides on its own instance ---------------------------------------------------------
+
+
+def national_approved() -> DeAn:
+    d = base_passed(level="quoc_gia", de_an_type="kcqg_thu_huong", code="KCQG-2023-31-01")
+    d.forward(forwarded_on=date(2022, 11, 12), by=By("so-31"))
+    d.record_ministry_appraisal(
+        mode="can_bo",
+        members=[],
+        conclusion=Conclusion.agree,
+        recommended_support_vnd=800_000_000,
+        appraised_on=date(2022, 12, 1),
+        by=CUC,
+    )
+    d.propose(proposed_on=date(2022, 12, 5), rules=RULES, beneficiaries=lookup(), by=By("so-31"))
+    d.approve_in_plan(
+        plan_id="p",
+        plan_decision="3208/QĐ-BCT",
+        batch=1,
+        decided_on=date(2022, 12, 28),
+        approved_support_vnd=800_000_000,
+        by=By("ke-hoach:bo"),
+    )
+    return d
+
+
+def test_the_so_is_refused_the_ministrys_decisions_on_a_national_de_an_naming_the_cuc() -> None:
+    so = DECIDERS["so_cong_thuong"]
+    d = base_passed(level="quoc_gia", de_an_type="kcqg_thu_huong", code="KCQG-2023-31-01")
+    d.forward(forwarded_on=date(2022, 11, 12), by=so)
+    with pytest.raises(NotTheAuthorityError, match="«Thẩm định cấp Bộ» do «Cục Công Thương địa phương»") as refused:
+        d.record_ministry_appraisal(
+            mode="can_bo",
+            members=[],
+            conclusion=Conclusion.agree,
+            recommended_support_vnd=800_000_000,
+            appraised_on=date(2022, 12, 1),
+            by=so,
+        )
+    assert refused.value.codes == {
+        "code": "ministry_decides",
+        "action": "tham_dinh_cap_bo",
+        "required_authority": "cuc",
+    }
+    d = national_approved()
+    assert d.ministry_actions() == ["ky_hop_dong"]
+    with pytest.raises(NotTheAuthorityError, match="ghi trên hệ thống của Bộ Công Thương"):
+        d.sign_contract(contract_number="1", signed_on=date(2023, 2, 1), contracted_support_vnd=1, by=so)
+    assert d.status is Status.approved and d.contract is None
+    # the Cục's decision, applied from the bus with the ministry as the instance it was recorded on
+    d.sign_contract(
+        contract_number="01/HĐ-KCQG", signed_on=date(2023, 2, 1), contracted_support_vnd=800_000_000, by=CUC
+    )
+    assert d.status is Status.contracted
+    # a local đề án: the Sở signs and settles on its own instance, as before
+    local = contracted()
+    assert local.ministry_actions() == []
+
+
+def test_an_accepted_de_an_says_what_the_accepted_work_is_worth_never_above_the_contract() -> None:
+    d = contracted(progress=100)
+    d.complete(completed_on=date(2023, 11, 20), by=By("x"))
+    with pytest.raises(OverCeilingError, match="vượt kinh phí hợp đồng"):
+        d.accept(
+            accepted_on=date(2023, 12, 1), outputs={}, accepted_support_vnd=800_000_001, rules=RULES, by=By("so-31")
+        )
+    d.accept(
+        accepted_on=date(2023, 12, 1),
+        outputs={"mo_hinh": 1},
+        accepted_support_vnd=780_000_000,
+        rules=RULES,
+        by=By("so-31"),
+    )
+    assert d.acceptance is not None and d.acceptance["accepted_support_vnd"] == 780_000_000

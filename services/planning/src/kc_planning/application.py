@@ -15,7 +15,7 @@ from kc_runtime.store.eventstore import ServiceApplication
 from kc_runtime.text import unit_key
 from kc_runtime.web.actor import Actor
 
-from kc_planning.commands import AmendPlan, ApprovePlan, GrantExtension, ProposeLine
+from kc_planning.commands import AmendLine, AmendPlan, ApprovePlan, GrantExtension, ProposeLine
 from kc_planning.domain.calendar import PlanCalendar, Registration, calendar_id
 from kc_planning.domain.extension import (
     MILESTONES,
@@ -121,7 +121,13 @@ class PlanningApplication(ServiceApplication):
     def amend(self, command: AmendPlan, actor: Actor) -> AnnualPlan:
         self._owned(command.level)
         plan = self.plan(command.level, command.year)
-        plan.amend(**command.decision.fields(), changes=dict(command.changes), reason=command.reason, actor=actor.name)
+        plan.amend(
+            **command.decision.fields(),
+            changes=dict(command.changes),
+            reason=command.reason,
+            actor=actor.name,
+            correlation_id=actor.correlation_id,
+        )
         self._save(plan)
         return plan
 
@@ -150,6 +156,38 @@ class PlanningApplication(ServiceApplication):
             actor=SYSTEM,
             correlation_id=command.correlation_id,
             causation_id=command.causation_id,
+        )
+        self.save_tracked(tracking, plan)
+
+    def amend_line(self, command: AmendLine, tracking: Tracking) -> None:
+        """An adjustment of a đề án's money its authority approved: the line of the plan this instance owns
+        takes the new amount (``plan.amended``), with the tracking of the message, atomically. A line
+        already at that amount, another instance's line or another owner's plan: consumed only."""
+        owner = plan_owner(command.level, command.instance)
+        pid = plan_id(command.level, owner, command.plan_year)
+        if owner != self.instance or pid not in self.repository:
+            self.save_tracked(tracking)
+            return
+        plan: AnnualPlan = self.repository.get(pid)
+        line = plan.lines.get(command.de_an_id)
+        if (
+            line is None
+            or line["approved_support_vnd"] is None
+            or line["proposal"].get("instance") != command.instance
+            or int(line["approved_support_vnd"]) == command.approved_support_vnd
+        ):
+            if line is None or line["approved_support_vnd"] is None:
+                log.warning("adjustment of a đề án not approved in this plan", de_an_id=command.de_an_id)
+            self.save_tracked(tracking)
+            return
+        plan.amend(
+            **command.decision.fields(),
+            changes={command.de_an_id: command.approved_support_vnd},
+            reason=command.reason,
+            actor=command.actor,
+            correlation_id=command.correlation_id,
+            causation_id=command.causation_id,
+            within_envelope=False,
         )
         self.save_tracked(tracking, plan)
 

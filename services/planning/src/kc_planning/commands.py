@@ -66,3 +66,20 @@ class GrantExtension:
     new_deadline: date
     reason: str
     grantee_instance: str | None = None
+
+
+@dataclass(frozen=True)
+class AmendLine:
+    """An approved adjustment of a đề án's money (its authority's decision, from the bus): the line of the
+    plan that holds the đề án takes the new amount."""
+
+    instance: str  # the instance that owns the đề án (and published the decision)
+    level: str
+    plan_year: int
+    de_an_id: str
+    approved_support_vnd: int
+    decision: Decision  # the signer: the authority that decided (its Vietnamese name)
+    reason: str
+    actor: str
+    correlation_id: str | None = None
+    causation_id: str | None = None

@@ -3,6 +3,8 @@
 - ``registry.establishment.registered.v1`` (own instance) → the establishments view;
 - ``appraisal.de-an.*`` (own instance and peers) → the programme view (provincial/national);
 - ``appraisal.de-an.proposed.v1`` (own instance and peers) → lines of the plans this instance owns;
+- ``appraisal.de-an.adjustment-decided.v1`` (own instance and peers) → an approved change of a đề án's
+  money amends the line of the plan this instance owns (``plan.amended``);
 - ``planning.calendar.changed.v1`` and ``planning.extension.granted.v1`` of the ministry (at a province)
   → the Cục's national deadlines and extensions, by which national registrations are judged;
 - ``registry.establishment.recognition-recorded/-revoked.v1`` (own instance and peers) → the typical
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from eventsourcing.persistence import Tracking
 from kc_contracts import ContractEvent, Envelope
-from kc_contracts.appraisal_events import DeAnProposedV1
+from kc_contracts.appraisal_events import AdjustmentDecidedV1, DeAnProposedV1
 from kc_contracts.planning_events import CalendarChangedV1, ExtensionGrantedV1, NationalRegistrationFiledV1
 from kc_contracts.registry_events import EstablishmentRegisteredV1, RecognitionRecordedV1, RecognitionRevokedV1
 from kc_contracts.subjects import subject_for
@@ -40,6 +42,19 @@ def proposals(app: PlanningApplication) -> Effect:
             app.propose_line(integration.propose_line(envelope, event), tracking)
         else:
             app.save_tracked(tracking)  # another event on the subject: consumed, nothing to do
+
+    return effect
+
+
+def adjustments(app: PlanningApplication) -> Effect:
+    """What a ``de-an.adjustment-decided`` message does here: the line of a plan this instance owns amended."""
+
+    def effect(envelope: Envelope, event: ContractEvent, tracking: Tracking) -> None:
+        command = integration.amend_line(envelope, event) if isinstance(event, AdjustmentDecidedV1) else None
+        if command is None:
+            app.save_tracked(tracking)
+        else:
+            app.amend_line(command, tracking)
 
     return effect
 
@@ -85,6 +100,13 @@ def subscribe(
             source_instance=source,
             subjects=[subject_for(source, DeAnProposedV1)],
             effect=proposals(app),
+            is_tracked=app.is_tracked,
+        )
+        runtime.consume(
+            f"planning-adjustments-{source}",
+            source_instance=source,
+            subjects=[subject_for(source, AdjustmentDecidedV1)],
+            effect=adjustments(app),
             is_tracked=app.is_tracked,
         )
     if records is None:

@@ -9,11 +9,13 @@ from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
+import structlog
+from eventsourcing.persistence import IntegrityError, Tracking
 from kc_kernel.units import AdminUnits
 from kc_runtime.store.eventstore import ServiceApplication
 from kc_runtime.web.actor import Actor
 
+from kc_registry.commands import RecordSettledSupport
 from kc_registry.documents import DocumentStore
 from kc_registry.domain.eligibility import EligibilityRules, Verdict, evaluate
 from kc_registry.domain.errors import (
@@ -33,6 +35,7 @@ from kc_registry.domain.priority import evaluate as evaluate_priority
 from kc_registry.domain.recognition import Level, Recognition, RecognitionRules, Scheme
 
 T = TypeVar("T")
+log = structlog.get_logger("kc.registry")
 
 
 class EstablishmentNotFoundError(RegistryError):
@@ -275,6 +278,40 @@ class RegistryApplication(ServiceApplication):
             ),
         )
         return e
+
+    def record_settled_support(self, command: RecordSettledSupport, tracking: Tracking) -> None:
+        """A đề án's settlement (from the bus): each beneficiary's support history gains each cost item, its
+        share of the settled support (shared equally among the beneficiaries, the remainder to the first),
+        with the tracking of the message, in one transaction. An establishment of another instance, or a
+        cost item already recorded from this đề án, is left as it is."""
+        changed = []
+        count = len(command.beneficiary_ids)
+        for i, establishment in enumerate(command.beneficiary_ids):
+            try:
+                e = self.get(establishment)
+            except EstablishmentNotFoundError:
+                log.warning(
+                    "settled support for an establishment not in this registry", establishment=str(establishment)
+                )
+                continue
+            for cost in command.costs:
+                share = cost.support_vnd // count + (cost.support_vnd % count if i == 0 else 0)
+                if share <= 0 or any(
+                    s["cost_item"].casefold() == cost.cost_item.casefold() and s["reference"] == command.reference
+                    for s in e.support
+                ):
+                    continue
+                e.record_support(
+                    cost_item=cost.cost_item,
+                    amount_vnd=share,
+                    funding_source=command.funding_source,
+                    year=command.year,
+                    reference=command.reference,
+                    actor=command.actor,
+                    correlation_id=command.correlation_id,
+                )
+            changed.append(e)
+        self.save_tracked(tracking, *changed)
 
     # -- bulk import -----------------------------------------------------------------------------
     def import_rows(

@@ -18,7 +18,7 @@ from kc_runtime.web.guards import install_request_guards
 from kc_runtime.web.metrics import install_metrics
 from kc_runtime.web.probes import install_health, install_outbox_head
 
-from kc_registry import api, rulebook, translators
+from kc_registry import api, messaging, rulebook, translators
 from kc_registry.application import EstablishmentNotFoundError, RegistryApplication
 from kc_registry.documents import MAX_DOCUMENT_BYTES, DocumentStore
 from kc_registry.domain.errors import DuplicateEstablishmentError, RegistryError, StaleVersionError
@@ -61,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     runtime = ServiceRuntime(settings)
     runtime.publish_from(application, translators.to_contract)
+    messaging.subscribe(runtime, application, settings.instance)
     runtime.follow(projection)
     runtime.follow(dossiers)
     runtime.close_on_stop(views.close)

@@ -35,3 +35,24 @@ def test_a_table_keyed_by_id_is_rekeyed_by_id_and_instance_keeping_its_rows(make
         ]
     finally:
         store.close()
+
+
+def test_a_table_made_before_its_view_gained_a_column_gets_it_keeping_its_rows(make_settings: SettingsFactory) -> None:
+    env = persistence_env(make_settings("widentest"))
+    store = ViewStore(env, name="widen_views", ddl=[NEW.format(t="copies")])
+    wider = NEW.replace("facts TEXT NOT NULL,", "facts TEXT NOT NULL, advanced_vnd BIGINT,")
+    try:
+        with store.transaction() as cur:
+            cur.execute("INSERT INTO copies VALUES (?, ?, ?)", ("e1", "tinh-40", "Nghệ An's"))
+        assert store.widen("copies", wider) == ["advanced_vnd"]
+        assert store.widen("copies", wider) == []  # once only
+        assert store.widen("missing", wider) == []
+        with store.transaction() as cur:
+            cur.execute("INSERT INTO copies VALUES (?, ?, ?, ?)", ("e2", "tinh-40", "x", 560_000_000))
+            rows = cur.execute("SELECT * FROM copies ORDER BY record_id").fetchall()
+        assert rows == [
+            {"record_id": "e1", "instance": "tinh-40", "facts": "Nghệ An's", "advanced_vnd": None},
+            {"record_id": "e2", "instance": "tinh-40", "facts": "x", "advanced_vnd": 560_000_000},
+        ]
+    finally:
+        store.close()

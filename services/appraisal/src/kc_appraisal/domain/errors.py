@@ -55,5 +55,10 @@ class AuthorityError(AppraisalError):
     """The change must be decided by another authority."""
 
 
+class NotTheAuthorityError(AuthorityError):
+    """The caller does not hold the authority the decision needs (another role, or another instance:
+    the ministry's decisions on a national đề án are recorded on the ministry's instance)."""
+
+
 class StaleVersionError(AppraisalError):
     """The caller acted on an older version (optimistic concurrency)."""

@@ -17,7 +17,13 @@ from kc_kernel.vocabulary import label
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from kc_appraisal.domain.beneficiary import BeneficiaryFacts
-from kc_appraisal.domain.errors import AppraisalError, AuthorityError, DeadlineMissedError, OverCeilingError
+from kc_appraisal.domain.errors import (
+    AppraisalError,
+    AuthorityError,
+    DeadlineMissedError,
+    NotTheAuthorityError,
+    OverCeilingError,
+)
 
 
 class Frozen(BaseModel):
@@ -86,10 +92,19 @@ class SettlementRule(Frozen):
     final_day_next_year: str  # "MM-DD"
 
 
+class Decider(Frozen):
+    """Who holds an authority in the system: a role, on the ministry's instance (``bo``) or a province's
+    (``tinh``)."""
+
+    role: str
+    instance: str
+
+
 class AuthorityMatrix(Frozen):
     quoc_gia: dict[str, str]
     quoc_gia_theo_nhom: dict[str, str] = {}
     dia_phuong: dict[str, str]
+    deciders: dict[str, Decider] = {}
 
 
 class ContentCatalogue(Frozen):
@@ -413,6 +428,37 @@ def required_authority(rules: Rulebook, *, on: date, level: str, group: bool, ch
             field="change_type",
         )
     return table[change_type], ref
+
+
+def check_decider(rules: Rulebook, *, on: date, authority: str, role: str | None, instance: str) -> str:
+    """The authority ``role`` on ``instance`` holds, if it is ``authority``; otherwise a refusal naming
+    who decides (and where). Returns the rule reference applied."""
+    matrix = rules.authority.on(on).params
+    ref = rules.authority.reference(on)
+    decider = matrix.deciders.get(authority)
+    if decider is None:
+        return ref  # no decider on record for it: the typed authority is checked against the request only
+    where = "bo" if instance == "bo" else "tinh"
+    if decider.instance != where:
+        place, place_en = ("Bộ Công Thương", "ministry") if decider.instance == "bo" else ("tỉnh", "province")
+        raise NotTheAuthorityError(
+            f"Quyết định này thuộc thẩm quyền «{label('authority', authority)}», được ghi trên hệ thống của {place} "
+            f"({ref}) / decided by {authority}, recorded on the {place_en}'s instance",
+            field="authority",
+            code="wrong_instance",
+            required_authority=authority,
+        )
+    if role != decider.role:
+        held = next((a for a, d in matrix.deciders.items() if d.role == role and d.instance == where), None)
+        yours = f"«{label('authority', held)}»" if held else f"vai trò «{label('role', role or '')}»"
+        raise NotTheAuthorityError(
+            f"Quyết định này thuộc thẩm quyền «{label('authority', authority)}», không phải {yours} ({ref})"
+            f" / decided by {authority}, not by role {role}",
+            field="authority",
+            code="wrong_authority",
+            required_authority=authority,
+        )
+    return ref
 
 
 # -- settlement ------------------------------------------------------------------------------------

@@ -80,12 +80,22 @@ class AnnualPlan(Aggregate):
             state["correlation_id"] = None  # stored before it was recorded
 
     class Amended(Aggregate.Event):
+        """Điều chỉnh kế hoạch by decision: typed by the plan's owner, or an adjustment of a đề án the
+        authority approved (from the bus: that message's conversation and id as causation)."""
+
         decision_number: str
         decision_date: date
         signer: str
         changes: dict[str, int]  # de_an_id -> new approved support (0 withdraws the line)
         reason: str
         actor: str
+        correlation_id: str | None
+        causation_id: str | None
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["correlation_id"] = state["causation_id"] = None  # stored before they were recorded
 
     @staticmethod
     def create_id(level: str, owner: str, year: int, **_: Any) -> uuid.UUID:
@@ -256,7 +266,13 @@ class AnnualPlan(Aggregate):
         changes: dict[str, int],
         reason: str,
         actor: str,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        within_envelope: bool = True,
     ) -> None:
+        """Change approved amounts by decision. ``within_envelope=False``: a decision the law lets stand
+        above the budget envelope (an adjustment the Minister or UBND tỉnh approved) is recorded as
+        decided; the envelope is the owner's to raise."""
         if not changes:
             raise PlanError("Không có thay đổi / no change", field="changes")
         for key, amount in changes.items():
@@ -272,7 +288,8 @@ class AnnualPlan(Aggregate):
         new_total = self.approved_total() + sum(
             a - int(self.lines[str(k)]["approved_support_vnd"]) for k, a in changes.items()
         )
-        self._check_envelope(new_total)
+        if within_envelope:
+            self._check_envelope(new_total)
         if not " ".join(reason.split()):
             raise PlanError("Cần nêu lý do điều chỉnh / a reason is required", field="reason")
         self._amended(
@@ -282,11 +299,21 @@ class AnnualPlan(Aggregate):
             changes={str(k): v for k, v in changes.items()},
             reason=" ".join(reason.split()),
             actor=actor,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
         )
 
     @event(Amended)
     def _amended(
-        self, decision_number: str, decision_date: date, signer: str, changes: dict[str, int], reason: str, actor: str
+        self,
+        decision_number: str,
+        decision_date: date,
+        signer: str,
+        changes: dict[str, int],
+        reason: str,
+        actor: str,
+        correlation_id: str | None,
+        causation_id: str | None,
     ) -> None:
         for key, amount in changes.items():
             self.lines[key] = self.lines[key] | {"approved_support_vnd": amount}

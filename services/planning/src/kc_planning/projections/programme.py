@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from kc_contracts import ContractEvent, Envelope
 from kc_contracts.appraisal_events import (
     AdjustmentDecidedV1,
+    AdvanceRecordedV1,
     BaseAppraisalRecordedV1,
     DeAnAcceptedV1,
     DeAnApprovedV1,
@@ -67,7 +68,11 @@ COLUMNS = (
     "settled_vnd",
     "outputs",
     "event_time",
+    "advanced_vnd",
+    "accepted_vnd",
 )
+# the money of a đề án as it moves, shown next to each other in every aggregate (by status and the rest)
+AMOUNTS = ("approved_vnd", "contracted_vnd", "advanced_vnd", "accepted_vnd", "settled_vnd")
 
 
 @cache
@@ -94,8 +99,9 @@ def district_of(commune: str | None, plan_year: int) -> str | None:
     return ward.district_code if ward and plan_year <= 2025 else None
 
 
-# the milestones this view follows; advances (and any future milestone) leave the row as it is
+# the milestones this view follows (any other leaves the row as it is)
 FOLLOWED = (
+    AdvanceRecordedV1,
     DeAnSubmittedV1,
     DeAnForwardedV1,
     DeAnProposedV1,
@@ -130,7 +136,11 @@ def _kind(event_type: type) -> str | None:
         return "accepted"
     if issubclass(event_type, DeAnSettledV1):
         return "settled"
-    if issubclass(event_type, DeAnReturnedV1 | DeAnNotFundedV1 | DeAnClosedV1 | AdjustmentDecidedV1):
+    if issubclass(event_type, AdvanceRecordedV1):
+        return "advanced"
+    if issubclass(event_type, AdjustmentDecidedV1):
+        return "adjusted"
+    if issubclass(event_type, DeAnReturnedV1 | DeAnNotFundedV1 | DeAnClosedV1):
         return "status"
     return None
 
@@ -159,9 +169,18 @@ def _apply(row: dict[str, Any], envelope: Envelope, e: Any, kind: str) -> None:
         row["contracted_vnd"] = e.contracted_support_vnd
     elif kind == "accepted":
         row["outputs"] = _sorted_json(e.outputs)
+        worth = e.accepted_support_vnd
+        row["accepted_vnd"] = row["contracted_vnd"] if worth is None else worth
     elif kind == "settled":
         row["settled_vnd"] = e.settled_support_vnd
-    # status: returned, not funded, closed, adjustment decided change the status and time only
+    elif kind == "advanced":
+        row["advanced_vnd"] = e.advanced_total_vnd
+    elif kind == "adjusted":  # an approved change of money reaches the row (older events carry no amount)
+        if e.approved_support_vnd is not None:
+            row["approved_vnd"] = e.approved_support_vnd
+        if e.contracted_support_vnd is not None and row["contracted_vnd"]:
+            row["contracted_vnd"] = e.contracted_support_vnd
+    # status: returned, not funded, closed change the status and time only
 
 
 def attributed_province(instance: str, claimed: str) -> str:
@@ -278,6 +297,8 @@ class ProgrammeView:
             "approved_vnd": 0,
             "contracted_vnd": 0,
             "settled_vnd": 0,
+            "advanced_vnd": 0,
+            "accepted_vnd": 0,
             "outputs": "{}",
         }
 
@@ -311,14 +332,20 @@ ACCEPTED = ("da_nghiem_thu", "da_quyet_toan", "da_dong")
 
 
 def aggregate(rows: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
+    """Per group: đề án, VND by funding source, and the state support as it moves — approved,
+    contracted, advanced, accepted, settled — side by side."""
     groups: dict[Any, dict[str, Any]] = {}
     for row in rows:
         g = groups.setdefault(
-            row[by], {by: row[by], "de_an": 0, "quoc_gia": 0, "dia_phuong": 0, "doi_ung": 0, "khac": 0}
+            row[by],
+            {by: row[by], "de_an": 0, "quoc_gia": 0, "dia_phuong": 0, "doi_ung": 0, "khac": 0}
+            | dict.fromkeys(AMOUNTS, 0),
         )
         g["de_an"] += 1
         for source, amount in funding(row).items():
             g[source] += amount
+        for column in AMOUNTS:
+            g[column] += int(row.get(column) or 0)
     return [groups[k] for k in sorted(groups, key=lambda k: (k is None, str(k)))]
 
 

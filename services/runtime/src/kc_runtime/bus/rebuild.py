@@ -455,9 +455,11 @@ def live_effect(view: BusView, store: ViewStore) -> Effect:
 
 
 def ensure_tables(store: ViewStore, view: BusView) -> None:
-    """Create the view's tables where missing; a table made when the view was keyed otherwise (by id
-    alone, before records were keyed by (instance, id)) is re-keyed in place, its rows kept."""
+    """Create the view's tables where missing; a table made before the view gained a column gets it
+    (empty until a rebuild); one made when the view was keyed otherwise (by id alone, before records
+    were keyed by (instance, id)) is re-keyed in place, its rows kept."""
     with store.transaction() as cur:
         create_tables(cur, view, {t: t for t in view.tables}, drop=False)
     for logical, ddl in view.tables.items():
+        store.widen(logical, ddl)  # columns the view gained since the table was made
         store.rekey(logical, ddl, [c.strip() for c in view.keys[logical].split(",")])

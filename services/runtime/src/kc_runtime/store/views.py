@@ -131,6 +131,35 @@ class ViewStore:
             cur.execute(f"ALTER TABLE {fresh} RENAME TO {table}")
         return True
 
+    def widen(self, table: str, ddl: str) -> list[str]:
+        """Add to ``table`` the columns ``ddl`` (with ``{t}`` for the table's name) has and it lacks,
+        empty (NULL), keeping its rows; returns the columns added. A view that gained a column this way
+        shows the new figure from the events it applies next (a rebuild fills it for the past)."""
+        with self.transaction() as cur:
+            if self.primary_key(cur, table) is None:
+                return []
+            shape = f"{table}__shape"
+            cur.execute(f"DROP TABLE IF EXISTS {shape}")
+            cur.execute(self.dialect(ddl.format(t=shape)))
+            wanted = self._typed_columns(cur, shape)
+            cur.execute(f"DROP TABLE {shape}")
+            have = set(self.columns(cur, table))
+            added = [name for name in wanted if name not in have]
+            for name in added:
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN {name} {wanted[name]}")
+        return added
+
+    def _typed_columns(self, cur: ViewCursor, table: str) -> dict[str, str]:
+        if self.postgres:
+            rows = cur.execute(
+                "SELECT column_name AS name, data_type AS type FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+                (table,),
+            ).fetchall()
+        else:
+            rows = cur.execute(f"PRAGMA table_info({table})").fetchall()
+        return {r["name"]: r["type"] for r in rows}
+
     def columns(self, cur: ViewCursor, table: str) -> list[str]:
         if self.postgres:
             rows = cur.execute(

@@ -31,6 +31,9 @@ from kc_appraisal.domain.de_an.details import check_details
 from kc_appraisal.domain.de_an.events import DeAnEvents
 from kc_appraisal.domain.de_an.lifecycle import (
     LIFECYCLE,
+    MINISTRY,
+    MINISTRY_AUTHORITIES,
+    MINISTRY_DECIDES,
     Conclusion,
     DeAnType,
     Level,
@@ -43,6 +46,7 @@ from kc_appraisal.domain.errors import (
     AuthorityError,
     BudgetError,
     NotAllowedInStateError,
+    NotTheAuthorityError,
     OverCeilingError,
 )
 from kc_appraisal.domain.rules import (
@@ -54,6 +58,7 @@ from kc_appraisal.domain.rules import (
     calendar_for,
     check_ceilings,
     check_deadline,
+    check_decider,
     check_results,
     evaluate_priority,
     required_authority,
@@ -140,6 +145,36 @@ class DeAn(DeAnEvents, Aggregate):
         states, levels = LIFECYCLE[action]
         if self.status not in states or self.level not in levels:
             raise NotAllowedInStateError(action, self.status.value, self.allowed_actions())
+
+    def ministry_actions(self) -> list[str]:
+        """What of the allowed actions the ministry records on its own instance (a national đề án's
+        ministry appraisal, contract and settlement; an adjustment of the Minister or the Cục)."""
+        national = self.level is Level.national
+        out = [a for a in self.allowed_actions() if national and a in MINISTRY_DECIDES]
+        pending = self.pending_adjustment
+        if (
+            pending
+            and pending["authority"] in MINISTRY_AUTHORITIES
+            and "quyet_dinh_dieu_chinh" in self.allowed_actions()
+        ):
+            out.append("quyet_dinh_dieu_chinh")
+        return out
+
+    def _decided_by_ministry(self, action: str, by: By) -> None:
+        """On a national đề án the ministry decides ``action`` on its own instance; the province applies
+        its decision from the bus. Recorded anywhere else, it is refused naming who decides."""
+        if self.level is not Level.national or action not in MINISTRY_DECIDES or by.instance == MINISTRY:
+            return
+        authority = MINISTRY_DECIDES[action]
+        raise NotTheAuthorityError(
+            f"Đề án khuyến công quốc gia: «{label('de_an_action', action)}» do «{label('authority', authority)}» "
+            "quyết định và ghi trên hệ thống của Bộ Công Thương; tỉnh nhận kết quả qua sự kiện"
+            f" / on a national đề án, '{action}' is recorded by the ministry ({authority}) on its own instance",
+            field="status",
+            code="ministry_decides",
+            action=action,
+            required_authority=authority,
+        )
 
     def adjusted(self, change: str, changes: dict[str, Any]) -> None:
         """An approved adjustment's effect (TT 36/2013 Art. 11 change types)."""
@@ -289,6 +324,7 @@ class DeAn(DeAnEvents, Aggregate):
         minutes: dict[str, Any] | None = None,
     ) -> None:
         self._require(str(event.action))
+        self._decided_by_ministry(str(event.action), by)
         conclusion = Conclusion(conclusion)
         if minutes is None:
             council = check_council(appraisal_mode(mode), members)
@@ -404,6 +440,7 @@ class DeAn(DeAnEvents, Aggregate):
     # -- implementation ---------------------------------------------------------------------------
     def sign_contract(self, *, contract_number: str, signed_on: date, contracted_support_vnd: int, by: By) -> None:
         self._require("ky_hop_dong")
+        self._decided_by_ministry("ky_hop_dong", by)
         money(contracted_support_vnd, "contracted_support_vnd")
         if contracted_support_vnd > self.approved_support_vnd:
             raise OverCeilingError(
@@ -549,14 +586,25 @@ class DeAn(DeAnEvents, Aggregate):
         return authority
 
     def decide_adjustment(
-        self, *, approved: bool, authority: str, decision_number: str, decided_on: date, by: By
+        self,
+        *,
+        approved: bool,
+        decision_number: str,
+        decided_on: date,
+        rules: Rulebook,
+        by: By,
+        authority: str | None = None,
     ) -> None:
+        """Quyết định điều chỉnh, by whoever holds the authority the request needs (TT 36/2013 Art. 11):
+        the role that decides it, on the instance where it is recorded (the Minister's and the Cục's on the
+        ministry's, the Sở's and UBND tỉnh's on the province's). A typed ``authority`` must be that one."""
         self._require("quyet_dinh_dieu_chinh")
         pending = self.pending_adjustment
         if pending is None:
             raise AppraisalError(
                 "Không có đề nghị điều chỉnh nào đang chờ / no pending adjustment", field="decision_number"
             )
+        authority = authority or pending["authority"]
         if authority != pending["authority"]:
             raise AuthorityError(
                 f"Điều chỉnh «{label('change_type', pending['change_type'])}» thuộc thẩm quyền "
@@ -566,6 +614,7 @@ class DeAn(DeAnEvents, Aggregate):
                 code="wrong_authority",
                 required_authority=pending["authority"],
             )
+        check_decider(rules, on=decided_on, authority=authority, role=by.role, instance=by.instance or "")
         self.trigger_event(
             self.AdjustmentDecided,
             approved=approved,
@@ -582,13 +631,29 @@ class DeAn(DeAnEvents, Aggregate):
         self.trigger_event(self.Completed, completed_on=completed_on, **by.fields)
 
     def accept(
-        self, *, accepted_on: date, outputs: dict[str, int], by: By, rules: Rulebook | None = None, report: str = ""
+        self,
+        *,
+        accepted_on: date,
+        outputs: dict[str, int],
+        by: By,
+        rules: Rulebook | None = None,
+        report: str = "",
+        accepted_support_vnd: int | None = None,
     ) -> None:
         """Nghiệm thu: the results typed per the đề án's activity contents (rule data); the establishments
-        supported are its beneficiaries, not a typed number."""
+        supported are its beneficiaries, not a typed number. And what the accepted work is worth in support
+        (the contract's amount unless said; never above it — a stopped đề án accepts the volume done)."""
         self._require("nghiem_thu")
         if rules is None:
             raise AppraisalError("Thiếu quy định kết quả nghiệm thu / result rules missing", field="outputs")
+        worth = self.contracted_support_vnd if accepted_support_vnd is None else accepted_support_vnd
+        money(worth, "accepted_support_vnd")
+        if worth > self.contracted_support_vnd:
+            raise OverCeilingError(
+                f"Giá trị nghiệm thu {vnd(worth)} đồng vượt kinh phí hợp đồng {vnd(self.contracted_support_vnd)} đồng"
+                " / accepted above the contract",
+                field="accepted_support_vnd",
+            )
         clean, version = check_results(
             rules, on=accepted_on, contents=list(self.details["activity_contents"]), outputs=dict(outputs)
         )
@@ -598,11 +663,13 @@ class DeAn(DeAnEvents, Aggregate):
             outputs=clean,
             report=text(report, "report", required=False),
             rule_versions=[version] if version else [],
+            accepted_support_vnd=worth,
             **by.fields,
         )
 
     def settle(self, *, settled_on: date, dossier_on: date, settled_support_vnd: int, rules: Rulebook, by: By) -> None:
         self._require("quyet_toan")
+        self._decided_by_ministry("quyet_toan", by)
         if self.acceptance is None:  # the lifecycle allows settlement only after acceptance
             raise NotAllowedInStateError("quyet_toan", self.status.value, self.allowed_actions())
         money(settled_support_vnd, "settled_support_vnd")

@@ -324,10 +324,19 @@ class DeAnEvents:
         outputs: dict[str, int]
         report: str
         rule_versions: list[str]  # the result catalogue applied (absent from older events)
+        accepted_support_vnd: int | None  # what the accepted work is worth (None: stored before it was said)
         action = "nghiem_thu"
+        class_version = 3
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["accepted_support_vnd"] = None  # accepted before the worth was recorded: the contract's
+            state.setdefault("rule_versions", [])  # accepted before the result catalogue was recorded
 
         def record(self, de_an: Any) -> None:
             de_an.acceptance = {"accepted_on": self.accepted_on, "outputs": self.outputs, "report": self.report}
+            if self.accepted_support_vnd is not None:  # an older acceptance: worth the contract, said nowhere
+                de_an.acceptance["accepted_support_vnd"] = self.accepted_support_vnd
 
     class Settled(Event):
         settled_on: date

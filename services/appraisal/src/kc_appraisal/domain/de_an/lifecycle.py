@@ -98,6 +98,15 @@ LEADS_TO: dict[str, Status] = {
 REJECTED_TO: dict[str, Status] = {"tham_dinh_co_so": S.base_rejected, "tham_dinh_cap_bo": S.ministry_rejected}
 TERMINAL = {S.base_rejected, S.ministry_rejected, S.not_funded, S.closed}
 
+# The ministry decides on its own instance: on a national đề án, the Cục's appraisal, the contract it
+# signs and the settlement it approves are recorded by the ministry's officers on ``bo`` and reach the
+# province as events (the province applies them; nobody records them on the province's instance).
+MINISTRY = "bo"
+MINISTRY_DECIDES: dict[str, str] = {"tham_dinh_cap_bo": "cuc", "ky_hop_dong": "cuc", "quyet_toan": "cuc"}
+# the authorities of the ministry (TT 36/2013 Art. 11: the Minister, the Cục): their adjustment decisions
+# too are recorded on ``bo``; the Sở's and UBND tỉnh's on the province's instance
+MINISTRY_AUTHORITIES = frozenset({"bo_truong", "cuc"})
+
 
 def allowed_actions(status: Status, level: Level) -> list[str]:
     return [a for a, (states, levels) in LIFECYCLE.items() if status in states and level in levels]

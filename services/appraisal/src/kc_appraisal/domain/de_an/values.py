@@ -12,11 +12,15 @@ from kc_appraisal.domain.errors import AppraisalError, BudgetError
 @dataclass(frozen=True)
 class By:
     """Who decided, in which conversation (correlation), because of which message (causation):
-    carried once by every decision event."""
+    carried once by every decision event. ``role`` and ``instance`` say in which capacity and where the
+    decision was recorded (the authority it needs is checked against them; the events keep the actor,
+    whose name says both)."""
 
     actor: str
     correlation_id: str | None = None
     causation_id: str | None = None
+    role: str | None = None
+    instance: str | None = None
 
     @property
     def fields(self) -> dict[str, Any]:
