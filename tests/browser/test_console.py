@@ -304,6 +304,35 @@ def test_the_ministry_approves_a_national_batch_and_the_province_sees_it_approve
     amended = lp.locator("#dieu-chinh").inner_text()
     assert "4100/QĐ-BCT" in amended and "20/06/2024" in amended and "Thứ trưởng Bộ Công Thương" in amended
     assert f"{code}: 150.000.000 đồng (Một trăm năm mươi triệu đồng)" in amended
+    # the province carries it out: the contract, a monthly progress report, a photo of the work on it
+    page.goto(de_an)
+    act(
+        page,
+        "Ký hợp đồng",
+        {
+            "Số hợp đồng": "15/2024/HĐ-KCQG",
+            "Ngày ký": "01/07/2024",
+            "Kinh phí hỗ trợ theo hợp đồng (đồng)": "150.000.000",
+        },
+    )
+    act(
+        page,
+        "Báo cáo tiến độ",
+        {"Tháng báo cáo": "2024-08", "Tiến độ (%)": "40", "Nội dung đã thực hiện": "Đã lắp máy sấy"},
+    )
+    assert "Tháng 2024-08: 40%" in page.locator("#tien-do").inner_text()
+    report = page.locator("#tien-do-2024-08")
+    report.get_by_label("Ảnh tháng 2024-08 (JPEG, PNG; tối đa 10 MB)").set_input_files(
+        {"name": "lap-may.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8\xff\xe0" + os.urandom(64)}
+    )
+    report.get_by_label("Chú thích ảnh tháng 2024-08").fill("Máy sấy chè đã lắp")
+    report.get_by_role("button", name="Thêm ảnh tháng 2024-08").click()
+    assert "Đã thêm ảnh vào báo cáo tiến độ tháng 2024-08." in so.main_text()
+    photos = page.locator("#tien-do-2024-08 ul.photos").inner_text()
+    assert "Máy sấy chè đã lắp" in photos and "Ảnh JPEG" in photos
+    axe(page, "đề án page with a progress photo")
+    shot(page, "12-de-an-tien-do")
+
     with system.api("bo", "planning", "lanh_dao_bo") as api:
         line = next(
             line
@@ -459,12 +488,41 @@ def test_an_implementing_unit_drafts_and_submits_its_own_and_cannot_see_another_
     assert state_text(page) == "Đã nộp hồ sơ"
     mine = page.url.removeprefix(unit.base)
 
+    # its own documents: kept at the province, what a file is read from its bytes, downloaded as an attachment
+    files = page.locator("#tai-lieu")
+    select(page, "Loại tài liệu", "thuyet_minh")
+    files.get_by_label(re.compile("^Tệp")).set_input_files(
+        {"name": "trang.pdf", "mimeType": "application/pdf", "buffer": b"<html><script>alert(1)</script></html>"}
+    )
+    files.get_by_role("button", name="Nộp tài liệu").click()
+    assert "Chưa nộp: Loại tệp không được nhận" in unit.main_text()  # HTML sent as a PDF
+    assert page.locator("#tai-lieu-de-an").count() == 0
+    pdf = b"%PDF-1.4 thuyet minh " + os.urandom(16)
+    select(page, "Loại tài liệu", "thuyet_minh")
+    page.locator("#tai-lieu").get_by_label(re.compile("^Tệp")).set_input_files(
+        {"name": "thuyet-minh.pdf", "mimeType": "application/pdf", "buffer": pdf}
+    )
+    page.locator("#tai-lieu").get_by_role("button", name="Nộp tài liệu").click()
+    assert "Đã nộp tài liệu: Thuyết minh đề án." in unit.main_text()
+    row = page.locator("#tai-lieu-de-an tbody tr").first.inner_text()
+    assert "Thuyết minh đề án" in row and "PDF" in row
+    axe(page, "unit's đề án page with its documents")
+    link = page.locator("#tai-lieu-de-an a").first.get_attribute("href")
+    assert link
+    got = page.request.get(unit.base + link)
+    assert got.status == 200 and got.body() == pdf
+    assert (
+        got.headers["content-disposition"].startswith("attachment;")
+        and got.headers["x-content-type-options"] == "nosniff"
+    )
+
     other = officer("donvi2.nghean", "tinh-40")
     other.go("/cong-don-vi")
     assert code not in other.main_text()
     response = other.go(mine)
     assert response.status in (403, 404)
     assert code not in other.main_text()
+    assert other.page.request.get(other.base + link).status in (403, 404)  # nor its documents
 
 
 # -- the public: a status by code, nothing personal -----------------------------------------------------------

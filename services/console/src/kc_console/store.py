@@ -90,6 +90,8 @@ ACTIVITY: dict[str, str] = {
     "webhook_xoa": "Xóa webhook",
     "gui_lai_webhook": "Gửi lại lượt webhook",
     "kiem_tra_nhat_ky": "Kiểm tra chữ ký và chuỗi băm của nhật ký",
+    "nop_tai_lieu_de_an": "Nộp tài liệu đề án",
+    "anh_tien_do": "Thêm ảnh báo cáo tiến độ",
 }
 
 

@@ -170,7 +170,7 @@ def router() -> APIRouter:
         except ValueError:
             as_of = ""
         params = {"as_of": as_of} if as_of else None
-        state = await api_calls.get("appraisal", f"/de-an/{_uuid(de_an_id)}", instance=where, params=params)
+        state = await api_calls.get("appraisal", f"/de-an/{uuid_of(de_an_id)}", instance=where, params=params)
         timeline = await api_calls.get("appraisal", f"/de-an/{state['id']}/timeline", instance=where)
         actions = [] if as_of else allowed(officer, state, where)
         return render(
@@ -185,13 +185,16 @@ def router() -> APIRouter:
             where=where,
             as_of=as_of,
             totals=totals(state),
+            # its own files: filed by who drafts it, while it is not closed (and not on a past state)
+            may_file=not as_of and officer.may("draft", where) and state.get("status") != "da_dong",
+            document_kinds=list(vocab.labels("de_an_document_kind").items()),
         )
 
     @api.get("/de-an/{where}/{de_an_id}/sua")
     async def edit_page(request: Request, where: str, de_an_id: str) -> Response:
         officer = require(request)
         where = instance_arg(request, where)
-        state = await calls(request, officer).get("appraisal", f"/de-an/{_uuid(de_an_id)}", instance=where)
+        state = await calls(request, officer).get("appraisal", f"/de-an/{uuid_of(de_an_id)}", instance=where)
         return await _draft_form(request, officer, values=None, errors={}, other=[], state=state, where=where)
 
     @api.post("/de-an/{where}/{de_an_id}/sua")
@@ -200,7 +203,7 @@ def router() -> APIRouter:
         form = await checked_form(request)
         where = instance_arg(request, where)
         api_calls = calls(request, officer)
-        state = await api_calls.get("appraisal", f"/de-an/{_uuid(de_an_id)}", instance=where)
+        state = await api_calls.get("appraisal", f"/de-an/{uuid_of(de_an_id)}", instance=where)
         rules = await appraisal_rules(api_calls, where)
         fields = draft_fields(rules, await beneficiary_options(api_calls, where, officer), new=False, unit=officer.unit)
         parsed = parse(form, fields)
@@ -243,7 +246,7 @@ def router() -> APIRouter:
         officer = require(request)
         where = instance_arg(request, where)
         api_calls = calls(request, officer)
-        state = await api_calls.get("appraisal", f"/de-an/{_uuid(de_an_id)}", instance=where)
+        state = await api_calls.get("appraisal", f"/de-an/{uuid_of(de_an_id)}", instance=where)
         fields = await _fields(api_calls, where, code, state)
         values = defaults(fields)
         if code in ("tham_dinh_co_so", "tham_dinh_cap_bo"):
@@ -257,7 +260,7 @@ def router() -> APIRouter:
         where = instance_arg(request, where)
         action = action_of(code)
         api_calls = calls(request, officer)
-        state = await api_calls.get("appraisal", f"/de-an/{_uuid(de_an_id)}", instance=where)
+        state = await api_calls.get("appraisal", f"/de-an/{uuid_of(de_an_id)}", instance=where)
         fields = await _fields(api_calls, where, code, state)
         parsed = parse(form, fields)
         if parsed.errors:
@@ -333,7 +336,7 @@ async def _fields(api_calls: Any, where: str, code: str, state: dict[str, Any]) 
     return fields
 
 
-def _uuid(text: str) -> str:
+def uuid_of(text: str) -> str:
     import uuid
 
     try:
