@@ -14,12 +14,7 @@ from kc_runtime.process import serve
 from kc_runtime.service import ServiceRuntime
 from kc_runtime.store.eventstore import persistence_env
 from kc_runtime.store.views import ViewStore
-from kc_runtime.web.apidocs import install_offline_docs
-from kc_runtime.web.auth import install_auth
-from kc_runtime.web.errors import install_problem_handlers
-from kc_runtime.web.guards import install_request_guards
-from kc_runtime.web.metrics import install_metrics
-from kc_runtime.web.probes import install_health
+from kc_runtime.web.stack import install_service_stack
 
 from kc_notifications import api, feed, messaging
 from kc_notifications import metrics as delivery_metrics
@@ -90,12 +85,14 @@ def create_app(settings: NotificationSettings) -> FastAPI:
     app.state.deliverer = deliverer
     app.state.mail_sink = sink
     app.include_router(api.router())
-    install_problem_handlers(app, {SubscriptionNotFoundError: 404, WebhookError: 422, NoRuleInForceError: 422})
-    install_auth(app, instance=settings.instance, trust=runtime.trust, permissions=ROUTE_PERMISSIONS)
-    install_request_guards(app)
-    install_metrics(app, runtime.metrics)  # outermost: counts what the guards and auth refuse
-    install_health(app, runtime.readiness)
-    install_offline_docs(app)
+    install_service_stack(
+        app,
+        runtime,
+        instance=settings.instance,
+        permissions=ROUTE_PERMISSIONS,
+        status_by_error={SubscriptionNotFoundError: 404, WebhookError: 422, NoRuleInForceError: 422},
+        outbox_head=False,
+    )
     return app
 
 

@@ -10,12 +10,7 @@ from kc_runtime.settings import Settings
 from kc_runtime.store.eventstore import persistence_env
 from kc_runtime.store.localprojection import LocalProjection
 from kc_runtime.store.views import ViewStore
-from kc_runtime.web.apidocs import install_offline_docs
-from kc_runtime.web.auth import install_auth
-from kc_runtime.web.errors import install_problem_handlers
-from kc_runtime.web.guards import install_request_guards
-from kc_runtime.web.metrics import install_metrics
-from kc_runtime.web.probes import install_health, install_outbox_head
+from kc_runtime.web.stack import install_service_stack
 
 from kc_planning import api, messaging, translators
 from kc_planning.application import NotFoundError, NotOwnerError, PlanningApplication
@@ -74,13 +69,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.views = views
     app.state.runtime = runtime
     app.include_router(api.router())
-    install_problem_handlers(app, {NotFoundError: 404, NotOwnerError: 403, PlanError: 422})
-    install_auth(app, instance=settings.instance, trust=runtime.trust, permissions=ROUTE_PERMISSIONS)
-    install_request_guards(app, upload_bytes=5 * 1024 * 1024)
-    install_metrics(app, runtime.metrics)  # outermost: counts what the guards and auth refuse
-    install_health(app, runtime.readiness)
-    install_outbox_head(app, runtime.outbox_head)
-    install_offline_docs(app)
+    install_service_stack(
+        app,
+        runtime,
+        instance=settings.instance,
+        permissions=ROUTE_PERMISSIONS,
+        status_by_error={NotFoundError: 404, NotOwnerError: 403, PlanError: 422},
+        upload_bytes=5 * 1024 * 1024,
+    )
     return app
 
 

@@ -11,12 +11,7 @@ from kc_runtime.settings import Settings
 from kc_runtime.store.eventstore import persistence_env
 from kc_runtime.store.localprojection import LocalProjection
 from kc_runtime.store.views import ViewStore
-from kc_runtime.web.apidocs import install_offline_docs
-from kc_runtime.web.auth import install_auth
-from kc_runtime.web.errors import install_problem_handlers
-from kc_runtime.web.guards import install_request_guards
-from kc_runtime.web.metrics import install_metrics
-from kc_runtime.web.probes import install_health, install_outbox_head
+from kc_runtime.web.stack import install_service_stack
 
 from kc_registry import api, messaging, rulebook, translators
 from kc_registry.application import EstablishmentNotFoundError, RegistryApplication
@@ -81,22 +76,21 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.projection = projection
     app.state.runtime = runtime
     app.include_router(api.router())
-    install_problem_handlers(
+    install_service_stack(
         app,
-        {
+        runtime,
+        instance=settings.instance,
+        permissions=ROUTE_PERMISSIONS,
+        status_by_error={
             EstablishmentNotFoundError: 404,
             DuplicateEstablishmentError: 409,
             StaleVersionError: 409,
             RegistryError: 422,
             NoRuleInForceError: 422,
         },
+        upload_bytes=MAX_DOCUMENT_BYTES + 64 * 1024,
+        degradation=True,
     )
-    install_auth(app, instance=settings.instance, trust=runtime.trust, permissions=ROUTE_PERMISSIONS)
-    install_request_guards(app, upload_bytes=MAX_DOCUMENT_BYTES + 64 * 1024)
-    install_metrics(app, runtime.metrics)  # outermost: counts what the guards and auth refuse
-    install_health(app, runtime.readiness, runtime.degradation)
-    install_outbox_head(app, runtime.outbox_head)
-    install_offline_docs(app)
     return app
 
 
