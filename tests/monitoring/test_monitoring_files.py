@@ -1,7 +1,7 @@
 """deploy/monitoring/: the alert rules pass ``promtool check rules`` (Debian's prometheus package; CI
-installs it), and every metric an alert, a dashboard panel or a recording names is one the services
-export — read from each service's own ``/metrics`` exposition, parsed by prometheus-client's parser; the
-scrape configuration lists every service of ``make run`` on its port."""
+installs it); every service's exposition passes ``promtool check metrics``; every metric an alert or a
+dashboard panel names is one the services export — read from each service's own ``/metrics``, parsed
+by prometheus-client's parser; the scrape configuration lists every service of ``make run`` on its port."""
 
 from __future__ import annotations
 
@@ -70,6 +70,25 @@ def exported(text: str) -> set[str]:
     return names
 
 
+def promtool_or_skip() -> str | None:
+    """promtool's path; None (the caller skips) when it is missing outside CI; a failure in CI."""
+    promtool = shutil.which("promtool")
+    if promtool is None and os.environ.get("CI"):
+        pytest.fail("promtool missing (CI installs Debian's prometheus package: .ci/run)")
+    return promtool
+
+
+def lint(exposition: str) -> None:
+    """Prometheus' own parser and metric-name lint (``promtool check metrics``) on an exposition."""
+    promtool = promtool_or_skip()
+    if promtool is None:
+        return
+    checked = subprocess.run(
+        [promtool, "check", "metrics"], input=exposition, capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 def test_every_metric_the_rules_and_dashboard_name_is_exported(
     make_settings: SettingsFactory, tmp_path: Path, rules: list[dict[str, object]]
 ) -> None:
@@ -91,8 +110,10 @@ def test_every_metric_the_rules_and_dashboard_name_is_exported(
             assert answer.status_code == 200
             available |= exported(answer.text)
             families |= {f.name for f in text_string_to_metric_families(answer.text)}
+            lint(answer.text)
     console = console_app(ConsoleSettings(instance="tinh-40", var_dir=tmp_path / "console"))
     available |= exported(console.state.metrics.exposition().decode())
+    lint(console.state.metrics.exposition().decode())
     families |= {f.name for f in text_string_to_metric_families(console.state.metrics.exposition().decode())}
 
     named = {rule["alert"]: metric_names(str(rule["expr"])) for rule in rules}
@@ -120,10 +141,8 @@ def test_every_metric_the_rules_and_dashboard_name_is_exported(
 
 
 def test_the_alert_rules_pass_promtool(tmp_path: Path) -> None:
-    promtool = shutil.which("promtool")
+    promtool = promtool_or_skip()
     if promtool is None:
-        if os.environ.get("CI"):
-            pytest.fail("promtool missing (CI installs Debian's prometheus package: .ci/run)")
         pytest.skip("promtool not installed (apt-get install prometheus)")
     checked = subprocess.run(
         [promtool, "check", "rules", str(MONITORING / "alerts.yml")], capture_output=True, text=True, check=False
