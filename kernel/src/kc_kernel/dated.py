@@ -7,7 +7,9 @@ holds one or more *rule sets*, each a list of versions. Every decision a service
 
 from __future__ import annotations
 
+import tomllib
 from datetime import date
+from importlib.resources import files
 from itertools import pairwise
 from typing import Any, Generic, TypeVar
 
@@ -80,3 +82,8 @@ def rules_from_records(name: str, params: type[P], records: list[dict[str, Any]]
         for r in records
     ]
     return DatedRules[params](name=name, versions=tuple(versions))  # type: ignore[valid-type]
+
+
+def read_rules(package: str, name: str) -> dict[str, Any]:
+    """One TOML file of a service's dated rules, ``<package>/rules/<name>`` (shipped inside the package)."""
+    return tomllib.loads(files(package).joinpath("rules", name).read_text("utf-8"))

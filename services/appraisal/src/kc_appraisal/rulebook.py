@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from functools import cache
-from importlib.resources import files
 from typing import Any
 
-from kc_kernel.dated import rules_from_records
+from kc_kernel.dated import read_rules, rules_from_records
 
 from kc_appraisal.domain.council import CouncilRule, CouncilRules, Scoresheets
 from kc_appraisal.domain.rules import (
@@ -24,7 +22,7 @@ from kc_appraisal.domain.rules import (
 
 
 def _read(name: str) -> dict[str, Any]:
-    return tomllib.loads(files("kc_appraisal").joinpath("rules", name).read_text("utf-8"))
+    return read_rules("kc_appraisal", name)
 
 
 @cache

@@ -4,13 +4,11 @@ stable key, so running it twice the same day queues nothing new."""
 
 from __future__ import annotations
 
-import tomllib
 from datetime import date
 from functools import cache
-from importlib.resources import files
 
 import holidays
-from kc_kernel.dated import DatedRules, rules_from_records
+from kc_kernel.dated import DatedRules, read_rules, rules_from_records
 from kc_kernel.vocabulary import label
 from kc_runtime.store.views import ViewStore
 
@@ -26,7 +24,7 @@ PROGRESS_REMINDER_DAY = 20  # five days before the 25th
 
 @cache
 def reminder_rules() -> DatedRules[ReminderRule]:
-    data = tomllib.loads(files("kc_notifications").joinpath("rules", "reminders.toml").read_text("utf-8"))
+    data = read_rules("kc_notifications", "reminders.toml")
     return rules_from_records("reminders", ReminderRule, data["reminders"])
 
 

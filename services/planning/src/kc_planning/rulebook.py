@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from datetime import date
 from functools import cache
-from importlib.resources import files
 from typing import Any
 
-from kc_kernel.dated import DatedRules, rules_from_records
+from kc_kernel.dated import DatedRules, read_rules, rules_from_records
 from pydantic import BaseModel, ConfigDict
 
 
@@ -26,7 +24,7 @@ class NationalCalendarRule(BaseModel):
 
 
 def _read(name: str) -> dict[str, Any]:
-    return tomllib.loads(files("kc_planning").joinpath("rules", name).read_text("utf-8"))
+    return read_rules("kc_planning", name)
 
 
 @cache

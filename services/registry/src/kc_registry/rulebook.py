@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from functools import cache
-from importlib.resources import files
 from typing import Any
 
-from kc_kernel.dated import DatedRules, rules_from_records
+from kc_kernel.dated import DatedRules, read_rules, rules_from_records
 from kc_kernel.vocabulary import labels
 from pydantic import BaseModel, ConfigDict
 
@@ -31,7 +29,7 @@ from kc_registry.domain.recognition import OcopRule, RecognitionRules, TypicalPr
 
 
 def _read(name: str) -> dict[str, Any]:
-    return tomllib.loads(files("kc_registry").joinpath("rules", name).read_text("utf-8"))
+    return read_rules("kc_registry", name)
 
 
 @cache

@@ -14,10 +14,8 @@ payload claims. The ministry's own đề án keep the province they name.
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Iterator, Sequence
 from functools import cache, lru_cache
-from importlib.resources import files
 from typing import Any, ClassVar
 
 from kc_contracts import ContractEvent, Envelope
@@ -38,6 +36,7 @@ from kc_contracts.appraisal_events import (
     MinistryAppraisalRecordedV1,
 )
 from kc_contracts.subjects import stream_name
+from kc_kernel.dated import read_rules
 from kc_kernel.vocabulary import has_label, label
 from kc_runtime.adminunits import load_catalogue
 from kc_runtime.bus.rebuild import Source
@@ -77,7 +76,7 @@ AMOUNTS = ("approved_vnd", "contracted_vnd", "advanced_vnd", "accepted_vnd", "se
 
 @cache
 def regions() -> dict[str, str]:
-    data = tomllib.loads(files("kc_planning").joinpath("rules", "regions.toml").read_text("utf-8"))
+    data = read_rules("kc_planning", "regions.toml")
     return {code: region for region, codes in data["regions"].items() for code in codes}
 
 
