@@ -16,20 +16,18 @@ from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Query, Request
 from kc_contracts.limits import MAX_BUDGET_LINES, Batch, Count, FreeForm, PositiveVnd, Vnd, totals_within
 from kc_contracts.subjects import Instance
-from kc_kernel.periods import MONTH_PATTERN, PlanYear, ReportMonth
-from kc_runtime.store.files import EXTENSIONS
+from kc_kernel.periods import PlanYear, ReportMonth
 from kc_runtime.web.actor import actor_of
 from kc_runtime.web.errors import problem_responses, rules_dated_by
 from kc_runtime.web.fields import Text50, Text100, Text200, Text300, Text500
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from starlette.concurrency import run_in_threadpool
 
 from kc_appraisal import commands as c
-from kc_appraisal.application import MAX_DOCUMENT_BYTES, MAX_PHOTO_BYTES, AppraisalApplication, DeAnNotFoundError
-from kc_appraisal.domain.de_an import AppraisalMode, Conclusion, DeAnType, DocumentKind, Level
+from kc_appraisal.application import AppraisalApplication, DeAnNotFoundError
+from kc_appraisal.domain.de_an import AppraisalMode, Conclusion, DeAnType, Level
 from kc_appraisal.domain.de_an import Member as CouncilMember
 
 
@@ -435,70 +433,6 @@ def router() -> APIRouter:
 
     for route in ROUTES:
         add(route)
-
-    # -- the đề án's own files: kept at the province, served as attachments --------------------------
-    @api.post(
-        "/de-an/{de_an_id}/documents",
-        status_code=201,
-        tags=["tài liệu"],
-        responses=problem_responses(404, 409, 413, 422),
-        summary="Nộp tài liệu của đề án (PDF, JPEG, PNG, .docx, .xlsx theo nội dung tệp; ≤ 20 MB; lưu tại tỉnh)",
-    )
-    async def file_document(
-        de_an_id: UUID,
-        request: Request,
-        kind: Annotated[DocumentKind, Form(description="thuyet_minh, du_toan, hop_dong, bien_ban, chung_tu, khac")],
-        file: Annotated[UploadFile, File()],
-    ) -> dict[str, Any]:
-        data = await file.read(MAX_DOCUMENT_BYTES + 1)
-        return await run_in_threadpool(app_of(request).file_document, de_an_id, kind.value, data, actor_of(request))
-
-    @api.get("/de-an/{de_an_id}/documents", tags=["tài liệu"], responses=errors, summary="Tài liệu của đề án")
-    def documents(de_an_id: UUID, request: Request) -> list[dict[str, Any]]:
-        return list(app_of(request).get(de_an_id, actor=actor_of(request)).state()["documents"])
-
-    @api.post(
-        "/de-an/{de_an_id}/progress/{month}/photos",
-        status_code=201,
-        tags=["thực hiện"],
-        responses=problem_responses(404, 409, 413, 422),
-        summary="Thêm ảnh vào báo cáo tiến độ tháng (JPEG, PNG theo nội dung tệp; ≤ 10 MB; tối đa 12 ảnh)",
-    )
-    async def file_progress_photo(
-        de_an_id: UUID,
-        month: Annotated[str, Path(pattern=MONTH_PATTERN, description="Tháng báo cáo, YYYY-MM")],
-        request: Request,
-        file: Annotated[UploadFile, File()],
-        caption: Annotated[str, Form(max_length=200, description="Chú thích ảnh")] = "",
-    ) -> dict[str, Any]:
-        data = await file.read(MAX_PHOTO_BYTES + 1)
-        return await run_in_threadpool(
-            app_of(request).file_progress_photo, de_an_id, month, data, caption, actor_of(request)
-        )
-
-    @api.get(
-        "/de-an/{de_an_id}/files/{sha256}",
-        tags=["tài liệu"],
-        responses=errors,
-        response_class=Response,
-        summary="Tải một tệp của đề án (tài liệu, ảnh tiến độ): tải về, không mở trong trình duyệt",
-    )
-    def file_download(
-        de_an_id: UUID, sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")], request: Request
-    ) -> Response:
-        media_type, data = app_of(request).file_bytes(de_an_id, sha256, actor_of(request))
-        # as the registry's dossier: saved as an attachment with the type its bytes showed, never
-        # sniffed, sandboxed if opened anyway
-        return Response(
-            data,
-            media_type=media_type,
-            headers={
-                "ETag": f'"{sha256}"',
-                "Content-Disposition": f'attachment; filename="de-an-{sha256[:12]}{EXTENSIONS.get(media_type, "")}"',
-                "X-Content-Type-Options": "nosniff",
-                "Content-Security-Policy": "sandbox; default-src 'none'",
-            },
-        )
 
     def add_national(route: Route) -> None:
         def handler(instance: Instance, de_an_id: UUID, body: Any, request: Request) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from kc_runtime.store.localprojection import LocalProjection
 from kc_runtime.store.views import ViewStore
 from kc_runtime.web.stack import install_service_stack
 
-from kc_appraisal import api, messaging, rulebook, translators
+from kc_appraisal import api, files_api, messaging, rulebook, translators
 from kc_appraisal import metrics as programme_metrics
 from kc_appraisal.application import (
     MAX_DOCUMENT_BYTES,
@@ -93,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.de_an_list = de_an_view
     app.state.runtime = runtime
     app.include_router(api.router())
+    app.include_router(files_api.router())
     install_service_stack(
         app,
         runtime,

@@ -11,9 +11,10 @@ Stored events name this package as their module (``kc_appraisal.domain.de_an:DeA
 """
 
 from kc_appraisal.domain.beneficiary import BeneficiaryFacts, BeneficiaryLookup
-from kc_appraisal.domain.de_an.aggregate import DeAn, DocumentKind
+from kc_appraisal.domain.de_an.aggregate import DeAn
 from kc_appraisal.domain.de_an.budget import BudgetLine, check_budget_lines, totals
 from kc_appraisal.domain.de_an.council import AppraisalMode, Member
+from kc_appraisal.domain.de_an.files import DocumentKind
 from kc_appraisal.domain.de_an.lifecycle import LIFECYCLE, TERMINAL, Conclusion, DeAnType, Level, Status
 from kc_appraisal.domain.de_an.values import By
 

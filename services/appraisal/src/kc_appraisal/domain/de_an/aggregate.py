@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +28,7 @@ from kc_appraisal.domain.de_an.council import (
 )
 from kc_appraisal.domain.de_an.details import check_details
 from kc_appraisal.domain.de_an.events import DeAnEvents
+from kc_appraisal.domain.de_an.files import DeAnFiles
 from kc_appraisal.domain.de_an.lifecycle import (
     LIFECYCLE,
     MINISTRY,
@@ -66,23 +66,7 @@ from kc_appraisal.domain.rules import (
 )
 
 
-class DocumentKind(StrEnum):
-    """What a đề án's own document is (labels: vocabulary kind de_an_document_kind)."""
-
-    thuyet_minh = "thuyet_minh"  # the đề án's explanation (thuyết minh)
-    du_toan = "du_toan"  # the detailed estimate
-    hop_dong = "hop_dong"  # the contract and its annexes
-    bien_ban = "bien_ban"  # minutes (acceptance, appraisal)
-    chung_tu = "chung_tu"  # invoices, payment vouchers
-    khac = "khac"
-
-
-DOCUMENT_KINDS = tuple(k.value for k in DocumentKind)
-MAX_DOCUMENTS = 100
-MAX_PHOTOS_PER_REPORT = 12
-
-
-class DeAn(DeAnEvents, Aggregate):
+class DeAn(DeAnEvents, DeAnFiles, Aggregate):
     """A đề án khuyến công and its whole history (its events: ``events.DeAnEvents``)."""
 
     status: Status
@@ -467,54 +451,6 @@ class DeAn(DeAnEvents, Aggregate):
             )
         self.trigger_event(
             self.ProgressReported, month=month, percent=percent, note=text(note, "note", required=False), **by.fields
-        )
-
-    # -- its own files (kept at the province; the events carry hashes only) ------------------------
-    def file_document(self, *, kind: str, sha256: str, size_bytes: int, media_type: str, by: By) -> None:
-        if kind not in DOCUMENT_KINDS:
-            raise AppraisalError(f"Loại tài liệu không có: {kind} / unknown document kind", field="kind")
-        if self.status is Status.closed:
-            raise AppraisalError("Đề án đã đóng: không nộp thêm tài liệu / the đề án is closed", field="file")
-        if sha256 in self.documents:
-            raise AppraisalError("Tài liệu này đã có trong hồ sơ đề án / already filed", field="file")
-        if len(self.documents) >= MAX_DOCUMENTS:
-            raise AppraisalError(f"Đề án đã có {MAX_DOCUMENTS} tài liệu (tối đa) / too many documents", field="file")
-        self.trigger_event(
-            self.DocumentFiled, kind=kind, sha256=sha256, size_bytes=size_bytes, media_type=media_type, **by.fields
-        )
-
-    def file_progress_photo(
-        self, *, month: str, sha256: str, size_bytes: int, media_type: str, caption: str, by: By
-    ) -> None:
-        report = next((r for r in reversed(self.progress) if r["month"] == month), None)
-        if report is None:
-            raise AppraisalError(
-                f"Chưa có báo cáo tiến độ tháng {month}: báo cáo trước, rồi thêm ảnh / report the month first",
-                field="month",
-            )
-        if self.status is Status.closed:
-            raise AppraisalError("Đề án đã đóng: không thêm ảnh / the đề án is closed", field="file")
-        photos = report.get("photos", [])
-        if any(p["sha256"] == sha256 for p in photos):
-            raise AppraisalError("Ảnh này đã có trong báo cáo tháng / already attached", field="file")
-        if len(photos) >= MAX_PHOTOS_PER_REPORT:
-            raise AppraisalError(
-                f"Báo cáo tháng {month} đã có {MAX_PHOTOS_PER_REPORT} ảnh (tối đa) / too many photos", field="file"
-            )
-        self.trigger_event(
-            self.ProgressPhotoFiled,
-            month=month,
-            sha256=sha256,
-            size_bytes=size_bytes,
-            media_type=media_type,
-            caption=text(caption, "caption", required=False),
-            **by.fields,
-        )
-
-    def has_file(self, sha256: str) -> bool:
-        """Whether ``sha256`` is one of its documents or progress photos."""
-        return sha256 in self.documents or any(
-            p["sha256"] == sha256 for r in self.progress for p in r.get("photos", [])
         )
 
     def record_advance(self, *, amount_vnd: int, paid_on: date, rules: Rulebook, by: By) -> None:
