@@ -26,7 +26,7 @@ from kc_registry.permissions import ROUTE_PERMISSIONS as REGISTRY
 from kc_runtime.keys import ensure_instance_key, revoke
 from kc_runtime.settings import Settings
 from kc_runtime.web.auth import ROLES, issue_token
-from kc_testing.fixtures import SettingsFactory, bearer
+from kc_testing.fixtures import SettingsFactory, bearer, de_an_draft
 
 PROBLEM = "application/problem+json"
 ESTABLISHMENT = {
@@ -199,23 +199,7 @@ def test_appraisal_and_planning_roles_do_their_own_steps(make_settings: Settings
     ministry = planning_app(make_settings("planning", instance="bo"))
     apr, plan, bo = (TestClient(a, raise_server_exceptions=False) for a in (appraisal, planning, ministry))
     s, sb = appraisal.state.runtime.settings, ministry.state.runtime.settings
-    draft = {
-        "code": "KCĐP-40-2024-77",
-        "title": "Đào tạo nghề mây tre đan",
-        "level": "dia_phuong",
-        "de_an_type": "kcdp",
-        "plan_year": 2024,
-        "implementing_unit": "Trung tâm Khuyến công Nghệ An",
-        "activity_contents": ["1"],
-        "budget_lines": [
-            {
-                "cost_item": "Lớp đào tạo",
-                "support_item": "dao_tao_nghe",
-                "total_cost_vnd": 90_000_000,
-                "support_requested_vnd": 90_000_000,
-            }
-        ],
-    }
+    draft = de_an_draft("KCĐP-40-2024-77")
     # the implementing unit drafts; it cannot appraise its own đề án
     made = apr.post("/de-an", json=draft, headers=as_(s, "don_vi"))
     assert made.status_code == 201, made.text

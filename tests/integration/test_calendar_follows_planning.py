@@ -7,7 +7,7 @@ import nats
 from kc_appraisal.main import create_app as appraisal_app
 from kc_planning.main import create_app as planning_app
 from kc_runtime.bus.streams import StreamPlan, ensure_streams
-from kc_testing.fixtures import SettingsFactory, bearer, eventually
+from kc_testing.fixtures import SettingsFactory, bearer, de_an_draft, eventually
 
 
 async def test_a_later_deadline_published_by_planning_lets_a_submission_through(
@@ -33,23 +33,7 @@ async def test_a_later_deadline_published_by_planning_lets_a_submission_through(
         d = (
             await apr.post(
                 "/de-an",
-                json={
-                    "code": "KCĐP-40-2024-50",
-                    "title": "Đào tạo nghề mây tre đan",
-                    "level": "dia_phuong",
-                    "de_an_type": "kcdp",
-                    "plan_year": 2024,
-                    "implementing_unit": "Trung tâm Khuyến công Nghệ An",
-                    "activity_contents": ["1"],
-                    "budget_lines": [
-                        {
-                            "cost_item": "Lớp đào tạo",
-                            "support_item": "dao_tao_nghe",
-                            "total_cost_vnd": 90_000_000,
-                            "support_requested_vnd": 90_000_000,
-                        }
-                    ],
-                },
+                json=de_an_draft("KCĐP-40-2024-50"),
             )
         ).json()
         late = await apr.post(f"/de-an/{d['id']}/submit", json={"submitted_on": "2023-11-02"})

@@ -19,7 +19,7 @@ from kc_contracts.subjects import stream_name
 from kc_planning.main import create_app as planning_app
 from kc_runtime.bus.streams import StreamPlan, ensure_streams
 from kc_runtime.tracing import TraceContext
-from kc_testing.fixtures import SettingsFactory, bearer, eventually
+from kc_testing.fixtures import SettingsFactory, bearer, de_an_draft, eventually
 
 CALLER = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 STATE = "congo=t61rcWkgMzE"
@@ -47,23 +47,7 @@ async def test_a_traceparent_from_an_http_command_reaches_the_consequence_in_ano
         await eventually(lambda: appraisal.state.runtime.bus_started and planning.state.runtime.bus_started)
         made = await apr.post(
             "/de-an",
-            json={
-                "code": "KCĐP-40-2024-11",
-                "title": "Đào tạo nghề mây tre đan",
-                "level": "dia_phuong",
-                "de_an_type": "kcdp",
-                "plan_year": 2024,
-                "implementing_unit": "Trung tâm Khuyến công Nghệ An",
-                "activity_contents": ["1"],
-                "budget_lines": [
-                    {
-                        "cost_item": "Lớp đào tạo",
-                        "support_item": "dao_tao_nghe",
-                        "total_cost_vnd": 90_000_000,
-                        "support_requested_vnd": 90_000_000,
-                    }
-                ],
-            },
+            json=de_an_draft("KCĐP-40-2024-11"),
         )
         assert made.status_code == 201, made.text
         # a request without a traceparent starts a trace; the response names this service's span

@@ -25,29 +25,13 @@ from eventsourcing.persistence import StoredEvent
 from kc_appraisal.main import create_app
 from kc_registry.main import create_app as registry_app
 from kc_runtime.bus.streams import StreamPlan, ensure_streams
-from kc_testing.fixtures import SettingsFactory, bearer, served
+from kc_testing.fixtures import SettingsFactory, bearer, de_an_draft, served
 
 TEN_TO_THE_20 = 10**20
 
 
 def draft(code: str, support_vnd: int = 90_000_000, total_vnd: int = 90_000_000) -> dict[str, Any]:
-    return {
-        "code": code,
-        "title": "Đào tạo nghề mây tre đan",
-        "level": "dia_phuong",
-        "de_an_type": "kcdp",
-        "plan_year": 2024,
-        "implementing_unit": "Trung tâm Khuyến công Nghệ An",
-        "activity_contents": ["1"],
-        "budget_lines": [
-            {
-                "cost_item": "Lớp đào tạo",
-                "support_item": "dao_tao_nghe",
-                "total_cost_vnd": total_vnd,
-                "support_requested_vnd": support_vnd,
-            }
-        ],
-    }
+    return de_an_draft(code, support_vnd=support_vnd, total_vnd=total_vnd)
 
 
 async def ensure(url: str) -> None:

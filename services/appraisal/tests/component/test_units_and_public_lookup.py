@@ -15,7 +15,7 @@ from kc_appraisal.main import create_app
 from kc_runtime.keys import ensure_instance_key
 from kc_runtime.settings import Settings
 from kc_runtime.web.auth import issue_token
-from kc_testing.fixtures import SettingsFactory, bearer
+from kc_testing.fixtures import SettingsFactory, bearer, de_an_draft
 
 PROBLEM = "application/problem+json"
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -23,23 +23,7 @@ NGHE_AN_CENTRE = "trung-tam-khuyen-cong-nghe-an"
 
 
 def draft(code: str, unit_name: str = "Trung tâm Khuyến công Nghệ An", **extra: Any) -> dict[str, Any]:
-    return {
-        "code": code,
-        "title": "Đào tạo nghề mây tre đan",
-        "level": "dia_phuong",
-        "de_an_type": "kcdp",
-        "plan_year": 2024,
-        "implementing_unit": unit_name,
-        "activity_contents": ["1"],
-        "budget_lines": [
-            {
-                "cost_item": "Lớp đào tạo",
-                "support_item": "dao_tao_nghe",
-                "total_cost_vnd": 90_000_000,
-                "support_requested_vnd": 90_000_000,
-            }
-        ],
-    } | extra
+    return de_an_draft(code, unit_name=unit_name, **extra)
 
 
 @pytest.fixture

@@ -68,6 +68,35 @@ def bearer(
     return {"Authorization": f"Bearer {token}"}
 
 
+def de_an_draft(
+    code: str,
+    *,
+    unit_name: str = "Trung tâm Khuyến công Nghệ An",
+    support_vnd: int = 90_000_000,
+    total_vnd: int = 90_000_000,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The body of ``POST /de-an`` the tests draft with: a local (KCĐP) 2024 training đề án of one budget
+    line; ``extra`` overrides or adds fields."""
+    return {
+        "code": code,
+        "title": "Đào tạo nghề mây tre đan",
+        "level": "dia_phuong",
+        "de_an_type": "kcdp",
+        "plan_year": 2024,
+        "implementing_unit": unit_name,
+        "activity_contents": ["1"],
+        "budget_lines": [
+            {
+                "cost_item": "Lớp đào tạo",
+                "support_item": "dao_tao_nghe",
+                "total_cost_vnd": total_vnd,
+                "support_requested_vnd": support_vnd,
+            }
+        ],
+    } | extra
+
+
 POSTGRES_DSN = os.environ.get("KC_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
