@@ -84,3 +84,28 @@ def test_a_forked_service_runs_as_python_dash_m_would(tmp_path: Path) -> None:
     assert result["running"] is None and result["stopped"] == -15  # terminate(): SIGTERM, as Popen reports it
     assert all(result["popen_like"])
     assert result["threads_guard"] is False  # a service whose PYTHONPATH differs starts a fresh interpreter
+
+
+def test_what_is_preloaded_is_what_the_services_import_and_no_more() -> None:
+    """The stages stay true as the services change: every module preloaded is imported by each service
+    forked after it (the console only after the first stage), so none carries a module it never uses
+    (its RSS is its own), and each stage imports."""
+    from kc_ops import preload
+
+    script = "import sys, json, importlib; importlib.import_module(sys.argv[1]); print(json.dumps(sorted(sys.modules)))"
+    imported = {}
+    for module in (
+        "kc_registry.main",
+        "kc_appraisal.main",
+        "kc_planning.main",
+        "kc_notifications.main",
+        "kc_console.main",
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", script, module], capture_output=True, text=True, timeout=120, check=True
+        )
+        imported[module] = set(json.loads(done.stdout))
+    for module, names in imported.items():
+        assert set(preload.COMMON) <= names, (module, set(preload.COMMON) - names)
+        if module != "kc_console.main":
+            assert set(preload.SERVICE_STACK) <= names, (module, set(preload.SERVICE_STACK) - names)

@@ -43,6 +43,8 @@ from kc_ops.natsserver import die_with_parent
 COMMON = (
     "kc_runtime.process",
     "kc_runtime.web.auth",
+    "kc_runtime.web.metrics",
+    "kc_runtime.metrics",
     "kc_runtime.keys",
     "kc_runtime.logs",
     "kc_contracts.appraisal_events",
@@ -53,12 +55,15 @@ COMMON = (
 # what every event-sourced service imports besides (bus, event store, views, HTTP problem handling)
 SERVICE_STACK = (
     "kc_runtime.service",
+    "kc_runtime.web.stack",
     "kc_runtime.bus.relay",
     "kc_runtime.bus.inbox",
     "kc_runtime.bus.deadletters",
+    "kc_runtime.bus.metrics",
     "kc_runtime.store.eventstore",
     "kc_runtime.store.views",
     "kc_runtime.store.localprojection",
+    "kc_runtime.store.files",
     "kc_runtime.web.errors",
     "kc_runtime.web.guards",
     "kc_runtime.web.probes",
