@@ -413,7 +413,9 @@ def router() -> APIRouter:
     def get(de_an_id: UUID, request: Request, as_of: datetime | date | None = None) -> dict[str, Any]:
         app, actor = app_of(request), actor_of(request)
         if as_of is None:
-            return app.get(de_an_id, actor=actor).state()
+            de_an = app.get(de_an_id, actor=actor)
+            # what of the allowed actions the ministry records on its own instance (not here, on a province)
+            return de_an.state() | {"ministry_actions": de_an.ministry_actions()}
         moment = as_of if isinstance(as_of, datetime) else datetime.combine(as_of, time.max, UTC)
         return app.as_of(de_an_id, moment if moment.tzinfo else moment.replace(tzinfo=UTC), actor=actor).state()
 

@@ -11,7 +11,16 @@ from fastapi.responses import Response
 from kc_console.backend import ApiError
 from kc_console.roles import Officer
 from kc_console.web.common import Forbidden, calls, checked_form, ctx, redirect, render, require
-from kc_console.web.de_an_actions import action_body, action_of, allowed, council_field, defaults, result_fields
+from kc_console.web.de_an_actions import (
+    MINISTRY_ACTIONS,
+    action_body,
+    action_of,
+    allowed,
+    council_field,
+    defaults,
+    ministry_allowed,
+    result_fields,
+)
 from kc_console.web.de_an_drafting import (
     BUDGET_ROWS,
     appraisal_rules,
@@ -172,7 +181,10 @@ def router() -> APIRouter:
         params = {"as_of": as_of} if as_of else None
         state = await api_calls.get("appraisal", f"/de-an/{uuid_of(de_an_id)}", instance=where, params=params)
         timeline = await api_calls.get("appraisal", f"/de-an/{state['id']}/timeline", instance=where)
-        actions = [] if as_of else allowed(officer, state, where)
+        rules = await appraisal_rules(api_calls, where)
+        record = None if as_of else await ministry_record(api_calls, officer, where, state)
+        actions = [] if as_of else allowed(officer, state, where, rules)
+        actions += ministry_allowed(officer, record, rules)
         return render(
             request,
             "de_an_page.html",
@@ -182,6 +194,8 @@ def router() -> APIRouter:
             details=state["details"],
             timeline=timeline,
             actions=actions,
+            record=record,
+            by_ministry=[] if as_of or officer.instance == "bo" else state.get("ministry_actions") or [],
             where=where,
             as_of=as_of,
             totals=totals(state),
@@ -247,11 +261,16 @@ def router() -> APIRouter:
         where = instance_arg(request, where)
         api_calls = calls(request, officer)
         state = await api_calls.get("appraisal", f"/de-an/{uuid_of(de_an_id)}", instance=where)
-        fields = await _fields(api_calls, where, code, state)
+        record = await ministry_record(api_calls, officer, where, state) if code in MINISTRY_ACTIONS else None
+        fields = await _fields(api_calls, "bo" if record else where, code, state)
         values = defaults(fields)
         if code in ("tham_dinh_co_so", "tham_dinh_cap_bo"):
             values["recommended_support_vnd"] = _money_text(totals(state)["support_requested_vnd"])
-        return _action_form(request, officer, state, where, code, values, {}, [], fields=fields)
+        if code == "quyet_toan" and (state.get("acceptance") or {}).get("accepted_support_vnd") is not None:
+            values["settled_support_vnd"] = _money_text(state["acceptance"]["accepted_support_vnd"])
+        rules = await appraisal_rules(api_calls, where)
+        return _action_form(request, officer, state, where, code, values, {}, [], fields=fields, record=record,
+                            rules=rules)  # fmt: skip
 
     @api.post("/de-an/{where}/{de_an_id}/hanh-dong/{code}")
     async def act(request: Request, where: str, de_an_id: str, code: str) -> Response:
@@ -261,18 +280,25 @@ def router() -> APIRouter:
         action = action_of(code)
         api_calls = calls(request, officer)
         state = await api_calls.get("appraisal", f"/de-an/{uuid_of(de_an_id)}", instance=where)
-        fields = await _fields(api_calls, where, code, state)
+        # a decision of the ministry on a province's national đề án goes to the ministry's record of it
+        record = await ministry_record(api_calls, officer, where, state) if code in MINISTRY_ACTIONS else None
+        fields = await _fields(api_calls, "bo" if record else where, code, state)
+        rules = await appraisal_rules(api_calls, where)
         parsed = parse(form, fields)
         if parsed.errors:
             return _action_form(request, officer, state, where, code, parsed.raw, parsed.errors, [], status=422,
-                                fields=fields)  # fmt: skip
+                                fields=fields, record=record, rules=rules)  # fmt: skip
         body = action_body(code, parsed.values)
         version = str(form.get("version") or "")
         body["version"] = int(version) if version.isdigit() else None
+        if record is not None:
+            target, path = "bo", f"/national-de-an/{where}/{state['id']}/{action.path}"
+        else:
+            target, path = where, f"/de-an/{state['id']}/{action.path}"
         try:
-            await api_calls.post("appraisal", f"/de-an/{state['id']}/{action.path}", instance=where, json=body)
+            await api_calls.post("appraisal", path, instance=target, json=body)
         except ApiError as exc:
-            if exc.status not in (409, 422):
+            if exc.status not in (403, 409, 422):
                 raise
             mine, other = api_field_errors(exc.by_field(), fields)
             if exc.status == 409:
@@ -280,9 +306,15 @@ def router() -> APIRouter:
             elif not mine and not other:
                 other = [exc.message]
             return _action_form(request, officer, state, where, code, parsed.raw, mine, other, status=exc.status,
-                                fields=fields)  # fmt: skip
+                                fields=fields, record=record, rules=rules)  # fmt: skip
         label = vocab.label("de_an_action", code)
         ctx(request).store.log(officer.username, code, f"{state['details'].get('code', '')}: {label}")
+        if record is not None:
+            return redirect(
+                f"/de-an/{where}/{state['id']}",
+                f"Đã ghi: {label} (trên hệ thống của Bộ). Tỉnh nhận quyết định qua sự kiện; trạng thái của đề án "
+                "đổi khi tỉnh ghi nhận.",
+            )
         return redirect(f"/de-an/{where}/{state['id']}", f"Đã ghi: {label}.")
 
     def _action_form(
@@ -296,9 +328,17 @@ def router() -> APIRouter:
         other: list[str],
         status: int = 200,
         fields: list[Field] | None = None,
+        record: dict[str, Any] | None = None,
+        rules: dict[str, Any] | None = None,
     ) -> Response:
         action = action_of(code)
         fields = fields if fields is not None else list(action.fields)
+        if record is not None:  # the ministry's decision, on its record of the province's đề án
+            may = any(c == code for c, _ in ministry_allowed(officer, record, rules or {}))
+            pending = record.get("pending_adjustment")
+        else:
+            may = any(c == code for c, _ in allowed(officer, state, where, rules or {}))
+            pending = state.get("pending_adjustment")
         return render(
             request,
             "de_an_action.html",
@@ -315,10 +355,29 @@ def router() -> APIRouter:
             values=values,
             errors=errors,
             other_errors=other,
-            may=officer.may(action.permission, where) and code in state.get("allowed_actions", []),
+            may=may,
+            record=record,
+            version=(record or state).get("version"),
+            pending=pending if code == "quyet_dinh_dieu_chinh" else None,
         )
 
     return api
+
+
+async def ministry_record(api_calls: Any, officer: Officer, where: str, state: dict[str, Any]) -> dict[str, Any] | None:
+    """The ministry's record of a province's national đề án (its decisions are taken on it, on bo); None
+    anywhere else, or before the province sent the đề án to the ministry."""
+    if officer.instance != "bo" or where == "bo" or state.get("details", {}).get("level") != "quoc_gia":
+        return None
+    try:
+        found: dict[str, Any] = await api_calls.get(
+            "appraisal", f"/national-de-an/{where}/{state['id']}", instance="bo"
+        )
+    except ApiError as exc:
+        if exc.status in (403, 404):
+            return None
+        raise
+    return found
 
 
 async def _fields(api_calls: Any, where: str, code: str, state: dict[str, Any]) -> list[Field]:

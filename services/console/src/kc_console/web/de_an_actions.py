@@ -32,12 +32,15 @@ CONCLUSIONS = tuple(
     (c, vocab.label("appraisal_conclusion", c)) for c in ("dong_y", "dong_y_co_chinh_sua", "khong_dong_y")
 )
 MODES = (("hoi_dong", "Hội đồng thẩm định"), ("can_bo", "Cán bộ thẩm định"))
-AUTHORITIES = (
-    ("bo_truong", "Bộ trưởng Bộ Công Thương"),
-    ("cuc", "Cục Công Thương địa phương"),
-    ("so_cong_thuong", "Sở Công Thương"),
-    ("ubnd_tinh", "UBND tỉnh"),
-)
+# The ministry decides on its own instance: on a province's national đề án these are recorded by the
+# ministry's officers on the ministry's record of it (appraisal on bo, ``/national-de-an/{instance}/{id}``),
+# with the permission each needs there; the province receives them as events.
+MINISTRY_ACTIONS: dict[str, str] = {
+    "tham_dinh_cap_bo": "appraise_national",
+    "ky_hop_dong": "implement_national",
+    "quyet_dinh_dieu_chinh": "decide_adjustment",
+    "quyet_toan": "implement_national",
+}
 
 
 def _appraisal_fields() -> tuple[Field, ...]:
@@ -152,18 +155,26 @@ ACTIONS: dict[str, Action] = {
                 ),
             ),
             Field("description", "Nội dung đề nghị", "textarea", maxlength=500),
+            Field(
+                "changes.support_vnd",
+                "Kinh phí hỗ trợ mới (đồng)",
+                "money",
+                required=False,
+                hint="Khi tăng hoặc giảm kinh phí: kinh phí hỗ trợ sau điều chỉnh",
+            ),
             _d("requested_on", "Ngày đề nghị"),
         ),
     ),
     "quyet_dinh_dieu_chinh": Action(
         "adjustments/decision",
-        "appraise",
+        "decide_adjustment",
         (
             Field("approved", "Đồng ý điều chỉnh", "checkbox", required=False),
-            Field("authority", "Cấp quyết định", "select", options=AUTHORITIES),
             Field("decision_number", "Số quyết định", maxlength=100),
             _d("decided_on", "Ngày quyết định"),
         ),
+        intro="Quyết định theo thẩm quyền mà đề nghị điều chỉnh cần (Thông tư 36/2013, Điều 11): thẩm quyền "
+        "của vai trò bạn được kiểm tra khi ghi.",
     ),
     "hoan_thanh": Action("complete", "draft", (_d("on", "Ngày hoàn thành"),)),
     "nghiem_thu": Action(
@@ -171,6 +182,13 @@ ACTIONS: dict[str, Action] = {
         "appraise",
         (
             _d("accepted_on", "Ngày nghiệm thu"),
+            Field(
+                "accepted_support_vnd",
+                "Giá trị hỗ trợ được nghiệm thu (đồng)",
+                "money",
+                required=False,
+                hint="Bỏ trống: bằng kinh phí hợp đồng",
+            ),
             Field("report", "Biên bản, kết quả nghiệm thu", "textarea", required=False, maxlength=500),
         ),
     ),
@@ -188,18 +206,56 @@ ACTIONS: dict[str, Action] = {
 EDIT = "sua_du_thao"
 
 
-def allowed(officer: Officer, state: dict[str, Any], instance: str) -> list[tuple[str, str]]:
-    """(action, label) of what this officer may do now: the đề án's own allowed actions, less those the
-    role may not do (the service checks again when the form is sent)."""
+def holds(rules: dict[str, Any], officer: Officer, authority: str | None, instance: str) -> bool:
+    """Whether the officer's role holds ``authority`` where it acts (appraisal's dated rules: who decides
+    which adjustment, on the ministry's instance or a province's)."""
+    versions = ((rules.get("authority") or {}).get("versions")) or []
+    deciders = ((versions[-1].get("params") or {}).get("deciders") or {}) if versions else {}
+    decider = deciders.get(authority or "")
+    if not decider:
+        return False
+    where = "bo" if instance == "bo" else "tinh"
+    return bool(decider.get("role") == officer.role and decider.get("instance") == where)
+
+
+def allowed(
+    officer: Officer, state: dict[str, Any], instance: str, rules: dict[str, Any] | None = None
+) -> list[tuple[str, str]]:
+    """(action, label) of what this officer may do now on the đề án's own instance: its allowed actions,
+    less those the role may not do, those the ministry records on its own instance (a national đề án's),
+    and an adjustment decision whose authority the role does not hold (the service checks again)."""
     out = []
+    ministry = set(state.get("ministry_actions") or [])
     for code in state.get("allowed_actions", []):
         if code == EDIT:
             if officer.may("draft", instance):
                 out.append((code, vocab.label("de_an_action", code)))
             continue
         action = ACTIONS.get(code)
-        if action and officer.may(action.permission, instance):
-            out.append((code, vocab.label("de_an_action", code)))
+        if action is None or code in ministry or not officer.may(action.permission, instance):
+            continue
+        if code == "quyet_dinh_dieu_chinh":
+            pending = state.get("pending_adjustment") or {}
+            if not holds(rules or {}, officer, pending.get("authority"), instance):
+                continue
+        out.append((code, vocab.label("de_an_action", code)))
+    return out
+
+
+def ministry_allowed(officer: Officer, record: dict[str, Any] | None, rules: dict[str, Any]) -> list[tuple[str, str]]:
+    """(action, label) of the ministry's decisions this officer may record now on its record of a
+    province's national đề án (on bo): the record's allowed decisions, by the permission each needs
+    there, an adjustment only for the role holding its authority."""
+    if record is None or officer.instance != "bo":
+        return []
+    out = []
+    for code in record.get("allowed_actions", []):
+        permission = MINISTRY_ACTIONS.get(code)
+        if permission is None or not officer.may(permission, "bo"):
+            continue
+        if code == "quyet_dinh_dieu_chinh" and not holds(rules, officer, record.get("required_authority"), "bo"):
+            continue
+        out.append((code, vocab.label("de_an_action", code)))
     return out
 
 
@@ -277,4 +333,8 @@ def action_body(code: str, values: dict[str, Any]) -> dict[str, Any]:
         body["members"] = members
     if code == "quyet_dinh_dieu_chinh":
         body["approved"] = bool(body.get("approved"))
+    if code == "de_nghi_dieu_chinh":
+        body["changes"] = {k: v for k, v in (body.get("changes") or {}).items() if v not in (None, "")}
+    if code == "nghiem_thu" and body.get("accepted_support_vnd") in (None, ""):
+        body.pop("accepted_support_vnd", None)
     return body

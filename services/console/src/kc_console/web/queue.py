@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from kc_console.backend import ApiError, Calls, Unavailable
 from kc_console.roles import Officer
 from kc_console.web.common import NotSignedIn, calls, current, redirect, render
+from kc_console.web.de_an_actions import holds
 from kc_kernel import vocabulary as vocab
 
 # status → (permission that acts on it, what is awaited); see the appraisal lifecycle
@@ -52,6 +53,45 @@ def working_days(start: date, end: date) -> int:
     return days
 
 
+# the ministry's decisions on a province's national đề án, by the status its record shows (on bo)
+MINISTRY_WAITING: dict[str, tuple[str, str, str]] = {
+    "da_gui_bo": ("tham_dinh_cap_bo", "appraise_national", "Thẩm định cấp Bộ"),
+    "da_phe_duyet": ("ky_hop_dong", "implement_national", "Ký hợp đồng (Cục)"),
+    "da_nghiem_thu": ("quyet_toan", "implement_national", "Quyết toán (Cục)"),
+}
+# on a province, what the ministry decides for a national đề án is not the province's to do
+DECIDED_BY_MINISTRY = {"da_gui_bo", "da_phe_duyet", "da_nghiem_thu"}
+
+
+async def ministry_waiting(api: Calls, officer: Officer) -> list[dict[str, Any]]:
+    """At the ministry: the provinces' national đề án whose record waits for a decision of this officer's
+    role (appraisal, contract, settlement; an adjustment whose authority the role holds)."""
+    if officer.instance != "bo" or not api.backend.has("appraisal", "bo") or not officer.may("read", "bo"):
+        return []
+    try:
+        page = await api.get("appraisal", "/national-de-an", instance="bo", params={"limit": 500})
+        rules = await api.get("appraisal", "/rules", instance="bo")
+    except (ApiError, Unavailable):
+        return []
+    out = []
+    for r in page.get("items", []):
+        if r.get("awaiting"):
+            continue
+        awaited = None
+        if (
+            r.get("required_authority")
+            and officer.may("decide_adjustment", "bo")
+            and holds(rules, officer, r["required_authority"], "bo")
+        ):
+            awaited = f"Quyết định điều chỉnh ({vocab.label('authority', r['required_authority'])})"
+        elif r.get("status") in MINISTRY_WAITING:
+            _, permission, text = MINISTRY_WAITING[r["status"]]
+            awaited = text if officer.may(permission, "bo") else None
+        if awaited:
+            out.append(r | {"where": r["instance"], "awaited": awaited, "updated_at": r.get("updated_at")})
+    return out
+
+
 async def waiting_de_an(api: Calls, officer: Officer) -> list[dict[str, Any]]:
     backend = api.backend
     wanted = set(WAITING)
@@ -70,11 +110,13 @@ async def waiting_de_an(api: Calls, officer: Officer) -> list[dict[str, Any]]:
             if status not in wanted:
                 continue
             permission, awaited = WAITING[status]
+            if d.get("level") == "quoc_gia" and status in DECIDED_BY_MINISTRY and where != "bo":
+                continue  # the ministry decides it on its own instance (its record: ``ministry_waiting``)
             if officer.may(permission, where):
                 out.append(d | {"where": where, "awaited": awaited})
         return out
 
-    found = await asyncio.gather(*(one(w) for w in places))
+    found = await asyncio.gather(*(one(w) for w in places), ministry_waiting(api, officer))
     return sorted((d for chunk in found for d in chunk), key=lambda d: str(d.get("updated_at", "")), reverse=True)
 
 
