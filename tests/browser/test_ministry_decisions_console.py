@@ -197,3 +197,12 @@ def test_the_ministry_contracts_adjusts_and_settles_a_national_de_an_on_its_own_
     cuc.go(path)
     decisions = cuc.page.locator("#quyet-dinh-cua-bo").inner_text()
     assert "15/2024/HĐ-KCQG" in decisions and "1234/QĐ-BCT" in decisions and "Quyết toán" in decisions
+
+    # the national report: the state support by status, approved beside contracted, advanced, accepted, settled
+    def settled_in_the_report() -> bool:
+        cuc.go("/bao-cao?nam=2024")
+        rows = cuc.page.locator("#theo-buoc tbody tr").filter(has_text="Đã quyết toán")
+        return rows.count() == 1 and "295.000.000" in rows.inner_text()
+
+    eventually(settled_in_the_report, "the settlement in the national report")
+    axe(cuc.page, "the national report with the money by step")

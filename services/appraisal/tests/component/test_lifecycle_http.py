@@ -357,3 +357,60 @@ def test_as_of_before_the_de_an_existed_is_a_404(service: Any) -> None:
         201,
     )
     assert na.http.get(f"/de-an/{d['id']}", params={"as_of": date(2020, 1, 1).isoformat()}).status_code == 404
+
+
+def test_ubnd_tinh_decides_a_local_increase_and_the_so_is_refused_naming_it(service: Any) -> None:
+    """TT 36/2013 Art. 11: more money for a local đề án is UBND tỉnh's decision, by the role that holds it on
+    the province's instance (rules/adjustments.toml deciders), not the Sở's; a typed authority must match."""
+    hp = service("tinh-31")
+    company = hp.establishment("Công ty TNHH Cơ khí Đúc Thành Phương", "tinh-31")
+    d = hp.post(
+        "/de-an",
+        {
+            "code": "KCĐP-31-2023-05",
+            "title": "Mô hình trình diễn đúc kim loại",
+            "level": "dia_phuong",
+            "de_an_type": "kcdp",
+            "plan_year": 2023,
+            "implementing_unit": "Trung tâm Khuyến công Hải Phòng",
+            "activity_contents": ["3"],
+            "beneficiary_ids": [str(company)],
+            "budget_lines": [model_line(850_000_000, 3_200_000_000)],
+        },
+        201,
+    )
+    url = f"/de-an/{d['id']}"
+    appraisal = {"mode": "can_bo", "conclusion": "dong_y", "recommended_support_vnd": 850_000_000}
+    for action, body in [
+        ("submit", {"submitted_on": "2022-10-20"}),
+        ("base-appraisal", appraisal | {"appraised_on": "2022-11-15"}),
+        ("propose", {"on": "2022-11-25"}),
+        ("approve", {"plan_decision": "3456/QĐ-UBND", "decided_on": "2022-12-20", "approved_support_vnd": 800_000_000}),
+        ("contract", {"contract_number": "12/HĐ", "signed_on": "2023-02-10", "contracted_support_vnd": 800_000_000}),
+        (
+            "adjustments",
+            {
+                "change_type": "tang_kinh_phi",
+                "description": "Thêm khuôn đúc",
+                "changes": {"support_vnd": 850_000_000},
+                "requested_on": "2023-05-02",
+            },
+        ),
+    ]:
+        state = hp.post(f"{url}/{action}", body)
+    assert state["pending_adjustment"]["authority"] == "ubnd_tinh"
+    decision = {"approved": True, "decision_number": "789/QĐ-UBND", "decided_on": "2023-05-20"}
+    settings = hp.app.state.runtime.settings
+    by_so = hp.http.post(f"{url}/adjustments/decision", json=decision, headers=bearer(settings, "so_ct"))
+    assert by_so.status_code == 403 and by_so.headers["content-type"] == PROBLEM
+    assert "thuộc thẩm quyền «Ủy ban nhân dân tỉnh», không phải «Sở Công Thương»" in by_so.json()["detail"]
+    assert by_so.json()["required_authority"] == "ubnd_tinh"
+    typed = hp.http.post(
+        f"{url}/adjustments/decision", json=decision | {"authority": "bo_truong"}, headers=bearer(settings, "ubnd_tinh")
+    )
+    assert typed.status_code == 422 and typed.json()["required_authority"] == "ubnd_tinh"
+    decided = hp.http.post(f"{url}/adjustments/decision", json=decision, headers=bearer(settings, "ubnd_tinh"))
+    assert decided.status_code == 200, decided.text
+    state = decided.json()
+    assert state["approval"]["approved_support_vnd"] == state["contract"]["contracted_support_vnd"] == 850_000_000
+    assert hp.http.get(f"{url}/timeline").json()[-1]["actor"] == "Cán bộ ubnd_tinh (ubnd_tinh@tinh-31)"

@@ -24,6 +24,14 @@ SOURCES = (
     ("doi_ung", "Vốn đối ứng"),
     ("khac", "Nguồn khác"),
 )
+# the state support as it moves, beside each other (the programme view's amounts per status)
+STAGES = (
+    ("approved_vnd", "Phê duyệt"),
+    ("contracted_vnd", "Hợp đồng"),
+    ("advanced_vnd", "Tạm ứng"),
+    ("accepted_vnd", "Nghiệm thu"),
+    ("settled_vnd", "Quyết toán"),
+)
 GROUP_KINDS = {
     "activity": "activity_content",
     "status": "de_an_status",
@@ -157,6 +165,8 @@ def router() -> APIRouter:
             active="bao-cao",
             title="Báo cáo toàn quốc" if national else f"Báo cáo khuyến công {ctx(request).instance_name}",
             sections=sections,
+            stages=STAGES,
+            by_status=table(data.get("by_status") or [], "status"),
             totals=totals[0] if totals else None,
             indicators=data.get("indicators"),
             chart_data=chart(first_rows, first_title),

@@ -438,6 +438,7 @@ class ProgrammeQueries:
             "by_province_now": aggregate(rows, "province_now"),
             "by_region": aggregate(rows, "region"),
             "by_activity": aggregate(rows, "activity"),
+            "by_status": aggregate(rows, "status"),
             "indicators": indicators(rows, self.supported(supported_table), _summed(products)),
             "totals": aggregate([r | {"all": "tong"} for r in rows], "all"),
         }
