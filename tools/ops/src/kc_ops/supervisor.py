@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fcntl
+import http.client
 import json
 import os
 import signal
@@ -60,7 +61,9 @@ def _ready(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/readyz", timeout=1) as response:
             return bool(json.load(response).get("ready"))
-    except OSError:
+    except (OSError, http.client.HTTPException, ValueError):
+        # not (yet) our service on that port: a free port picked for it can be taken by another
+        # process meanwhile (seen: an SMTP server answering "220 …" to the readiness probe)
         return False
 
 
