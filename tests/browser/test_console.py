@@ -315,10 +315,16 @@ def test_the_ministry_approves_a_national_batch_and_the_province_sees_it_approve
     amended = lp.locator("#dieu-chinh").inner_text()
     assert "4100/QĐ-BCT" in amended and "20/06/2024" in amended and "Thứ trưởng Bộ Công Thương" in amended
     assert f"{code}: 150.000.000 đồng (Một trăm năm mươi triệu đồng)" in amended
-    # the province carries it out: the contract, a monthly progress report, a photo of the work on it
-    page.goto(de_an)
+
+    # the ministry signs the contract on its record of the đề án; the province carries it out: a monthly
+    # progress report, a photo of the work on it
+    def ministry_may_contract() -> bool:
+        cuc.go(path)
+        return cuc.page.get_by_role("link", name="Ký hợp đồng", exact=True).count() == 1
+
+    eventually(ministry_may_contract, "the ministry's record of the approved đề án")
     act(
-        page,
+        cuc.page,
         "Ký hợp đồng",
         {
             "Số hợp đồng": "15/2024/HĐ-KCQG",
@@ -326,6 +332,12 @@ def test_the_ministry_approves_a_national_batch_and_the_province_sees_it_approve
             "Kinh phí hỗ trợ theo hợp đồng (đồng)": "150.000.000",
         },
     )
+
+    def contracted_at_the_province() -> bool:
+        page.goto(de_an)
+        return page.get_by_role("link", name="Báo cáo tiến độ", exact=True).count() == 1
+
+    eventually(contracted_at_the_province, "the province's đề án contracted by the ministry's decision")
     act(
         page,
         "Báo cáo tiến độ",
