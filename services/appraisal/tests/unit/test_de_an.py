@@ -330,6 +330,12 @@ def test_unknown_ineligible_and_double_funded_beneficiaries_are_refused() -> Non
             submitted_on=date(2022, 10, 1), rules=RULES, beneficiaries=lookup({BENEFICIARY: funded}), by=By("x")
         )
 
+    # funded between the submission and the proposal (another đề án's settlement): not proposed for more
+    d = base_passed()
+    with pytest.raises(BeneficiaryError, match="đã được hỗ trợ hạng mục"):
+        d.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup({BENEFICIARY: funded}), by=By("x"))
+    assert d.status is Status.base_passed
+
 
 # -- council ---------------------------------------------------------------------------------------
 

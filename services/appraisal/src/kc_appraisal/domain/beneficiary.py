@@ -93,12 +93,18 @@ def check_beneficiaries(
                 f"{', '.join(verdict.rules) if verdict else 'no verdict'}) / ineligible beneficiary",
                 field="beneficiary_ids",
             )
-        for item in cost_items:
-            if item.casefold() in facts.supported_cost_items:
-                raise BeneficiaryError(
-                    f"Cơ sở '{facts.name}' đã được hỗ trợ hạng mục '{item}' từ nguồn nhà nước"
-                    " / this cost item was already state-funded (no double funding)",
-                    field="budget_lines",
-                )
+        check_no_double_funding(facts, cost_items)
         found.append(facts)
     return found
+
+
+def check_no_double_funding(facts: BeneficiaryFacts, cost_items: list[str]) -> None:
+    """No cost item the establishment already received state support for (ND 45/2012: the same cost item
+    may not be funded twice) — from the support history the registry published (settlements included)."""
+    for item in cost_items:
+        if item.casefold() in facts.supported_cost_items:
+            raise BeneficiaryError(
+                f"Cơ sở '{facts.name}' đã được hỗ trợ hạng mục '{item}' từ nguồn nhà nước"
+                " / this cost item was already state-funded (no double funding)",
+                field="budget_lines",
+            )

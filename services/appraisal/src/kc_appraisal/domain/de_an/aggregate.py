@@ -16,7 +16,7 @@ from kc_kernel.money import above_appraisal, vnd
 from kc_kernel.periods import check_month
 from kc_kernel.vocabulary import label
 
-from kc_appraisal.domain.beneficiary import BeneficiaryLookup, check_beneficiaries
+from kc_appraisal.domain.beneficiary import BeneficiaryLookup, check_beneficiaries, check_no_double_funding
 from kc_appraisal.domain.de_an.budget import totals
 from kc_appraisal.domain.de_an.council import (
     AppraisalMode,
@@ -383,6 +383,10 @@ class DeAn(DeAnEvents, DeAnFiles, Aggregate):
         still be valid then)."""
         self._require("de_xuat_ke_hoach" if self.level is Level.national else "de_xuat_ke_hoach_dia_phuong")
         known = [beneficiaries(UUID(b)) for b in self.details["beneficiary_ids"]]
+        cost_items = [line["cost_item"] for line in self.details["budget_lines"]]
+        for facts in known:  # funded meanwhile (a settlement since the submission): not proposed for more
+            if facts is not None:
+                check_no_double_funding(facts, cost_items)
         priority = evaluate_priority(rules, on=proposed_on, beneficiaries=[f for f in known if f is not None])
         self.trigger_event(
             self.Proposed,
