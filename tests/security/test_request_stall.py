@@ -361,5 +361,7 @@ async def test_an_import_does_not_stall_the_service_for_other_requests(registry:
     # on the event loop, the first probe would wait for the whole parse and no other would fit in
     assert busy > 0.5, f"the import took only {busy:.2f} s: nothing to measure"
     # (before: one probe, which waited 1.37 of the import's 1.42 s)
+    # Counted, not timed: a parse on the event loop lets exactly one probe through (it waits for the
+    # whole parse, then the import is done); how long each probe waits depends on the machine's load
+    # (a probe waited 0.43 s of a 0.68 s import once on a busy 2-core machine, with the parse off the loop)
     assert len(waits) >= 3, f"{len(waits)} probes answered in the {busy:.2f} s of the import ({waits})"
-    assert max(waits) < busy * 0.6, f"a health probe waited {max(waits):.2f} s of the import's {busy:.2f} s"
