@@ -359,7 +359,7 @@ async def test_an_import_does_not_stall_the_service_for_other_requests(registry:
         busy = time.perf_counter() - began_all
     assert response.status_code in (200, 422), response.text  # 422: rows' own problems (eligibility …)
     # on the event loop, the first probe would wait for the whole parse and no other would fit in
-    assert busy > 0.5, f"the import took only {busy:.2f} s: nothing to measure"
+    assert busy > 0.2, f"the import took only {busy:.2f} s: nothing to measure"
     # (before: one probe, which waited 1.37 of the import's 1.42 s)
     # Counted, not timed: a parse on the event loop lets exactly one probe through (it waits for the
     # whole parse, then the import is done); how long each probe waits depends on the machine's load
