@@ -364,4 +364,5 @@ async def test_an_import_does_not_stall_the_service_for_other_requests(registry:
     # Counted, not timed: a parse on the event loop lets exactly one probe through (it waits for the
     # whole parse, then the import is done); how long each probe waits depends on the machine's load
     # (a probe waited 0.43 s of a 0.68 s import once on a busy 2-core machine, with the parse off the loop)
-    assert len(waits) >= 3, f"{len(waits)} probes answered in the {busy:.2f} s of the import ({waits})"
+    # (off the loop but in a thread, the parse still holds the GIL in stretches: a probe can wait 0.3–0.5 s)
+    assert len(waits) >= 2, f"{len(waits)} probes answered in the {busy:.2f} s of the import ({waits})"
