@@ -40,7 +40,7 @@ from kc_appraisal.domain.de_an.lifecycle import (
 )
 from kc_appraisal.domain.de_an.values import By, money, text
 from kc_appraisal.domain.errors import AppraisalError, NotAllowedInStateError, OverCeilingError
-from kc_appraisal.domain.rules import Rulebook, check_decider, settlement_deadlines
+from kc_appraisal.domain.rules import Rulebook, check_decider, check_settlement_dates
 
 _NAMESPACE = UUID("9c1f4a52-2d7e-4f0b-8a6e-5e0b3c7d9f14")
 ADJUSTMENT = "quyet_dinh_dieu_chinh"
@@ -340,17 +340,9 @@ class NationalDeAn(Aggregate):
         if not isinstance(accepted_on, date):
             raise NotAllowedInStateError("quyet_toan", self.status.value, self.ministry_actions())
         final_year = int(self.facts.get("extended_to_year") or self.facts.get("plan_year") or accepted_on.year)
-        dossier_by, final_by, ref = settlement_deadlines(rules, accepted_on=accepted_on, final_year=final_year)
-        if dossier_on > dossier_by:
-            raise AppraisalError(
-                f"Hồ sơ quyết toán phải nộp trước {dossier_by:%d/%m/%Y} (15 ngày sau nghiệm thu; {ref})"
-                " / settlement dossier too late",
-                field="dossier_on",
-            )
-        if settled_on > final_by:
-            raise AppraisalError(
-                f"Quyết toán phải xong trước {final_by:%d/%m/%Y} ({ref}) / settlement too late", field="settled_on"
-            )
+        ref = check_settlement_dates(
+            rules, accepted_on=accepted_on, final_year=final_year, dossier_on=dossier_on, settled_on=settled_on
+        )
         self.trigger_event(
             self.Settled,
             settled_on=settled_on,

@@ -472,6 +472,25 @@ def settlement_deadlines(rules: Rulebook, *, accepted_on: date, final_year: int)
     )
 
 
+def check_settlement_dates(
+    rules: Rulebook, *, accepted_on: date, final_year: int, dossier_on: date, settled_on: date
+) -> str:
+    """The settlement dossier within its days after acceptance and the settlement by the final day of
+    the next year (one check for the province's đề án and the ministry's record); the rule version."""
+    dossier_by, final_by, ref = settlement_deadlines(rules, accepted_on=accepted_on, final_year=final_year)
+    if dossier_on > dossier_by:
+        raise AppraisalError(
+            f"Hồ sơ quyết toán phải nộp trước {dossier_by:%d/%m/%Y} (15 ngày sau nghiệm thu; {ref})"
+            " / settlement dossier too late",
+            field="dossier_on",
+        )
+    if settled_on > final_by:
+        raise AppraisalError(
+            f"Quyết toán phải xong trước {final_by:%d/%m/%Y} ({ref}) / settlement too late", field="settled_on"
+        )
+    return ref
+
+
 # -- results at acceptance -------------------------------------------------------------------------
 def check_results(
     rules: Rulebook, *, on: date, contents: list[str], outputs: dict[str, Any]

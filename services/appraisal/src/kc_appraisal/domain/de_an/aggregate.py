@@ -60,9 +60,9 @@ from kc_appraisal.domain.rules import (
     check_deadline,
     check_decider,
     check_results,
+    check_settlement_dates,
     evaluate_priority,
     required_authority,
-    settlement_deadlines,
 )
 
 
@@ -617,21 +617,13 @@ class DeAn(DeAnEvents, DeAnFiles, Aggregate):
             raise OverCeilingError(
                 "Quyết toán vượt kinh phí hợp đồng / settlement above the contract", field="settled_support_vnd"
             )
-        dossier_by, final_by, ref = settlement_deadlines(
+        ref = check_settlement_dates(
             rules,
             accepted_on=self.acceptance["accepted_on"],
             final_year=self.extended_to_year or int(self.details["plan_year"]),
+            dossier_on=dossier_on,
+            settled_on=settled_on,
         )
-        if dossier_on > dossier_by:
-            raise AppraisalError(
-                f"Hồ sơ quyết toán phải nộp trước {dossier_by:%d/%m/%Y} (15 ngày sau nghiệm thu; {ref})"
-                " / settlement dossier too late",
-                field="dossier_on",
-            )
-        if settled_on > final_by:
-            raise AppraisalError(
-                f"Quyết toán phải xong trước {final_by:%d/%m/%Y} ({ref}) / settlement too late", field="settled_on"
-            )
         self.trigger_event(
             self.Settled,
             settled_on=settled_on,
