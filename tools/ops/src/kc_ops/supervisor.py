@@ -8,12 +8,19 @@ with its own port, its instance's NATS credentials and SQLite files under ``var/
 waits for every ``/readyz`` and prints the URLs and the integrator's connection. Ctrl-C (or SIGTERM) stops
 the services, then NATS; children are also tied to this process's life (PDEATHSIG), so none is
 left behind if it is killed. Running it again resumes on the same data.
+
+A service (or nats-server) that dies on its own afterwards is started again after a backoff that doubles
+with each crash (1 s, 2 s, 4 s … at most 30 s); one that crashes ``max_crashes`` times within ``window_s``
+is given up, with a line saying so, while the others go on (``[restart]`` in the process file). Each crash,
+restart and give-up is a line on stderr and counted in ``<var>/supervisor.prom`` (Prometheus text format,
+for node_exporter's textfile collector).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import fcntl
 import http.client
 import json
@@ -25,6 +32,7 @@ import time
 import tomllib
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +59,51 @@ class ServiceProcess:
     nats_user: str = ""  # whose NATS account it uses; default its instance's
     runtime: str = "service"  # "web": no event store nor bus consumers (forked before those are imported)
     process: subprocess.Popen[bytes] | Forked | None = None
+    crashes: list[float] = field(default_factory=list)  # monotonic times of the crashes within the window
+    restarts: int = 0
+    restart_at: float | None = None  # when the next start is due (after a crash)
+    given_up: bool = False
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.instance}/{self.name}"
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How a crashed process is started again: after ``backoff_s`` doubled per crash within ``window_s``
+    (at most ``max_backoff_s``); at the ``max_crashes``-th crash within ``window_s`` it is given up."""
+
+    backoff_s: float = 1.0
+    max_backoff_s: float = 30.0
+    max_crashes: int = 5
+    window_s: float = 60.0
+
+    @classmethod
+    def of(cls, config: dict[str, Any]) -> RestartPolicy:
+        given = config.get("restart", {})
+        return cls(**{k: type(getattr(cls(), k))(v) for k, v in given.items() if k in cls.__dataclass_fields__})
+
+    def delay(self, crashes: int) -> float:
+        return float(min(self.max_backoff_s, self.backoff_s * 2 ** max(0, crashes - 1)))
+
+
+def describe_exit(code: int | None) -> str:
+    """``mã thoát 1 / exit code 1`` or ``tín hiệu SIGKILL / signal SIGKILL``."""
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            name = signal.Signals(-code).name
+            return f"tín hiệu {name} / signal {name}"
+    return f"mã thoát {code} / exit code {code}"
+
+
+def say(message: str) -> None:
+    """One supervisor line on stderr, with the UTC time."""
+    print(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} supervisor: {message}", file=sys.stderr, flush=True)
 
 
 def _ready(url: str) -> bool:
@@ -125,6 +174,12 @@ class Supervisor:
                     )
                 )
         self._stopping = False
+        self.restart_policy = RestartPolicy.of(config)
+        self._urls = ""
+        self._nats_crashes: list[float] = []
+        self._nats_restart_at: float | None = None
+        self.nats_restarts = 0
+        self.nats_given_up = False
 
     @property
     def instance(self) -> str:
@@ -162,7 +217,7 @@ class Supervisor:
         for instance in self.stream_instances:  # before any service starts: they share the trust file
             print(f"  key {instance}: {ensure_instance_key(keys, instance).key_id}", flush=True)
         # where every service listens: the console calls its instance's services (and the others') by URL
-        urls = json.dumps({f"{s.instance}/{s.name}": s.url for s in self.services})
+        urls = self._urls = json.dumps({f"{s.instance}/{s.name}": s.url for s in self.services})
         # the web-only services first, forked before the service stack is imported (kc_ops.preload)
         web = [s for s in self.services if s.runtime == "web"]
         if self.fork:
@@ -270,9 +325,113 @@ class Supervisor:
             print(f"  {line}", flush=True)
 
     def failed(self) -> list[str]:
-        """What has died on its own (anything here ends the run)."""
+        """What has died on its own."""
         dead = [s.name for s in self.services if s.process and s.process.poll() is not None]
         return dead + ([] if self.nats.running else ["nats-server"])
+
+    def supervise(self, now: float | None = None) -> bool:
+        """One round of watching: note each crash, start again what is due, give up on what keeps crashing.
+
+        False when the run cannot go on: nats-server given up, or every service given up."""
+        if self._stopping:
+            return False
+        now = time.monotonic() if now is None else now
+        policy = self.restart_policy
+        changed = False
+        if not self.nats_given_up:
+            changed |= self._supervise_nats(now, policy)
+        for service in self.services:
+            if service.given_up or service.process is None:
+                continue
+            if service.restart_at is None:
+                code = service.process.poll()
+                if code is None:
+                    continue
+                changed = True
+                service.crashes = [t for t in service.crashes if now - t < policy.window_s] + [now]
+                log = self.var_dir / "logs" / f"{service.instance}-{service.name}.log"
+                if len(service.crashes) >= policy.max_crashes:
+                    service.given_up = True
+                    say(
+                        f"lỗi / error: {service.key} dừng {len(service.crashes)} lần trong {policy.window_s:g} s, "
+                        f"không khởi động lại nữa / crashed {len(service.crashes)} times within {policy.window_s:g} s,"
+                        f" given up ({describe_exit(code)}); see {log}"
+                    )
+                    continue
+                delay = policy.delay(len(service.crashes))
+                service.restart_at = now + delay
+                say(
+                    f"{service.key} dừng bất thường ({describe_exit(code)}), khởi động lại sau {delay:g} s "
+                    f"(lần {len(service.crashes)}/{policy.max_crashes} trong {policy.window_s:g} s) / exited, "
+                    f"restarting in {delay:g} s; see {log}"
+                )
+            elif now >= service.restart_at:
+                changed = True
+                service.restart_at = None
+                self._launch(service, self._urls)
+                service.restarts += 1
+                pid = service.process.pid if service.process else "-"
+                say(f"{service.key} đã khởi động lại / restarted (pid {pid}, restart {service.restarts})")
+        if changed:
+            self.write_metrics()
+        if self.nats_given_up:
+            return False
+        return not (self.services and all(s.given_up for s in self.services))
+
+    def _supervise_nats(self, now: float, policy: RestartPolicy) -> bool:
+        if self.nats.running and self._nats_restart_at is None:
+            return False
+        if self._nats_restart_at is None:
+            self._nats_crashes = [t for t in self._nats_crashes if now - t < policy.window_s] + [now]
+            log = next(iter(self.nats.nodes.values())).log_file
+            if len(self._nats_crashes) >= policy.max_crashes:
+                self.nats_given_up = True
+                say(
+                    f"lỗi / error: nats-server dừng {len(self._nats_crashes)} lần trong {policy.window_s:g} s, "
+                    f"dừng cả hệ thống / crashed {len(self._nats_crashes)} times, giving up; see {log}"
+                )
+                return True
+            delay = policy.delay(len(self._nats_crashes))
+            self._nats_restart_at = now + delay
+            say(f"nats-server dừng bất thường, khởi động lại sau {delay:g} s / exited, restarting in {delay:g} s")
+            return True
+        if now < self._nats_restart_at:
+            return False
+        self._nats_restart_at = None
+        for name, server in self.nats.nodes.items():
+            if not server.running:
+                try:
+                    self.nats.restart(name)
+                except (RuntimeError, TimeoutError) as exc:
+                    say(f"nats-server {name} không khởi động lại được / did not restart: {exc}")
+                    continue
+        self.nats_restarts += 1
+        say(f"nats-server đã khởi động lại / restarted (restart {self.nats_restarts})")
+        return True
+
+    def write_metrics(self) -> Path:
+        """``<var>/supervisor.prom``: restarts and given-up processes, for node_exporter's textfile collector."""
+        lines = [
+            "# HELP kc_supervisor_restarts_total Processes started again by the supervisor after they crashed.",
+            "# TYPE kc_supervisor_restarts_total counter",
+            *(
+                f'kc_supervisor_restarts_total{{instance="{s.instance}",service="{s.name}"}} {s.restarts}'
+                for s in self.services
+            ),
+            f'kc_supervisor_restarts_total{{instance="",service="nats-server"}} {self.nats_restarts}',
+            "# HELP kc_supervisor_given_up Processes the supervisor stopped restarting (crashed too often).",
+            "# TYPE kc_supervisor_given_up gauge",
+            *(
+                f'kc_supervisor_given_up{{instance="{s.instance}",service="{s.name}"}} {int(s.given_up)}'
+                for s in self.services
+            ),
+            f'kc_supervisor_given_up{{instance="",service="nats-server"}} {int(self.nats_given_up)}',
+        ]
+        path = self.var_dir / "supervisor.prom"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("\n".join(lines) + "\n")
+        tmp.replace(path)
+        return path
 
     def write_run_file(self) -> Path:
         """``var/run.json``: where everything listens (read by the demo loader and the ``kc`` CLI); the bus's
@@ -388,7 +547,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.demo and config.get("demo"):
             supervisor.load_demo(config["demo"])
         print(supervisor.banner(time.monotonic() - began), flush=True)
-        while not supervisor.failed():
+        supervisor.write_metrics()
+        while supervisor.supervise():
             time.sleep(0.5)
         print(f"lỗi / error: stopped unexpectedly: {', '.join(supervisor.failed())}", file=sys.stderr)
         return 1
