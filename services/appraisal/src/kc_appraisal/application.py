@@ -86,6 +86,8 @@ class NationalIndex(Protocol):
 
     def search(self, query: c.NationalQuery) -> tuple[int, list[dict[str, Any]]]: ...
 
+    def briefs(self, de_an_id: str) -> list[dict[str, Any]]: ...
+
 
 class DeAnNotFoundError(AppraisalError):
     """No đề án with this id in this instance (or none the caller's unit may see)."""
@@ -480,12 +482,25 @@ class AppraisalApplication(ServiceApplication):
         return roster
 
     def _brief(self, de_an_id: str) -> tuple[str, str] | None:
-        """(code, title) of a đề án of this instance."""
+        """(code, title) of a đề án a council of this instance may appraise: one of this instance's, or, at
+        the ministry, a province's national đề án it keeps a record of (the Cục's council appraises the
+        provinces' national đề án at the ministry level, TT 36/2013 Art. 8)."""
         try:
             found: Any = self.repository.get(UUID(str(de_an_id)))
         except (AggregateNotFoundError, ValueError):
+            found = None
+        if isinstance(found, DeAn):
+            return found.details["code"], found.details["title"]
+        if self.instance != MINISTRY or self.national_index is None:
             return None
-        return (found.details["code"], found.details["title"]) if isinstance(found, DeAn) else None
+        records = self.national_index.briefs(str(de_an_id))
+        if len(records) > 1:  # the same id published by two provinces: never guess which one
+            raise AmbiguousCodeError(
+                f"Đề án {de_an_id} có ở nhiều tỉnh ({', '.join(r['instance'] for r in records)}) / the id is held "
+                "by several provinces",
+                field="de_an_ids",
+            )
+        return (records[0]["code"], records[0]["title"]) if records and records[0]["code"] else None
 
     def _council_rules(self) -> CouncilRules:
         if self.council_rules is None:

@@ -96,3 +96,11 @@ class NationalList:
                 [*params, query.limit, query.offset],
             ).fetchall()
         return total, [{k: v for k, v in r.items() if k != "search_text"} for r in rows]
+
+    def briefs(self, de_an_id: str) -> list[dict[str, Any]]:
+        """The records of a đề án id (one per province that published it): instance, code, title."""
+        with self.store.transaction(commit=False) as cur:
+            rows = cur.execute(
+                "SELECT instance, code, title FROM national_de_an WHERE de_an_id = ? ORDER BY instance", (de_an_id,)
+            ).fetchall()
+        return [dict(r) for r in rows]
