@@ -446,10 +446,11 @@ class ProgrammeQueries:
     def indicators_by_province(
         self, rows: list[dict[str, Any]], products: dict[str, dict[str, int]]
     ) -> list[dict[str, Any]]:
-        """The indicators per province (as it is now), with the products certified there."""
+        """The indicators per province (as it is now), with the products certified there; every province
+        shows every indicator any of them has (0 where it has none), so the rows line up with the totals."""
         supported = self.supported()
         provinces = sorted({r["province_now"] for r in rows} | set(products))
-        return [
+        per_province = [
             {
                 "province": p,
                 "province_name": label("province", p) if has_label("province", p) else p,
@@ -459,6 +460,12 @@ class ProgrammeQueries:
             }
             for p in provinces
         ]
+        keys = {key for row in per_province for key in row["values"]}
+        for row in per_province:
+            for key in sorted(keys - row["values"].keys()):
+                row["values"][key] = 0
+                row["labels"][key] = label("indicator", key)
+        return per_province
 
 
 def _summed(products: dict[str, dict[str, int]] | None) -> dict[str, int]:
