@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kc_cli.audit import audit_app
+from kc_cli.instance import instance_app
 from kc_cli.readable import actor, event_name, moment
 
 app = typer.Typer(help="khuyencong: kế hoạch, đề án, báo cáo / plans, projects, views", no_args_is_help=True)
@@ -27,6 +28,7 @@ de_an_app = typer.Typer(help="Đề án / projects", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
 app.add_typer(de_an_app, name="de-an")
 app.add_typer(audit_app, name="audit")
+app.add_typer(instance_app, name="instance")
 console = Console()
 RunFile = Annotated[Path, typer.Option("--run-file", help="written by make run")]
 

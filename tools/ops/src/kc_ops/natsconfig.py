@@ -519,6 +519,7 @@ def hub_and_leaf(workdir: Path, *, province: str = "tinh-40", configs: Path | No
         "KC_NATS_PORT": str(hub_port),
         "KC_NATS_HTTP_PORT": str(hub_http),
         "KC_NATS_STORE_DIR": str(workdir / "hub"),
+        "KC_NATS_LEAF_HOST": "127.0.0.1",
         "KC_NATS_LEAF_PORT": str(leaf_listen),
     }
     hub = ServerProcess("hub", base / "leaf" / "hub.conf", hub_env, hub_port, hub_http, workdir / "hub.log")

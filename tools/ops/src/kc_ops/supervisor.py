@@ -135,7 +135,15 @@ def instances_of(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class Supervisor:
-    def __init__(self, config: dict[str, Any], var_dir: Path, auto_ports: bool, *, fork: bool = False) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        var_dir: Path,
+        auto_ports: bool,
+        *,
+        fork: bool = False,
+        nats: NatsDeployment | None = None,
+    ) -> None:
         self.fork = fork  # start services by forking this warm interpreter (kc_ops.preload); make run does
         self.instances = instances_of(config)
         # every instance's stream and the ministry's (provinces read national plans) exist from the start
@@ -146,7 +154,8 @@ class Supervisor:
         self.var_dir = var_dir
         nats_cfg = config.get("nats", {})
         self.nats_dir = var_dir / nats_cfg.get("store", "nats")
-        self.nats: NatsDeployment = natsconfig.local(
+        # make run's own bus (single.conf, generated passwords), unless given one (an instance's hub or leaf)
+        self.nats: NatsDeployment = nats or natsconfig.local(
             self.nats_dir,
             self.stream_instances,
             port=free_port(None if auto_ports else nats_cfg.get("port")),
@@ -211,11 +220,8 @@ class Supervisor:
                 flush=True,
             )
         self.nats.start()
-        for line in asyncio.run(self._ensure_streams()):
-            print(f"  stream {line}", flush=True)
-        keys = self.var_dir / "keys"
-        for instance in self.stream_instances:  # before any service starts: they share the trust file
-            print(f"  key {instance}: {ensure_instance_key(keys, instance).key_id}", flush=True)
+        self.prepare_streams()
+        self.prepare_keys()
         # where every service listens: the console calls its instance's services (and the others') by URL
         urls = self._urls = json.dumps({f"{s.instance}/{s.name}": s.url for s in self.services})
         # the web-only services first, forked before the service stack is imported (kc_ops.preload)
@@ -228,6 +234,18 @@ class Supervisor:
             preload.preload(preload.SERVICE_STACK)
         for service in (s for s in self.services if s.runtime != "web"):
             self._launch(service, urls)
+
+    def prepare_streams(self) -> None:
+        """Declare the streams as the operator (make run's bus holds every instance's)."""
+        for line in asyncio.run(self._ensure_streams()):
+            print(f"  stream {line}", flush=True)
+
+    def prepare_keys(self) -> None:
+        """Every instance's signing key, made when missing (one machine plays them all), before any service
+        starts: they share the trust file."""
+        keys = self.var_dir / "keys"
+        for instance in self.stream_instances:
+            print(f"  key {instance}: {ensure_instance_key(keys, instance).key_id}", flush=True)
 
     def _launch(self, service: ServiceProcess, urls: str) -> None:
         env = self._environment(service, urls)
