@@ -26,9 +26,10 @@ from kc_runtime.web.fields import Text50, Text100, Text200, Text300, Text500
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kc_appraisal import commands as c
-from kc_appraisal.application import AppraisalApplication, DeAnNotFoundError
+from kc_appraisal.application import AppraisalApplication
 from kc_appraisal.domain.de_an import AppraisalMode, Conclusion, DeAnType, Level
 from kc_appraisal.domain.de_an import Member as CouncilMember
+from kc_appraisal.use_case import DeAnNotFoundError
 
 
 class Command(BaseModel):
@@ -512,7 +513,7 @@ def router() -> APIRouter:
             description="Hệ thống đã công bố cơ sở (tinh-40 …): một mã có thể ở nhiều tỉnh",
         ),
     ) -> dict[str, Any]:
-        from kc_appraisal.application import AmbiguousCodeError
+        from kc_appraisal.use_case import AmbiguousCodeError
 
         view = request.app.state.beneficiaries
         facts = view.facts(establishment_id, instance)

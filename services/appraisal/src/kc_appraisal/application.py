@@ -1,7 +1,11 @@
 """The appraisal service's use cases: one method per command (``commands``), the eventsourcing
 Application. HTTP handlers, the bus's integration, the console and tests all call these.
 
-A use case loads the đề án (only if the caller's unit may see it), checks the version the caller
+``AppraisalApplication`` holds the đề án's use cases here and takes in the councils' and field trips'
+(``councils``) and the ministry's record of the provinces' national đề án (``national``); what they all
+stand on (ports, clock, ``By``, saving) is ``use_case``.
+
+A use case on a đề án loads the đề án (only if the caller's unit may see it), checks the version the caller
 saw, runs one domain command with the decision's ``By`` (actor, correlation, causation) and saves.
 The day a rule is looked up for, when the caller names none, comes from the application's clock.
 """
@@ -10,36 +14,32 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
 import structlog
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Tracking
 from kc_kernel.vocabulary import VIETNAM_TIME, has_label, label
 from kc_runtime.adminunits import load_catalogue
-from kc_runtime.store.eventstore import ServiceApplication
 from kc_runtime.store.files import DOCX, JPEG, PDF, PNG, XLSX, ContentStore
 from kc_runtime.text import unit_key
 from kc_runtime.web.actor import Actor
 
 from kc_appraisal import commands as c
-from kc_appraisal.domain.council import Council, CouncilRules, Roster, roster_id
-from kc_appraisal.domain.de_an import BeneficiaryLookup, By, DeAn, Level, Status
+from kc_appraisal.councils import CouncilUseCases
+from kc_appraisal.domain.de_an import By, DeAn, Level, Status
 from kc_appraisal.domain.de_an.events import DeAnEvents
 from kc_appraisal.domain.de_an.lifecycle import MINISTRY
 from kc_appraisal.domain.errors import AppraisalError, StaleVersionError
-from kc_appraisal.domain.field_trip import FieldTrip
-from kc_appraisal.domain.national_de_an import NationalDeAn, record_id
 from kc_appraisal.domain.reference import DeAnReference, reference_for
-from kc_appraisal.domain.rules import CalendarLookup, ExtensionLookup, Rulebook
+from kc_appraisal.national import NationalUseCases
+from kc_appraisal.use_case import AmbiguousCodeError, DeAnNotFoundError, by, expect_version
 
 log = structlog.get_logger("kc.appraisal")
 C_contra = TypeVar("C_contra", contravariant=True)
-Clock = Callable[[], datetime]
 # the đề án's command that applies each of the ministry's decisions (from the bus)
 MINISTRY_DECISIONS: dict[type, Callable[..., Any]] = {
     c.RecordMinistryAppraisal: DeAn.record_ministry_appraisal,
@@ -47,9 +47,6 @@ MINISTRY_DECISIONS: dict[type, Callable[..., Any]] = {
     c.DecideAdjustment: DeAn.decide_adjustment,
     c.Settle: DeAn.settle,
 }
-# a province's milestones of a national đề án before it is sent to the ministry (gửi Bộ): the ministry's
-# record of it opens when it is forwarded (or at any later milestone, for a ministry that started later)
-BEFORE_THE_MINISTRY = frozenset({"submitted", "returned", "base-appraised"})
 # fields of a decision event that the timeline shows beside its data, not in it
 _DECISION_FIELDS = (
     "originator_id",
@@ -65,44 +62,8 @@ _DECISION_FIELDS = (
 )
 
 
-class CouncilIndex(Protocol):
-    """Which councils and field trips this instance has (a projection of the store)."""
-
-    def ids(self, kind: str, *, member: str | None = None, de_an_id: str | None = None) -> list[UUID]: ...
-
-
-class DeAnIndex(Protocol):
-    """The list of this instance's đề án (a projection of the store)."""
-
-    def search(self, query: c.ListQuery, units: list[str] | None = None) -> tuple[int, list[dict[str, Any]]]: ...
-
-    def by_code(self, code: str) -> list[UUID]: ...
-
-    def count_in_year(self, plan_year: int) -> int: ...
-
-
-class NationalIndex(Protocol):
-    """The ministry's list of the provinces' national đề án (a projection of its records)."""
-
-    def search(self, query: c.NationalQuery) -> tuple[int, list[dict[str, Any]]]: ...
-
-    def briefs(self, de_an_id: str) -> list[dict[str, Any]]: ...
-
-
-class DeAnNotFoundError(AppraisalError):
-    """No đề án with this id in this instance (or none the caller's unit may see)."""
-
-
-class AmbiguousCodeError(AppraisalError):
-    """Several đề án share this code: look it up by its reference (mã tra cứu)."""
-
-
 class UnitMismatchError(AppraisalError):
     """An implementing unit drafts only its own đề án."""
-
-
-class RecordNotFoundError(AppraisalError):
-    """No council, field trip or roster with this id in this instance (or none the caller sits on)."""
 
 
 class OtherProvinceError(AppraisalError):
@@ -157,11 +118,6 @@ def unit_of(de_an: DeAn) -> str:
     return str(de_an.details.get("unit") or unit_key(de_an.details["implementing_unit"]))
 
 
-def by(actor: Actor, instance: str | None = None) -> By:
-    """Who decides: the actor, in the request's conversation, in their role, on this instance."""
-    return By(actor.name, actor.correlation_id, role=actor.role, instance=instance)
-
-
 # what a đề án's files may be, by their bytes (kc_runtime.store.files.detect), and how large
 DOCUMENT_TYPES = (PDF, JPEG, PNG, DOCX, XLSX)
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
@@ -200,75 +156,8 @@ def use_case(command: type[C_contra], action: Callable[..., Any]) -> UseCase[C_c
     return cast(UseCase[C_contra], run)
 
 
-class NationalUseCase(Protocol[C_contra]):
-    def __call__(
-        self, instance: str, de_an_id: UUID, command: C_contra, actor: Actor, expected_version: int | None = None
-    ) -> NationalDeAn: ...
-
-
-def national_use_case(command: type[C_contra], action: Callable[..., Any]) -> NationalUseCase[C_contra]:
-    """The application's method for one of the ministry's decisions on a province's national đề án: load
-    the ministry's record of it (instance, id), run the record's command of the same name, save. Only on
-    the ministry's instance."""
-    wanted = set(inspect.signature(action).parameters)
-
-    def run(
-        self: AppraisalApplication,
-        instance: str,
-        de_an_id: UUID,
-        given: C_contra,
-        actor: Actor,
-        expected_version: int | None = None,
-    ) -> NationalDeAn:
-        if not isinstance(given, command):
-            raise TypeError(f"{action.__name__} takes a {command.__name__}, not {type(given).__name__}")
-        record = self.national_record(instance, de_an_id)
-        if expected_version is not None and record.version != expected_version:
-            raise StaleVersionError(
-                f"Hồ sơ đã thay đổi (phiên bản hiện tại {record.version}, bạn gửi {expected_version}); tải lại / "
-                "stale version: reload and retry",
-                field="version",
-            )
-        action(record, **self._arguments(given, wanted), by=by(actor, self.instance))
-        self._save(record)
-        return record
-
-    run.__name__ = run.__qualname__ = f"national_{action.__name__}"
-    run.__doc__ = action.__doc__
-    return cast(NationalUseCase[C_contra], run)
-
-
-class AppraisalApplication(ServiceApplication):
+class AppraisalApplication(CouncilUseCases, NationalUseCases):
     name = "appraisal"
-
-    def __init__(
-        self,
-        env: dict[str, str],
-        *,
-        rules: Rulebook,
-        beneficiaries: BeneficiaryLookup,
-        instance: str,
-        calendars: CalendarLookup | None = None,
-        extensions: ExtensionLookup | None = None,
-        index: DeAnIndex | None = None,
-        councils: CouncilIndex | None = None,
-        council_rules: CouncilRules | None = None,
-        files: ContentStore | None = None,
-        national_index: NationalIndex | None = None,
-        clock: Clock = lambda: datetime.now(UTC),
-    ) -> None:
-        self.files = files
-        self.council_index = councils
-        self.council_rules = council_rules
-        self.rules = rules
-        self.calendars = calendars
-        self.extensions = extensions
-        self.beneficiaries = beneficiaries
-        self.instance = instance
-        self.index = index
-        self.national_index = national_index
-        self.clock = clock
-        super().__init__(env=env)
 
     # -- reading ----------------------------------------------------------------------------------
     def get(self, de_an_id: UUID, version: int | None = None, *, actor: Actor | None = None) -> DeAn:
@@ -465,233 +354,7 @@ class AppraisalApplication(ServiceApplication):
             raise AppraisalError("Dịch vụ không lưu tệp / this service keeps no files", field="file")
         return self.files
 
-    # -- councils (hội đồng thẩm định) and field trips (thẩm định thực tế) ---------------------------
-    def roster(self) -> Roster | None:
-        try:
-            found: Any = self.repository.get(roster_id(self.instance))
-        except AggregateNotFoundError:
-            return None
-        return found if isinstance(found, Roster) else None
-
-    def enrol(self, command: c.EnrolPerson, actor: Actor) -> Roster:
-        """A person onto the roster of those who may sit on a council."""
-        roster = self.roster() or Roster.open(self.instance, by(actor))
-        roster.enrol(subject=command.subject, name=command.name, title=command.title,
-                     organisation=command.organisation, by=by(actor))  # fmt: skip
-        self._save(roster)
-        return roster
-
-    def _brief(self, de_an_id: str) -> tuple[str, str] | None:
-        """(code, title) of a đề án a council of this instance may appraise: one of this instance's, or, at
-        the ministry, a province's national đề án it keeps a record of (the Cục's council appraises the
-        provinces' national đề án at the ministry level, TT 36/2013 Art. 8)."""
-        try:
-            found: Any = self.repository.get(UUID(str(de_an_id)))
-        except (AggregateNotFoundError, ValueError):
-            found = None
-        if isinstance(found, DeAn):
-            return found.details["code"], found.details["title"]
-        if self.instance != MINISTRY or self.national_index is None:
-            return None
-        records = self.national_index.briefs(str(de_an_id))
-        if len(records) > 1:  # the same id published by two provinces: never guess which one
-            raise AmbiguousCodeError(
-                f"Đề án {de_an_id} có ở nhiều tỉnh ({', '.join(r['instance'] for r in records)}) / the id is held "
-                "by several provinces",
-                field="de_an_ids",
-            )
-        return (records[0]["code"], records[0]["title"]) if records and records[0]["code"] else None
-
-    def _council_rules(self) -> CouncilRules:
-        if self.council_rules is None:
-            raise AppraisalError("Chưa nạp quy định về hội đồng / council rules not loaded")
-        return self.council_rules
-
-    def found_council(self, command: c.FoundCouncil, actor: Actor) -> Council:
-        """Hội đồng thẩm định founded by its decision, its members from the roster."""
-        roster = self.roster()
-        if roster is None:
-            raise RecordNotFoundError(
-                "Chưa có danh sách cán bộ, chuyên gia để chọn thành viên hội đồng / the roster is empty",
-                field="members",
-            )
-        council = Council.found(
-            name=command.name,
-            stage=command.stage,
-            decision_number=command.decision_number,
-            decided_on=command.decided_on,
-            signer=command.signer,
-            chair=command.chair,
-            secretary=command.secretary,
-            members=command.members,
-            de_an_ids=command.de_an_ids,
-            scoresheet=command.scoresheet,
-            roster=roster,
-            de_an=self._brief,
-            rules=self._council_rules(),
-            by=by(actor),
-        )
-        self._save(council)
-        return council
-
-    def council(self, council_id: UUID, *, actor: Actor | None = None) -> Council:
-        """A council; a council member (``council_bound``) sees only the councils they sit on."""
-        try:
-            found: Any = self.repository.get(council_id)
-        except AggregateNotFoundError:
-            found = None
-        if not isinstance(found, Council) or (
-            actor is not None and actor.council_bound and not found.sits(actor.subject)
-        ):
-            raise RecordNotFoundError("Không tìm thấy hội đồng / council not found")
-        return found
-
-    def councils(self, actor: Actor, *, de_an_id: str | None = None) -> list[Council]:
-        if self.council_index is None:
-            return []
-        member = actor.subject if actor.council_bound else None
-        if actor.council_bound and not member:
-            return []
-        return [self.council(i) for i in self.council_index.ids("hoi_dong", member=member, de_an_id=de_an_id)]
-
-    def _member_acts(
-        self, council_id: UUID, actor: Actor, expected_version: int | None, act: Callable[[Council], Any]
-    ) -> Council:
-        council = self.council(council_id, actor=actor)
-        if expected_version is not None and council.version != expected_version:
-            raise StaleVersionError(
-                f"Hội đồng đã thay đổi (phiên bản {council.version}); tải lại / stale version", field="version"
-            )
-        act(council)
-        self._save(council)
-        return council
-
-    def sign_declaration(
-        self, council_id: UUID, command: c.SignDeclaration, actor: Actor, expected_version: int | None = None
-    ) -> Council:
-        """The signed-in member's own conflict-of-interest declaration (the token's subject is the member)."""
-        return self._member_acts(council_id, actor, expected_version, lambda k: k.sign_declaration(
-            subject=actor.subject, de_an_id=command.de_an_id, conflict=command.conflict,
-            signed_on=command.signed_on, note=command.note, by=by(actor)))  # fmt: skip
-
-    def record_opinion(
-        self, council_id: UUID, command: c.RecordOpinion, actor: Actor, expected_version: int | None = None
-    ) -> Council:
-        """The signed-in member's own opinion (and score); refused to a member who declared a conflict."""
-        return self._member_acts(council_id, actor, expected_version, lambda k: k.record_opinion(
-            subject=actor.subject, de_an_id=command.de_an_id, conclusion=command.conclusion,
-            given_on=command.given_on, score=command.score, comment=command.comment,
-            rules=self._council_rules(), by=by(actor)))  # fmt: skip
-
-    def record_minutes(
-        self, council_id: UUID, command: c.RecordMinutes, actor: Actor, expected_version: int | None = None
-    ) -> Council:
-        """The minutes, by the chair or the secretary signed in; the result computed from the opinions."""
-        return self._member_acts(council_id, actor, expected_version, lambda k: k.record_minutes(
-            subject=actor.subject, de_an_id=command.de_an_id, number=command.number, held_on=command.held_on,
-            absent=command.absent, rules=self._council_rules(), by=by(actor)))  # fmt: skip
-
-    def minutes(self, council_id: str, de_an_id: str) -> dict[str, Any] | None:
-        """The minutes a council recorded for a đề án (the appraisal that follows them reads these)."""
-        try:
-            council = self.council(UUID(str(council_id)))
-        except (RecordNotFoundError, ValueError):
-            return None
-        recorded = council.minutes.get(de_an_id)
-        if recorded is None:
-            return None
-        return recorded | {"council_id": str(council.id), "council": council.name, "stage": council.stage,
-                           "decision_number": council.decision["number"]}  # fmt: skip
-
-    def schedule_field_trip(self, command: c.ScheduleFieldTrip, actor: Actor) -> FieldTrip:
-        trip = FieldTrip.schedule(
-            name=command.name,
-            decision_number=command.decision_number,
-            starts_on=command.starts_on,
-            ends_on=command.ends_on,
-            team=command.team,
-            visits=[dict(v) for v in command.visits],
-            de_an=self._brief,
-            by=by(actor),
-        )
-        self._save(trip)
-        return trip
-
-    def field_trip(self, trip_id: UUID) -> FieldTrip:
-        try:
-            found: Any = self.repository.get(trip_id)
-        except AggregateNotFoundError:
-            found = None
-        if not isinstance(found, FieldTrip):
-            raise RecordNotFoundError("Không tìm thấy đoàn thẩm định thực tế / field trip not found")
-        return found
-
-    def field_trips(self, *, de_an_id: str | None = None) -> list[FieldTrip]:
-        if self.council_index is None:
-            return []
-        return [self.field_trip(i) for i in self.council_index.ids("doan_thuc_te", de_an_id=de_an_id)]
-
-    def record_findings(
-        self, trip_id: UUID, command: c.RecordFindings, actor: Actor, expected_version: int | None = None
-    ) -> FieldTrip:
-        trip = self.field_trip(trip_id)
-        if expected_version is not None and trip.version != expected_version:
-            raise StaleVersionError(f"Đoàn đã thay đổi (phiên bản {trip.version}); tải lại", field="version")
-        trip.record_findings(visit=command.visit, findings=command.findings, outcome=command.outcome,
-                             recorded_on=command.recorded_on, by=by(actor))  # fmt: skip
-        self._save(trip)
-        return trip
-
-    # -- the ministry's record of the provinces' national đề án (on ``bo``) -----------------------------
-    def national_record(self, instance: str, de_an_id: UUID) -> NationalDeAn:
-        """The ministry's record of a province's national đề án (only the ministry keeps them)."""
-        try:
-            record: Any = self.repository.get(record_id(instance, de_an_id))
-        except AggregateNotFoundError:
-            record = None
-        if not isinstance(record, NationalDeAn):
-            raise DeAnNotFoundError(
-                "Bộ chưa có hồ sơ đề án quốc gia này (hồ sơ được lập khi tỉnh gửi đề án lên Bộ) / the ministry "
-                "has no record of this national đề án"
-            )
-        return record
-
-    def list_national(self, query: c.NationalQuery) -> tuple[int, list[dict[str, Any]]]:
-        """A page of the ministry's records of the provinces' national đề án."""
-        return self.national_index.search(query) if self.national_index else (0, [])
-
-    # one method per decision of the ministry:
-    # ``SignContract`` → ``national_sign_contract`` → ``NationalDeAn.sign_contract``
-    national_record_ministry_appraisal = national_use_case(
-        c.RecordMinistryAppraisal, NationalDeAn.record_ministry_appraisal
-    )
-    national_sign_contract = national_use_case(c.SignContract, NationalDeAn.sign_contract)
-    national_decide_adjustment = national_use_case(c.DecideAdjustment, NationalDeAn.decide_adjustment)
-    national_settle = national_use_case(c.Settle, NationalDeAn.settle)
-
-    def record_province_milestone(self, command: c.RecordProvinceMilestone, tracking: Tracking) -> None:
-        """A province's milestone of a national đề án: the ministry's record of it opened (first time)
-        and brought up to date, with the message's tracking, atomically. Other levels: consumed only."""
-        if command.level != "quoc_gia" or self.instance != MINISTRY:
-            self.save_tracked(tracking)
-            return
-        decided = By(command.actor, command.correlation_id, command.causation_id)
-        try:
-            record: Any = self.repository.get(record_id(command.instance, command.de_an_id))
-        except AggregateNotFoundError:
-            if command.milestone in BEFORE_THE_MINISTRY:  # the Sở's own steps: the ministry has nothing yet
-                self.save_tracked(tracking)
-                return
-            record = NationalDeAn.open(instance=command.instance, de_an_id=command.de_an_id, by=decided)
-        record.report(
-            milestone=command.milestone,
-            status=command.status,
-            facts=dict(command.facts),
-            reported_at=command.reported_at,
-            by=decided,
-        )
-        self.save_tracked(tracking, record)
-
+    # -- from the bus -----------------------------------------------------------------------------
     def apply_ministry_decision(self, command: c.FromMinistry, tracking: Tracking) -> None:
         """A decision the ministry recorded on its instance about this instance's national đề án: the
         đề án's own command, decided by the ministry's officer (their name and role, the message's
@@ -704,7 +367,6 @@ class AppraisalApplication(ServiceApplication):
         action(de_an, **self._arguments(command.decision, wanted), by=decided)
         self.save_tracked(tracking, de_an)
 
-    # -- from the bus -----------------------------------------------------------------------------
     def approve_in_plan(
         self,
         command: c.ApproveInPlan,
@@ -753,39 +415,8 @@ class AppraisalApplication(ServiceApplication):
 
     def _load(self, de_an_id: UUID, actor: Actor | None, expected_version: int | None) -> DeAn:
         de_an = self.get(de_an_id, actor=actor)
-        if expected_version is not None and de_an.version != expected_version:
-            raise StaleVersionError(
-                f"Đề án đã thay đổi (phiên bản hiện tại {de_an.version}, bạn gửi {expected_version}); tải lại / "
-                "stale version: reload and retry",
-                field="version",
-            )
+        expect_version("Đề án", de_an.version, expected_version)
         return de_an
-
-    def _save(self, *records: Aggregate) -> None:
-        try:
-            self.save(*records)
-        except IntegrityError:
-            raise StaleVersionError(
-                "Đề án vừa bị thay đổi đồng thời; tải lại / changed concurrently", field="version"
-            ) from None
-
-    def _arguments(self, given: Any, wanted: set[str]) -> dict[str, Any]:
-        """A command's fields, plus the rules, lookups and day the domain command asks for by name."""
-        ports = {
-            "rules": self.rules,
-            "beneficiaries": self.beneficiaries,
-            "calendars": self.calendars,
-            "extensions": self.extensions,
-            "councils": self.minutes,
-        }
-        arguments = {f.name: getattr(given, f.name) for f in fields(given)}
-        arguments |= {k: v for k, v in ports.items() if k in wanted}
-        if "on" in wanted:
-            arguments["on"] = self._today()
-        return arguments
-
-    def _today(self) -> date:
-        return self.clock().date()
 
     def _province(self) -> str:
         return self.instance.removeprefix("tinh-") if self.instance.startswith("tinh-") else "00"

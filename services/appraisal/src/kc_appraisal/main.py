@@ -15,14 +15,7 @@ from kc_runtime.web.stack import install_service_stack
 
 from kc_appraisal import api, files_api, messaging, rulebook, translators
 from kc_appraisal import metrics as programme_metrics
-from kc_appraisal.application import (
-    MAX_DOCUMENT_BYTES,
-    AmbiguousCodeError,
-    AppraisalApplication,
-    DeAnNotFoundError,
-    RecordNotFoundError,
-    UnitMismatchError,
-)
+from kc_appraisal.application import MAX_DOCUMENT_BYTES, AppraisalApplication, UnitMismatchError
 from kc_appraisal.domain.council import ConflictOfInterestError, NotAMemberError
 from kc_appraisal.domain.errors import (
     AppraisalError,
@@ -33,6 +26,7 @@ from kc_appraisal.domain.errors import (
 from kc_appraisal.domain.national_de_an import AwaitingProvinceError
 from kc_appraisal.permissions import ROUTE_PERMISSIONS
 from kc_appraisal.projections import beneficiaries, calendars, councils, de_an_list, national_de_an
+from kc_appraisal.use_case import AmbiguousCodeError, DeAnNotFoundError, RecordNotFoundError
 
 SERVICE = "appraisal"
 
