@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kc_cli.audit import audit_app
+from kc_cli.backup import backup, restore
 from kc_cli.instance import instance_app
 from kc_cli.readable import actor, event_name, moment
 
@@ -29,6 +30,8 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(de_an_app, name="de-an")
 app.add_typer(audit_app, name="audit")
 app.add_typer(instance_app, name="instance")
+app.command("backup")(backup)
+app.command("restore")(restore)
 console = Console()
 RunFile = Annotated[Path, typer.Option("--run-file", help="written by make run")]
 

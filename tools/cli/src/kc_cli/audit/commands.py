@@ -16,6 +16,7 @@ from kc_kernel.vocabulary import label
 from kc_runtime.bus.streamaudit import (
     Audit,
     AuditError,
+    StreamState,
 )
 from rich.table import Table
 
@@ -82,6 +83,36 @@ def write_report(path: Path | None, doc: dict[str, Any]) -> None:
         path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
         raise AuditError(f"không ghi được báo cáo / cannot write the report {path}: {exc}") from exc
+
+
+Exported = tuple[Audit, StreamState, dict[str, Any], dict[str, str] | None, int]
+
+
+def write_bundle(out: Path, name: str, url: str, trust_path: Path, keys_dir: Path, batch: int) -> Exported:
+    """Read ``name``'s stream from ``url`` into a bundle in ``out`` (created; empty), verifying as it goes:
+    the audit, the stream's state, the manifest, its signature (None without the instance's key) and the
+    number of lines whose line breaks were rewritten. Also what ``kc backup`` writes as its stream part."""
+    store = load_trust(trust_path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        writer = BundleWriter(out)
+    except OSError as exc:
+        raise AuditError(f"không tạo được / cannot create {out}: {exc}") from exc
+    audit = Audit(name, store)
+    try:
+        state = asyncio.run(replay(url, name, audit, batch=batch, sink=writer))
+    finally:
+        writer.close()
+    try:
+        used_keys(store, audit).save(out / TRUST)
+        manifest = build_manifest(audit, state, out, trust_path)
+        (out / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        signature = sign_manifest(manifest, keys_dir, name)
+        if signature is not None:
+            (out / MANIFEST_SIG).write_text(json.dumps(signature, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise AuditError(f"không ghi được gói / cannot write the bundle: {exc}") from exc
+    return audit, state, manifest, signature, writer.rewritten
 
 
 @audit_app.command()
@@ -183,29 +214,13 @@ def export(
         name = checked_instance(instance)
         url = nats_url_of(nats_url, run_file)
         trust_path = trust or keys_dir_of(None, run_file) / TRUST
-        store = load_trust(trust_path)
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise AuditError(f"{out} đã có và không trống / exists and is not empty")
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            writer = BundleWriter(out)
-        except OSError as exc:
-            raise AuditError(f"không tạo được / cannot create {out}: {exc}") from exc
-        audit = Audit(name, store)
-        try:
-            state = asyncio.run(replay(url, name, audit, batch=batch, sink=writer))
-        finally:
-            writer.close()
-        used_keys(store, audit).save(out / TRUST)
-        manifest = build_manifest(audit, state, out, trust_path)
-        (out / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        signature = sign_manifest(manifest, keys_dir_of(keys_dir, run_file), name)
-        if signature is not None:
-            (out / MANIFEST_SIG).write_text(json.dumps(signature, indent=2) + "\n", encoding="utf-8")
+        audit, state, manifest, signature, rewritten = write_bundle(
+            out, name, url, trust_path, keys_dir_of(keys_dir, run_file), batch
+        )
     except AuditError as exc:
         fail(str(exc))
-    except OSError as exc:
-        fail(f"không ghi được gói / cannot write the bundle: {exc}")
     print_summary(
         audit,
         "Gói kiểm toán / audit bundle",
@@ -217,8 +232,8 @@ def export(
             ("manifest", "ký / signed " + signature["key_id"] if signature else "không ký / unsigned (no key)"),
         ],
     )
-    if writer.rewritten:
-        console.print(f"[yellow]{writer.rewritten} thông điệp có ký tự xuống dòng (xem index) / had line breaks[/]")
+    if rewritten:
+        console.print(f"[yellow]{rewritten} thông điệp có ký tự xuống dòng (xem index) / had line breaks[/]")
     if audit.failures:
         console.print(
             f"[yellow]Lưu ý / note: {len(audit.failures)} lỗi xác minh trong luồng, được giữ nguyên trong gói "
