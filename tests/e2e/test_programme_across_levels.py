@@ -470,6 +470,12 @@ async def story(
         return bool((await ok(cuc.get(record)))["awaiting"] is None)
 
     await eventually(nothing_awaited)
+    increase = {"change_type": "tang_kinh_phi", "description": "Giá máy sấy tăng", "requested_on": "2023-04-01"}
+    # machinery: 50 % of 600 million, at most 300 million per establishment (TT 28/2018, assumed)
+    above = await refused(
+        unit_na.post(f"{de_an}/adjustments", json=increase | {"changes": {"support_vnd": 300_000_001}}), 422
+    )
+    assert above["errors"][0]["field"] == "changes.support_vnd" and "300.000.000" in above["detail"], above
     await ok(
         unit_na.post(
             f"{de_an}/adjustments",

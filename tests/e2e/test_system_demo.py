@@ -59,6 +59,29 @@ def test_the_system_starts_loads_the_seed_scenario_and_stops_cleanly(tmp_path: P
             assert plan["approved_total_vnd"] == 580_000_000 and len(plan["batches"]) == 1
             casting = http.get(f"{urls['tinh-31/appraisal']}/de-an", params={"status": "da_dong"}).json()
             assert [d["code"] for d in casting["items"]] == ["KCĐP-31-2023-04"]
+            # the demo's data: the Hải Phòng casting model supports a Hải Phòng establishment of Hải Phòng's
+            # registry, and no two establishments of the demo share a tax code
+            so = {}
+            for inst in ("tinh-40", "tinh-31"):
+                token = issue_token(load_signer(key_file(var / "keys", inst), inst), sub="so", role="so_ct")
+                so[inst] = {"Authorization": f"Bearer {token}"}
+            model = http.get(
+                f"{urls['tinh-31/appraisal']}/de-an/{casting['items'][0]['de_an_id']}", headers=so["tinh-31"]
+            )
+            [beneficiary] = model.json()["details"]["beneficiary_ids"]
+            company = http.get(f"{urls['tinh-31/registry']}/establishments/{beneficiary}", headers=so["tinh-31"])
+            assert (company.json()["details"]["name"], company.json()["details"]["province_code"]) == (
+                "Công ty TNHH Cơ khí Đúc Thành Phương",
+                "31",
+            ), company.text
+            tax_codes = [
+                e["tax_code"]
+                for inst in ("tinh-40", "tinh-31")
+                for e in http.get(
+                    f"{urls[inst + '/registry']}/establishments", params={"limit": 500}, headers=so[inst]
+                ).json()["items"]
+            ]
+            assert len(tax_codes) == 3 and len(set(tax_codes)) == len(tax_codes), tax_codes
             # the national auditor reads every province, but not the Sở's mailbox
             assert http.get(f"{urls['tinh-40/notifications']}/mail").status_code == 403
             mail = http.get(

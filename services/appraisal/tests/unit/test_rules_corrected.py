@@ -360,3 +360,55 @@ def test_workers_employed_after_training_cannot_exceed_those_trained() -> None:
     with pytest.raises(AppraisalError, match="không thể lớn hơn") as refused:
         accepted_with(["1"], {"hoc_vien": 35, "hoc_vien_co_viec_lam": 36})
     assert refused.value.field == "outputs.hoc_vien_co_viec_lam"
+
+
+# -- an increase stays within the ceilings the submission recorded ------------------------------------------------
+
+
+def approved_model() -> Any:
+    from .test_de_an import base_passed
+
+    d = base_passed()  # a model of 3,000 million: 30 % → at most 900 million (TT 28/2018, assumed)
+    d.propose(proposed_on=date(2022, 11, 20), rules=RULES, beneficiaries=lookup(), by=By("so-31"))
+    d.approve_in_plan(plan_id="p", plan_decision="1", batch=1, decided_on=date(2022, 12, 20),
+                      approved_support_vnd=800_000_000, by=By("ubnd-31"))  # fmt: skip
+    return d
+
+
+@pytest.mark.parametrize(("raised_to", "allowed"), [(900_000_000, True), (900_000_001, False)])
+def test_an_increase_up_to_the_ceiling_is_asked_for_and_one_dong_above_is_refused(
+    raised_to: int, allowed: bool
+) -> None:
+    d = approved_model()
+
+    def ask() -> str:
+        return str(
+            d.request_adjustment(
+                change_type="tang_kinh_phi",
+                description="Giá thiết bị tăng",
+                changes={"support_vnd": raised_to},
+                requested_on=date(2023, 3, 1),
+                rules=RULES,
+                by=By("trung-tam"),
+            )
+        )
+
+    if allowed:
+        assert ask() == "ubnd_tinh" and d.pending_adjustment is not None
+        return
+    with pytest.raises(OverCeilingError, match=r"vượt tổng mức hỗ trợ tối đa 900\.000\.000 đồng") as refused:
+        ask()
+    assert refused.value.field == "changes.support_vnd"
+    assert "ceiling.quoc_gia@TT28/2018" in str(refused.value)
+    assert d.pending_adjustment is None
+
+
+@pytest.mark.parametrize(
+    ("on", "version"),
+    [
+        (date(2025, 10, 14), "priority@ND45/2012-Dieu6"),
+        (date(2025, 10, 15), "priority@ND235/2025-Dieu6"),
+    ],
+)
+def test_the_priority_rule_in_force_on_the_day(on: date, version: str) -> None:
+    assert RULES.priority.reference(on) == version

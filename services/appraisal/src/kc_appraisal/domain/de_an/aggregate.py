@@ -506,6 +506,16 @@ class DeAn(DeAnEvents, DeAnFiles, Aggregate):
                     f"«{label('change_type', change_type)}» / the new amount does not match the change type",
                     field="changes.support_vnd",
                 )
+            ceilings = (self.submission or {}).get("ceilings", [])
+            allowed = allowed_total(ceilings, self.details["budget_lines"]) if self.submission else new_amount
+            if new_amount > allowed:
+                rules_applied = sorted({str(c["rule"]) for c in ceilings})
+                raise OverCeilingError(
+                    f"Kinh phí mới {vnd(new_amount)} đồng vượt tổng mức hỗ trợ tối đa {vnd(allowed)} đồng của đề án "
+                    f"({', '.join(rules_applied)}): điều chỉnh tăng kinh phí không vượt mức trần / an increase "
+                    "cannot exceed the ceilings",
+                    field="changes.support_vnd",
+                )
         authority, ref = required_authority(
             rules,
             on=requested_on,
