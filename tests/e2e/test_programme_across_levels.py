@@ -52,6 +52,14 @@ MEMBERS = [
 ]
 
 
+pytestmark = pytest.mark.timeout(900)  # eight services and one story: minutes on a loaded machine
+PATIENCE = 120.0  # seconds an event may take to cross instances under load
+
+
+async def soon(check: Callable[[], object]) -> None:
+    await eventually(check, timeout=PATIENCE)
+
+
 @pytest.fixture
 def store() -> str:
     return "sqlite"  # the story once; each service's store on PostgreSQL is covered by its own suites
@@ -210,8 +218,8 @@ async def story(
         found = (await so.get("/deadlines/quoc_gia/2023")).json()["deadlines"]
         return bool(found["registration_deadline"]["source"].startswith("calendar:quoc_gia:bo:2023"))
 
-    await eventually(lambda: the_cuc_calendar_reached(so_na_plan))
-    await eventually(lambda: the_cuc_calendar_reached(so_hp_plan))
+    await soon(lambda: the_cuc_calendar_reached(so_na_plan))
+    await soon(lambda: the_cuc_calendar_reached(so_hp_plan))
 
     xa_thong_thu = as_("tinh-40", "planning", "xa", name="Cán bộ UBND xã Thông Thụ")
     xa_dien_kim = as_("tinh-40", "planning", "xa", name="Cán bộ UBND xã Diễn Kim")
@@ -286,7 +294,7 @@ async def story(
         got = (await cuc_plan.get("/national-registrations", params={"year": 2023})).json()
         return len(got["filings"]) == 2
 
-    await eventually(both_filings_at_the_cuc)
+    await soon(both_filings_at_the_cuc)
     at_cuc = (await cuc_plan.get("/national-registrations", params={"year": 2023})).json()
     filings = {f["province_code"]: f for f in at_cuc["filings"]}
     assert (filings["40"]["filed_on"], filings["40"]["on_time"], filings["40"]["total_support_vnd"]) == (
@@ -299,6 +307,8 @@ async def story(
     by_province = {r["province_now"]: r for r in at_cuc["summary"]["by_province_now"]}
     assert (by_province["40"]["proposals"], by_province["40"]["support_vnd"]) == (1, SUPPORT)
     assert (by_province["31"]["proposals"], by_province["31"]["support_vnd"]) == (1, 700_000_000)
+    registered = (await ok(cuc_plan.get("/views/national", params={"year": 2023})))["registrations"]
+    assert registered["totals"][0]["support_vnd"] == SUPPORT + 700_000_000
 
     # ==== 2. a council of three signs in; one declares a conflict and cannot vote ============================
     so_na_reg = as_("tinh-40", "registry", "so_ct", name="Nguyễn Văn Sở")
@@ -325,7 +335,7 @@ async def story(
         response = await unit_na.post(f"{de_an}/submit", json={"submitted_on": "2022-09-25"})
         return response.status_code == 200
 
-    await eventually(submitted)
+    await soon(submitted)
 
     for subject, name, title in MEMBERS:
         await ok(
@@ -432,7 +442,7 @@ async def story(
 
     # ==== 3. the ministry decides on its own instance: appraisal, the Minister's plan, the Cục's contract ======
     await ok(so_na.post(f"{de_an}/forward", json={"on": "2022-10-10"}))
-    await eventually(lambda: status_is(cuc, record, "da_gui_bo"))
+    await soon(lambda: status_is(cuc, record, "da_gui_bo"))
     await refused(
         so_na.post(f"{de_an}/ministry-appraisal", json=appraisal | {"mode": "can_bo", "appraised_on": "2022-11-20"}),
         403,
@@ -440,27 +450,27 @@ async def story(
     await ok(
         cuc.post(f"{record}/ministry-appraisal", json=appraisal | {"mode": "can_bo", "appraised_on": "2022-11-20"})
     )
-    await eventually(lambda: status_is(so_na, de_an, "dat_cap_bo"))
+    await soon(lambda: status_is(so_na, de_an, "dat_cap_bo"))
     await ok(so_na.post(f"{de_an}/propose", json={"on": "2022-11-25"}))
 
     async def in_the_national_plan() -> bool:
         response = await cuc_plan.get("/plans/quoc_gia/2023")
         return response.status_code == 200 and drafted["id"] in response.json()["lines"]
 
-    await eventually(in_the_national_plan)
+    await soon(in_the_national_plan)
     await ok(
         minister_plan.post(
             "/plans/quoc_gia/2023/approvals",
             json={"decision_number": "2905/QĐ-BCT", "decision_date": "2022-12-28", "signer": "Bộ trưởng"},
         )
     )
-    await eventually(lambda: status_is(so_na, de_an, "da_phe_duyet"))
-    await eventually(lambda: status_is(cuc, record, "da_phe_duyet"))
+    await soon(lambda: status_is(so_na, de_an, "da_phe_duyet"))
+    await soon(lambda: status_is(cuc, record, "da_phe_duyet"))
     contract = {"contract_number": "07/2023/HĐ-KCQG", "signed_on": "2023-02-01", "contracted_support_vnd": SUPPORT}
     by_so = await refused(so_na.post(f"{de_an}/contract", json=contract), 403)
     assert by_so["required_authority"] == "cuc" and "Cục Công Thương địa phương" in by_so["detail"]
     await ok(cuc.post(f"{record}/contract", json=contract))
-    await eventually(lambda: status_is(so_na, de_an, "da_ky_hop_dong"))
+    await soon(lambda: status_is(so_na, de_an, "da_ky_hop_dong"))
     seen = await ok(so_na.get(de_an))
     assert seen["contract"]["contract_number"] == "07/2023/HĐ-KCQG"
     assert (await ok(so_na.get(f"{de_an}/timeline")))[-1]["actor"] == "Trần Thị Cục (cuc@bo)"
@@ -469,7 +479,7 @@ async def story(
     async def nothing_awaited() -> bool:
         return bool((await ok(cuc.get(record)))["awaiting"] is None)
 
-    await eventually(nothing_awaited)
+    await soon(nothing_awaited)
     increase = {"change_type": "tang_kinh_phi", "description": "Giá máy sấy tăng", "requested_on": "2023-04-01"}
     # machinery: 50 % of 600 million, at most 300 million per establishment (TT 28/2018, assumed)
     above = await refused(
@@ -491,7 +501,7 @@ async def story(
     async def pending_at_the_ministry() -> bool:
         return bool((await ok(cuc.get(record)))["required_authority"] == "bo_truong")
 
-    await eventually(pending_at_the_ministry)
+    await soon(pending_at_the_ministry)
     decision = {"approved": True, "decision_number": "1234/QĐ-BCT", "decided_on": "2023-04-10"}
     by_cuc = await refused(cuc.post(f"{record}/adjustments/decision", json=decision), 403)
     assert "Bộ trưởng Bộ Công Thương" in by_cuc["detail"]
@@ -501,7 +511,7 @@ async def story(
         plan = (await ok(cuc_plan.get("/plans/quoc_gia/2023")))["lines"][drafted["id"]]
         return bool(plan["approved_support_vnd"] == RAISED)
 
-    await eventually(plan_line_raised)
+    await soon(plan_line_raised)
     plan = await ok(cuc_plan.get("/plans/quoc_gia/2023"))
     assert plan["approved_total_vnd"] == RAISED
     assert (plan["amendments"][-1]["decision_number"], plan["amendments"][-1]["signer"]) == (
@@ -513,23 +523,25 @@ async def story(
         national = await ok(cuc_plan.get("/views/national", params={"year": 2023}))
         return bool(national["totals"][0]["quoc_gia"] == RAISED)
 
-    await eventually(national_view_raised)
+    await soon(national_view_raised)
     so_na_view = await ok(so_na_plan.get("/views/province", params={"year": 2023}))
     assert so_na_view["totals"][0]["quoc_gia"] == RAISED
     bus = await nats.connect(settings[("bo", "planning")].nats_url)
     try:
-        amended = json.loads((await bus.jetstream().get_last_msg("KC_BO", "kc.bo.planning.plan.amended.v1")).data)
+        amended = json.loads(
+            (await bus.jetstream().get_last_msg("KC_BO", "kc.bo.planning.plan.amended.v1")).data or b""
+        )
     finally:
         await bus.close()
     assert [(li["code"], li["approved_support_vnd"]) for li in amended["data"]["changes"]] == [
         ("KCQG-2023-40-01", RAISED)
     ]
     assert (amended["data"]["decision_number"], amended["data"]["total_support_vnd"]) == ("1234/QĐ-BCT", RAISED)
-    await eventually(lambda: status_is(so_na, de_an, "da_ky_hop_dong"))
+    await soon(lambda: status_is(so_na, de_an, "da_ky_hop_dong"))
     assert (await ok(so_na.get(de_an)))["approval"]["approved_support_vnd"] == RAISED
 
     # ==== 5. implementation, acceptance, the Cục settles on bo, the province and the registry see it ==========
-    await eventually(nothing_awaited)
+    await soon(nothing_awaited)
     await ok(unit_na.post(f"{de_an}/progress", json={"month": "2023-05", "percent": 70}))
     at_70 = await refused(
         unit_na.post(f"{de_an}/advances", json={"amount_vnd": 150_000_000, "paid_on": "2023-05-30"}), 422
@@ -548,11 +560,11 @@ async def story(
             json={"accepted_on": "2023-11-15", "outputs": {"may_moc": 1}, "accepted_support_vnd": ACCEPTED},
         )
     )
-    await eventually(lambda: status_is(cuc, record, "da_nghiem_thu"))
+    await soon(lambda: status_is(cuc, record, "da_nghiem_thu"))
     settlement = {"settled_on": "2023-12-20", "dossier_on": "2023-11-25", "settled_support_vnd": ACCEPTED}
     await refused(so_na.post(f"{de_an}/settlement", json=settlement), 403)
     await ok(cuc.post(f"{record}/settlement", json=settlement))
-    await eventually(lambda: status_is(so_na, de_an, "da_quyet_toan"))
+    await soon(lambda: status_is(so_na, de_an, "da_quyet_toan"))
     assert (await ok(so_na.get(de_an)))["settlement"]["settled_support_vnd"] == ACCEPTED
     # every decision of 2022–2023 recorded the rules in force on its date (no 2024 circular, no 2025 decree)
     applied = {v for e in await ok(so_na.get(f"{de_an}/timeline")) for v in e["rule_versions"]}
@@ -570,7 +582,7 @@ async def story(
     async def support_recorded() -> bool:
         return bool(await ok(so_na_reg.get(f"/establishments/{tea_house['id']}/support")))
 
-    await eventually(support_recorded)
+    await soon(support_recorded)
     support = await ok(so_na_reg.get(f"/establishments/{tea_house['id']}/support"))
     assert [(s["cost_item"], s["amount_vnd"], s["funding_source"], s["reference"]) for s in support] == [
         (COST_ITEM, ACCEPTED, "quoc_gia", "KCQG-2023-40-01")
@@ -580,7 +592,7 @@ async def story(
         row = (await ok(cuc_plan.get("/views/national", params={"year": 2023})))["totals"][0]
         return bool(row["settled_vnd"] == ACCEPTED)
 
-    await eventually(national_view_settled)
+    await soon(national_view_settled)
     row = (await ok(cuc_plan.get("/views/national", params={"year": 2023})))["totals"][0]
     assert (row["quoc_gia"], row["advanced_vnd"], row["accepted_vnd"], row["settled_vnd"]) == (
         RAISED,
@@ -610,7 +622,7 @@ async def story(
         assert response.status_code == 422, response.text
         return bool(response.json()["errors"][0]["field"] == "budget_lines")
 
-    await eventually(refused_for_double_funding)
+    await soon(refused_for_double_funding)
     second = await refused(unit_na.post(f"/de-an/{again['id']}/submit", json={"submitted_on": "2024-10-15"}), 422)
     assert "đã được hỗ trợ hạng mục 'Máy sấy chè'" in second["detail"], second
     assert (await ok(unit_na.get(f"/de-an/{again['id']}")))["status"] == "du_thao"
@@ -649,7 +661,7 @@ async def story(
         response = await so_hp.post(f"{local_url}/submit", json={"submitted_on": "2022-10-20"})
         return response.status_code == 200
 
-    await eventually(local_submitted)
+    await soon(local_submitted)
     local_appraisal = {"mode": "can_bo", "conclusion": "dong_y", "recommended_support_vnd": 90_000_000}
     for who, action, body in (
         (so_hp, "base-appraisal", local_appraisal | {"appraised_on": "2022-11-05"}),
@@ -701,14 +713,14 @@ async def story(
 
     async def all_arrived() -> bool:
         by = {p["province"]: p for p in (await indicators())["by_province"]}
-        return (
+        return bool(
             by.get("40", {}).get("de_an_nghiem_thu") == 1
             and by.get("31", {}).get("de_an_nghiem_thu") == 1
             and by["40"]["values"]["san_pham_quoc_gia"] == 1
             and by["31"]["values"]["san_pham_khu_vuc"] == 1
         )
 
-    await eventually(all_arrived)
+    await soon(all_arrived)
     view = await indicators()
     by = {p["province"]: p for p in view["by_province"]}
     assert (by["40"]["province_name"], by["31"]["province_name"]) == ("Tỉnh Nghệ An", "Thành phố Hải Phòng")
