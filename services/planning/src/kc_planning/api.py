@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from kc_planning import commands as c
-from kc_planning import exports, opendata
+from kc_planning import exports, opendata, reports
 from kc_planning.application import NotFoundError, PlanningApplication
 from kc_planning.domain.plan import PlanError
 from kc_planning.projections.establishments import EstablishmentsView
@@ -548,6 +548,65 @@ def router() -> APIRouter:
             f" — {label('province', province_code).upper()}" if province_code else ""
         )
         return _xlsx(exports.summary_sheet(title, rows), "bao-cao-khuyen-cong.xlsx")
+
+    # -- the official report forms (issue 15 item 9) -----------------------------------------------------
+    @api.get("/reports", tags=["báo cáo"], summary="Các báo cáo theo mẫu: loại, kỳ, định dạng")
+    def report_forms(request: Request) -> dict[str, Any]:
+        return {
+            "reports": [{"code": k, "label": v} for k, v in reports.KINDS.items()],
+            "periods": [{"code": k, "label": v["label"]} for k, v in reports.periods().items()],
+            "formats": sorted(reports.FORMATS),
+            "years": {"from": FIRST_PLAN_YEAR, "to": LAST_PLAN_YEAR},
+            "forms": [
+                {"version": v.version, "from": v.effective_from, "to": v.effective_to, "legal_basis": v.legal_basis}
+                | v.params.model_dump()
+                for v in reports.forms().versions
+            ],
+        }
+
+    @api.get(
+        "/reports/{report}",
+        tags=["báo cáo"],
+        response_class=Response,
+        responses=problem_responses(404, 422),
+        summary="Báo cáo theo mẫu (.xlsx hoặc PDF): tình hình thực hiện (tinh-hinh-thuc-hien) hoặc bảng tổng "
+        "hợp quyết toán (quyet-toan), theo kỳ 6 tháng hoặc cả năm",
+    )
+    def official_report(
+        report: str,
+        request: Request,
+        year: Annotated[int, Query(description="Năm kế hoạch")],
+        period: Annotated[str, Query(max_length=40, description="Kỳ báo cáo: 6-thang, ca-nam")] = "ca-nam",
+        format: Annotated[str, Query(max_length=10, description="Định dạng: xlsx, pdf")] = "xlsx",
+        province_code: str | None = Query(None, pattern=r"^\d{2}$", description="Mã tỉnh (tại Bộ)"),
+    ) -> Response:
+        if report not in reports.KINDS:
+            raise NotFoundError(
+                f"Không có báo cáo «{report}»; có: "
+                + ", ".join(f"«{v}» ({k})" for k, v in reports.KINDS.items())
+                + " / unknown report"
+            )
+        if format not in reports.FORMATS:
+            raise PlanError(f"Định dạng «{format}» không có; chọn xlsx hoặc pdf / unknown format", field="format")
+        p = reports.period(period, year)
+        instance = request.app.state.runtime.settings.instance
+        queries: ProgrammeQueries = request.app.state.programme
+        rows = queries.rows(year=year, province=province_code)
+        if instance != "bo":  # a province reports its own đề án
+            rows = [r for r in rows if r["instance"] == instance]
+        names = request.app.state.establishments.names()
+        build = reports.progress_report if report == "tinh-hinh-thuc-hien" else reports.settlement_table
+        made = build(rows, names, instance=instance, p=p)
+        data = reports.to_xlsx(made) if format == "xlsx" else reports.to_pdf(made)
+        return Response(
+            data,
+            media_type=XLSX if format == "xlsx" else "application/pdf",
+            headers={
+                "Content-Disposition": reports.content_disposition(made.filename, format),
+                "X-Rule-Versions": ", ".join(made.rule_versions),
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
     @api.get("/views/digest", tags=["views"], summary="Mã băm của báo cáo đang dùng (so với bản dựng lại)")
     def digest(request: Request) -> dict[str, str]:

@@ -34,5 +34,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/views/as-of"): "read",
     ("GET", "/views/export.xlsx"): "read",
     ("GET", "/views/digest"): "read",
+    ("GET", "/reports"): "read",
+    ("GET", "/reports/{report}"): "read",
     ("POST", "/views/rebuild"): "operate",
 }

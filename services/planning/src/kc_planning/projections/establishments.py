@@ -64,3 +64,10 @@ class EstablishmentsView:
         with self.store.transaction(commit=False) as cur:
             row = cur.execute("SELECT COUNT(*) AS n FROM establishments").fetchone()
         return int(row["n"]) if row else 0
+
+    def names(self, ids: list[str] | None = None) -> dict[str, str]:
+        """Establishment id → name (those this instance's registry published; ``ids``: only these)."""
+        with self.store.transaction(commit=False) as cur:
+            rows = cur.execute("SELECT establishment_id, name FROM establishments").fetchall()
+        wanted = set(ids) if ids is not None else None
+        return {r["establishment_id"]: r["name"] for r in rows if wanted is None or r["establishment_id"] in wanted}

@@ -69,6 +69,17 @@ COLUMNS = (
     "event_time",
     "advanced_vnd",
     "accepted_vnd",
+    # for the official report forms (kc_planning.reports): who implements it, for whom, under which
+    # decisions, and the dated money (each advance, the settlement's cost items)
+    "implementing_unit",
+    "beneficiaries",
+    "plan_decision",
+    "contract_number",
+    "contract_signed_on",
+    "advances",
+    "accepted_on",
+    "settled_on",
+    "cost_items",
 )
 # the money of a đề án as it moves, shown next to each other in every aggregate (by status and the rest)
 AMOUNTS = ("approved_vnd", "contracted_vnd", "advanced_vnd", "accepted_vnd", "settled_vnd")
@@ -155,6 +166,8 @@ def _apply(row: dict[str, Any], envelope: Envelope, e: Any, kind: str) -> None:
         row["activity"] = e.activity_contents[0]
         row["commune_code"] = e.commune_code
         row["district_code"] = district_of(e.commune_code, e.plan_year)
+        row["implementing_unit"] = e.implementing_unit
+        row["beneficiaries"] = json.dumps([str(b) for b in e.beneficiary_ids])
         row["support_requested_vnd"] = e.budget.support_requested_vnd
         row["counterpart_vnd"] = e.budget.counterpart_vnd
         row["other_vnd"] = e.budget.other_vnd
@@ -164,16 +177,28 @@ def _apply(row: dict[str, Any], envelope: Envelope, e: Any, kind: str) -> None:
         row["recommended_vnd"] = e.recommended_support_vnd
     elif kind == "approved":
         row["approved_vnd"] = e.approved_support_vnd
+        row["plan_decision"] = e.plan_decision
     elif kind == "contracted":
         row["contracted_vnd"] = e.contracted_support_vnd
+        row["contract_number"], row["contract_signed_on"] = e.contract_number, e.signed_on.isoformat()
     elif kind == "accepted":
         row["outputs"] = _sorted_json(e.outputs)
         worth = e.accepted_support_vnd
         row["accepted_vnd"] = row["contracted_vnd"] if worth is None else worth
+        row["accepted_on"] = e.accepted_on.isoformat()
+        if e.beneficiary_ids:
+            row["beneficiaries"] = json.dumps([str(b) for b in e.beneficiary_ids])
     elif kind == "settled":
         row["settled_vnd"] = e.settled_support_vnd
+        row["settled_on"] = e.settled_on.isoformat()
+        if e.cost_items is not None:
+            row["cost_items"] = _sorted_json([i.model_dump(mode="json") for i in e.cost_items])
+        if e.beneficiary_ids:
+            row["beneficiaries"] = json.dumps([str(b) for b in e.beneficiary_ids])
     elif kind == "advanced":
         row["advanced_vnd"] = e.advanced_total_vnd
+        paid = json.loads(row["advances"] or "[]")  # each advance with its date: a report counts those of its period
+        row["advances"] = _sorted_json([*paid, {"paid_on": e.paid_on.isoformat(), "amount_vnd": e.amount_vnd}])
     elif kind == "adjusted":  # an approved change of money reaches the row (older events carry no amount)
         if e.approved_support_vnd is not None:
             row["approved_vnd"] = e.approved_support_vnd
@@ -299,6 +324,9 @@ class ProgrammeView:
             "advanced_vnd": 0,
             "accepted_vnd": 0,
             "outputs": "{}",
+            "beneficiaries": "[]",
+            "advances": "[]",
+            "cost_items": "[]",
         }
 
 
