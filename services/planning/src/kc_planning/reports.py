@@ -437,8 +437,8 @@ def settlement_table(
         )
     )
     report.notes = [
-        f"Quyết toán được duyệt đến ngày {format_date(p.settled_until)}; chênh lệch là kinh phí hợp đồng chưa quyết toán"
-        " (thu hồi hoặc chuyển năm sau theo quy định).",
+        f"Quyết toán được duyệt đến ngày {format_date(p.settled_until)}; chênh lệch là kinh phí hợp đồng"
+        " chưa quyết toán (thu hồi hoặc chuyển năm sau theo quy định).",
     ]
     return report
 
