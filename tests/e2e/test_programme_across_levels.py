@@ -548,6 +548,9 @@ async def story(
     )
     assert "70" in at_70["detail"], at_70
     await ok(unit_na.post(f"{de_an}/progress", json={"month": "2023-06", "percent": 80}))
+    # another implementing unit of the province does not act on this unit's đề án
+    other_unit = as_("tinh-40", "appraisal", "don_vi", name="Công ty tư vấn A", unit="cong-ty-tu-van-a")
+    await refused(other_unit.post(f"{de_an}/advances", json={"amount_vnd": 1, "paid_on": "2023-06-28"}), 404)
     await ok(unit_na.post(f"{de_an}/advances", json={"amount_vnd": 150_000_000, "paid_on": "2023-06-28"}))
     await ok(unit_na.post(f"{de_an}/complete", json={"on": "2023-10-30"}))
     unknown = await refused(
