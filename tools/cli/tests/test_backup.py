@@ -109,6 +109,38 @@ async def ensure(url: str) -> None:
         await nc.close()
 
 
+def instance_file(path: Path, dsn: str, var: Path, nats_url: str) -> Path:
+    """The province's instance file (as ``deploy/instance/tinh-40.toml``, read by ``kc instance``) for this
+    machine: its database, data folder, keys, and its bus with the password the ministry handed over."""
+    credentials = var / "nats-credentials.json"
+    credentials.parent.mkdir(parents=True, exist_ok=True)
+    if not credentials.exists():
+        credentials.write_text(json.dumps({"users": {"tinh-40": "mat-khau-cua-tinh"}}))
+        credentials.chmod(0o600)
+    path.write_text(
+        f"""[instance]
+id = "tinh-40"
+data_dir = "{var}"
+[database]
+url = "{dsn}"
+[keys]
+dir = "{var / "keys"}"
+trust_file = "{var / "keys" / "trust.json"}"
+[nats]
+role = "leaf"
+hub = "nats-leaf://127.0.0.1:17240"
+credentials = "{credentials}"
+port = {urlsplit(nats_url).port}
+monitoring_port = 18250
+[ports]
+registry = 18311
+appraisal = 18312
+planning = 18313
+"""
+    )
+    return path
+
+
 @contextlib.contextmanager
 def instance(dsn: str | None, var: Path, nats_url: str) -> Iterator[tuple[dict[str, str], dict[str, Any]]]:
     """The province's services, each under uvicorn on a real port: their URLs and apps."""
@@ -220,19 +252,8 @@ async def test_backup_on_one_postgres_restored_into_another_on_a_fresh_bus(
             # the backup, taken while the instance runs (as a province's nightly job would)
             backup = tmp_path / "backups" / "tinh-40.tar.gz"
             began = time.perf_counter()
-            made = kc(
-                "backup",
-                "-i",
-                "tinh-40",
-                "--out",
-                str(backup),
-                "--database-url",
-                first,
-                "--var-dir",
-                str(var1),
-                "--nats-url",
-                bus1.url,
-            )
+            config = instance_file(tmp_path / "tinh-40-machine-1.toml", first, var1, bus1.url)
+            made = kc("backup", "--config", str(config), "--out", str(backup))
             backup_seconds = time.perf_counter() - began
             assert made.returncode == 0, made.stdout + made.stderr
             assert "backed up and verified" in made.stdout
@@ -245,9 +266,13 @@ async def test_backup_on_one_postgres_restored_into_another_on_a_fresh_bus(
         key_member = tar.getmember("keys/tinh-40.key")
     assert key_member.mode & 0o777 == 0o600
     assert manifest["stream"]["messages"] == messages and manifest["stream"]["failures"] == 0
-    assert {"database/postgresql.dump", "keys/tinh-40.key", "keys/trust.json", "stream/events.jsonl"} <= set(
-        manifest["parts"]
-    )
+    assert {
+        "database/postgresql.dump",
+        "keys/tinh-40.key",
+        "keys/trust.json",
+        "keys/nats-credentials.json",
+        "stream/events.jsonl",
+    } <= set(manifest["parts"])
     pg = manifest["database"]["postgresql"]
     assert set(pg["tables"]) == {"kc_tinh_40_registry", "kc_tinh_40_appraisal", "kc_tinh_40_planning"}
 
@@ -255,11 +280,16 @@ async def test_backup_on_one_postgres_restored_into_another_on_a_fresh_bus(
     bus2 = NatsServer(tmp_path / "nats2").start()
     try:
         began = time.perf_counter()
-        restored = kc("restore", str(backup), "--database-url", second, "--var-dir", str(var2), "--nats-url", bus2.url)
+        # the instance file of the new machine (the NATS password comes back from the backup)
+        config = instance_file(tmp_path / "tinh-40-machine-2.toml", second, var2, bus2.url)
+        (var2 / "nats-credentials.json").unlink()
+        restored = kc("restore", str(backup), "--config", str(config))
         restore_seconds = time.perf_counter() - began
         assert restored.returncode == 0, restored.stdout + restored.stderr
         assert f"{messages} phát lại / republished" in restored.stdout
         assert stat.S_IMODE((var2 / "keys" / "tinh-40.key").stat().st_mode) == 0o600
+        assert stat.S_IMODE((var2 / "nats-credentials.json").stat().st_mode) == 0o600
+        assert json.loads((var2 / "nats-credentials.json").read_text()) == {"users": {"tinh-40": "mat-khau-cua-tinh"}}
         assert await stream_messages(bus2.url) == messages
 
         # restoring again onto the same database is refused: it is not empty (nothing overwritten)

@@ -46,6 +46,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -67,6 +68,7 @@ MANIFEST, SIGNATURE = "manifest.json", "manifest.sig"
 PG_DUMP = "database/postgresql.dump"
 STREAM = "stream"
 TRUST = "trust.json"
+CREDENTIALS = "nats-credentials.json"
 SQLITE_SIDE = ("-wal", "-shm", "-journal")
 
 
@@ -169,6 +171,64 @@ def safe_dsn(dsn: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
 
 
+# -- where an instance is ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Where:
+    """An instance's database, data folder, keys, trust file, bus and NATS credentials file: from the
+    options, else from its instance file (``kc instance``'s ``deploy/instance/<id>.toml``), else defaults."""
+
+    instance: str | None
+    database_url: str | None
+    var_dir: Path
+    keys_dir: Path
+    trust: Path
+    nats_url: str | None
+    credentials: Path | None = None
+
+
+def where(
+    config: Path | None,
+    instance: str | None,
+    database_url: str | None,
+    var_dir: Path | None,
+    keys_dir: Path | None,
+    trust: Path | None,
+    nats_url: str | None,
+) -> Where:
+    if config is None:
+        var = var_dir or Path("var")
+        keys = keys_dir or var / "keys"
+        return Where(instance, database_url, var, keys, trust or keys / TRUST, nats_url)
+    from kc_ops import instance as inst
+    from kc_ops.natsconfig import Credentials
+
+    try:
+        cfg = inst.load(config)
+    except inst.InstanceConfigError as exc:
+        raise BackupError(str(exc)) from None
+    if instance and instance != cfg.id:
+        raise BackupError(f"--instance {instance} khác tệp cấu hình ({cfg.id}) / differs from {config}")
+    url = nats_url
+    if url is None:
+        url = f"nats://127.0.0.1:{cfg.nats_port}"
+        if cfg.credentials.exists():
+            try:
+                url = Credentials(cfg.credentials).url(url, cfg.id)
+            except (KeyError, ValueError) as exc:
+                raise BackupError(f"mật khẩu NATS / NATS credentials: {exc}") from None
+    return Where(
+        cfg.id,
+        database_url or cfg.database_url,
+        var_dir or cfg.data_dir,
+        keys_dir or cfg.keys_dir,
+        trust or cfg.trust_file,
+        url,
+        cfg.credentials,
+    )
+
+
 # -- backup ------------------------------------------------------------------------------------------
 
 
@@ -185,6 +245,7 @@ def make_backup(
     nats_url: str,
     trust_path: Path,
     batch: int,
+    credentials: Path | None = None,
 ) -> tuple[dict[str, Any], Audit]:
     """Write the backup's parts and manifest into ``out`` (an empty folder): the manifest and the audit of
     the stream as it was read."""
@@ -235,6 +296,9 @@ def make_backup(
     if not trust_path.is_file():
         raise BackupError(f"không có tệp tin cậy / no trust file: {trust_path} (--trust)")
     shutil.copyfile(trust_path, out / "keys" / TRUST)
+    if credentials is not None and credentials.is_file():  # the bus's password the ministry handed over
+        shutil.copyfile(credentials, out / "keys" / CREDENTIALS)
+        (out / "keys" / CREDENTIALS).chmod(0o600)
     # 3. the stream, verified as it is read, then from the files written
     audit, state, bundle_manifest, signature, rewritten = write_bundle(
         out / STREAM, instance, nats_url, trust_path, keys_dir, batch
@@ -249,7 +313,7 @@ def make_backup(
     for path in files_under(out):
         name = path.relative_to(out).as_posix()
         part: dict[str, Any] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
-        if name.startswith("keys/") and name.endswith(".key"):
+        if name.startswith("keys/") and name != f"keys/{TRUST}":
             part["mode"] = "0600"
         parts[name] = part
     manifest = {
@@ -260,7 +324,12 @@ def make_backup(
         "created_by": "kc backup",
         "host": socket.gethostname(),
         "database": database,
-        "keys": {"signing_key": f"keys/{key.name}", "key_id": signature["key_id"], "trust": f"keys/{TRUST}"},
+        "keys": {
+            "signing_key": f"keys/{key.name}",
+            "key_id": signature["key_id"],
+            "trust": f"keys/{TRUST}",
+            **({"nats_credentials": f"keys/{CREDENTIALS}"} if (out / "keys" / CREDENTIALS).exists() else {}),
+        },
         "stream": {
             "name": state.name,
             "folder": STREAM,
@@ -440,7 +509,9 @@ async def republish(url: str, instance: str, root: Path, skip: int) -> int:
     return published
 
 
-def restore_files(root: Path, manifest: dict[str, Any], var_dir: Path, keys_dir: Path) -> list[tuple[Path, Path]]:
+def restore_files(
+    root: Path, manifest: dict[str, Any], var_dir: Path, keys_dir: Path, credentials: Path | None = None
+) -> list[tuple[Path, Path]]:
     """What will be written where (source in the backup, target), refusing any target that exists and
     differs (a private key) or exists at all (data)."""
     instance = manifest["instance"]
@@ -451,10 +522,10 @@ def restore_files(root: Path, manifest: dict[str, Any], var_dir: Path, keys_dir:
             target = var_dir / instance / rel.removeprefix("database/")
         elif rel.startswith("files/"):
             target = var_dir / instance / rel.removeprefix("files/")
-        elif rel.startswith("keys/") and rel.endswith(".key"):
-            target = keys_dir / Path(rel).name
+        elif (rel.startswith("keys/") and rel.endswith(".key")) or (rel == f"keys/{CREDENTIALS}" and credentials):
+            target = credentials if rel == f"keys/{CREDENTIALS}" and credentials else keys_dir / Path(rel).name
             if target.exists() and target.read_bytes() != source.read_bytes():
-                raise BackupError(f"{target} đã có một khóa khác / already holds another key")
+                raise BackupError(f"{target} đã có, khác bản sao lưu / already holds another key or password")
         else:
             continue
         if target.exists() and not rel.startswith("keys/"):
@@ -480,7 +551,16 @@ def merge_trust(source: Path, target: Path) -> int:
 # -- the commands ------------------------------------------------------------------------------------
 
 InstanceOpt = Annotated[
-    str, typer.Option("--instance", "-i", envvar="KC_INSTANCE", help="bo | tinh-<mã tỉnh> (KC_INSTANCE)")
+    str | None, typer.Option("--instance", "-i", envvar="KC_INSTANCE", help="bo | tinh-<mã tỉnh> (KC_INSTANCE)")
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="tệp cấu hình instance (deploy/instance/tinh-40.toml): cơ sở dữ liệu, thư mục dữ liệu, khóa, NATS / "
+        "the instance file (kc instance); options given override it",
+    ),
 ]
 DatabaseUrl = Annotated[
     str | None,
@@ -491,7 +571,8 @@ DatabaseUrl = Annotated[
     ),
 ]
 VarDir = Annotated[
-    Path, typer.Option("--var-dir", envvar="KC_VAR_DIR", help="thư mục dữ liệu (KC_VAR_DIR) / data folder")
+    Path | None,
+    typer.Option("--var-dir", envvar="KC_VAR_DIR", help="thư mục dữ liệu (KC_VAR_DIR; mặc định var) / data folder"),
 ]
 KeysDirOpt = Annotated[
     Path | None,
@@ -514,9 +595,10 @@ def size(n: int) -> str:
 
 def backup(
     out: Annotated[Path, typer.Option("--out", "-o", help="thư mục mới, hoặc tệp .tar.gz / new folder or .tar.gz")],
-    instance: InstanceOpt,
+    config: ConfigOpt = None,
+    instance: InstanceOpt = None,
     database_url: DatabaseUrl = None,
-    var_dir: VarDir = Path("var"),
+    var_dir: VarDir = None,
     keys_dir: KeysDirOpt = None,
     nats_url: NatsUrlOpt = None,
     run_file: RunFileOpt = Path("var/run.json"),
@@ -532,10 +614,11 @@ def backup(
     """
     began = time.perf_counter()
     try:
-        name = checked_instance(instance)
-        keys = keys_dir or var_dir / "keys"
-        trust_path = trust or keys / TRUST
-        url = nats_url_of(nats_url, run_file)
+        at = where(config, instance, database_url, var_dir, keys_dir, trust, nats_url)
+        if not at.instance:
+            raise BackupError("cần --instance hoặc --config / give --instance or --config")
+        name = checked_instance(at.instance)
+        url = at.nats_url or nats_url_of(None, run_file)
         if out.exists():
             raise BackupError(f"{out} đã có / exists: chọn tên mới / choose a new name")
         tarball = is_tarball(out)
@@ -545,7 +628,9 @@ def backup(
             out.mkdir(mode=0o700)
         try:
             folder.chmod(0o700)  # it holds the private key
-            manifest, audit = make_backup(folder, name, database_url, var_dir, keys, url, trust_path, batch)
+            manifest, audit = make_backup(
+                folder, name, at.database_url, at.var_dir, at.keys_dir, url, at.trust, batch, at.credentials
+            )
             if tarball:
                 write_tarball(folder, out)
         except BaseException:
@@ -602,7 +687,8 @@ def restore(
             help="cơ sở dữ liệu PostgreSQL mới, trống (KC_DATABASE_URL) / a new, empty database",
         ),
     ] = None,
-    var_dir: VarDir = Path("var"),
+    config: ConfigOpt = None,
+    var_dir: VarDir = None,
     keys_dir: KeysDirOpt = None,
     nats_url: Annotated[
         str | None,
@@ -620,7 +706,8 @@ def restore(
 
     Restore an instance from a backup onto a new (empty) database, data folder and bus. Everything is
     checked first: a part changed, missing or added, or a bad signature, is refused in one line (exit 1)
-    and nothing is written. Without --nats-url the stream is not republished (the bus still holds it).
+    and nothing is written. With --config the database, folders and bus are the instance file's;
+    without a bus (--nats-url) the stream is not republished (the bus still holds it).
     Then: start the services, rebuild the views (POST /views/rebuild on planning, or
     `python -m kc_planning.rebuild`) and run `kc audit verify`.
     """
@@ -629,6 +716,7 @@ def restore(
         with opened(source) as root:
             manifest, _ = check_backup(root, trust)
             name = manifest["instance"]
+            at = where(config, name, database_url, var_dir, keys_dir, None, nats_url)
             stream = manifest["stream"]
             if check_only:
                 console.print(
@@ -636,14 +724,14 @@ def restore(
                     f"{stream['messages']:,} thông điệp / messages"
                 )
                 return
-            keys = keys_dir or var_dir / "keys"
+            keys, database_url, nats_url = at.keys_dir, at.database_url, at.nats_url
             pg = manifest["database"].get("postgresql")
             if pg and not database_url:
                 raise BackupError("bản sao lưu có PostgreSQL: cần --database-url / the backup holds PostgreSQL")
             if database_url and not pg:
                 raise BackupError("bản sao lưu không có PostgreSQL (chỉ SQLite) / the backup has no PostgreSQL dump")
             # every check before anything is written
-            plan = restore_files(root, manifest, var_dir, keys)
+            plan = restore_files(root, manifest, at.var_dir, keys, at.credentials)
             if pg and database_url:
                 pg_empty(database_url)
             on_bus, to_publish = (0, 0)
@@ -651,17 +739,18 @@ def restore(
                 on_bus, to_publish = asyncio.run(stream_plan(nats_url, name, root))
             # now write
             for src, target in plan:
-                target.parent.mkdir(parents=True, exist_ok=True, mode=0o700 if target.parent == keys else 0o777)
+                private = src.suffix == ".key" or src.name == CREDENTIALS
+                target.parent.mkdir(parents=True, exist_ok=True, mode=0o700 if private else 0o777)
                 if src.suffix == ".sqlite":
                     copy_sqlite(src, target)
-                elif src.suffix == ".key":
+                elif src.suffix == ".key" or src.name == CREDENTIALS:
                     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                     with os.fdopen(fd, "wb") as f:
                         f.write(src.read_bytes())
                     target.chmod(0o600)
                 else:
                     shutil.copy2(src, target)
-            trusted = merge_trust(root / "keys" / TRUST, keys / TRUST)
+            trusted = merge_trust(root / "keys" / TRUST, at.trust)
             pg_seconds = 0.0
             if pg and database_url:
                 t = time.perf_counter()
@@ -692,7 +781,7 @@ def restore(
     table.add_row("bản sao lưu / backup", f"{source} ({manifest['created_at']})")
     if pg and database_url:
         table.add_row("PostgreSQL", f"{safe_dsn(database_url)}: {sum(pg['tables'].values())} bảng ({pg_seconds:.1f} s)")
-    table.add_row("tệp / files", f"{len(plan)} → {var_dir / name}, {keys}")
+    table.add_row("tệp / files", f"{len(plan)} → {at.var_dir / name}, {keys}")
     table.add_row("khóa tin cậy mới / trusted keys added", str(trusted))
     if nats_url:
         table.add_row(
