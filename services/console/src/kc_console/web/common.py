@@ -205,6 +205,7 @@ def nav(officer: Officer | None, c: Context) -> list[tuple[str, str, str]]:
         items.append(("ke-hoach", "Kế hoạch", "/ke-hoach"))
         items.append(("dang-ky", "Đăng ký kế hoạch", "/dang-ky-ke-hoach"))
         items.append(("bao-cao", "Báo cáo", "/bao-cao"))
+        items.append(("bao-cao-theo-mau", "Báo cáo theo mẫu", "/bao-cao-theo-mau"))
     if officer.may("operate"):
         items.append(("thong-bao", "Thông báo", "/thong-bao"))
     if officer.may("verify"):
