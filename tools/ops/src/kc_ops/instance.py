@@ -139,6 +139,10 @@ def load(path: Path) -> InstanceConfig:
             raise InstanceConfigError(
                 "nats.hub không được chứa mật khẩu: mật khẩu ở tệp nats.credentials / no credentials in the hub URL"
             )
+        if not str(db["url"]).startswith(("postgresql://", "postgres://")):
+            raise InstanceConfigError(
+                "database.url phải là địa chỉ PostgreSQL postgresql://người-dùng@máy:cổng/tên / a postgresql:// URL"
+            )
         data_dir = _path(inst.get("data_dir"), "instance.data_dir")
         return InstanceConfig(
             path=path.absolute(),
