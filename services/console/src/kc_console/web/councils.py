@@ -18,7 +18,7 @@ from kc_console.backend import ApiError, Calls
 from kc_console.roles import Officer
 from kc_console.web.common import Forbidden, calls, checked_form, ctx, redirect, render, require
 from kc_console.web.de_an_actions import CONCLUSIONS, defaults
-from kc_console.web.forms import Field, api_field_errors, nest, parse
+from kc_console.web.forms import Field, nest, parse, refusal_errors
 from kc_kernel import vocabulary as vocab
 
 ROWS = 5
@@ -197,18 +197,8 @@ def router() -> APIRouter:
         try:
             created = await api_calls.post("appraisal", path, instance=officer.instance, json=body_of(parsed.values))
         except ApiError as exc:
-            if exc.status not in (404, 409, 422):
-                raise
-            mine, other = api_field_errors(exc.by_field(), fields)
-            return await _list(
-                request,
-                officer,
-                status=422,
-                form=name,
-                errors=mine,
-                other=other or ([] if mine else [exc.message]),
-                values=parsed.raw,
-            )
+            mine, other = refusal_errors(exc, fields, statuses=(404, 409, 422))
+            return await _list(request, officer, status=422, form=name, errors=mine, other=other, values=parsed.raw)
         ctx(request).store.log(officer.username, name, path)
         if path == "/councils":
             return redirect(f"/hoi-dong/{created['id']}", done)
@@ -306,18 +296,9 @@ def router() -> APIRouter:
         try:
             await api_calls.post("appraisal", f"/councils/{council['id']}/{path}", instance=officer.instance, json=body)
         except ApiError as exc:
-            if exc.status not in (403, 404, 409, 422):
-                raise
-            mine, other = api_field_errors(exc.by_field(), fields)
+            mine, other = refusal_errors(exc, fields, statuses=(403, 404, 409, 422))
             return await _council(
-                request,
-                officer,
-                council_id,
-                status=exc.status,
-                form=name,
-                errors=mine,
-                other=other or ([] if mine else [exc.message]),
-                values=parsed.raw,
+                request, officer, council_id, status=exc.status, form=name, errors=mine, other=other, values=parsed.raw
             )
         ctx(request).store.log(officer.username, f"hoi-dong-{act}", f"{council['name']}: {de_an_id}")
         done = {"cam-ket": "Đã ký cam kết.", "y-kien": "Đã ghi ý kiến của bạn.", "bien-ban": "Đã lập biên bản."}[act]
@@ -382,18 +363,9 @@ def router() -> APIRouter:
                 json=parsed.values | {"visit": visit},
             )
         except ApiError as exc:
-            if exc.status not in (404, 409, 422):
-                raise
-            mine, other = api_field_errors(exc.by_field(), FINDINGS_FIELDS)
+            mine, other = refusal_errors(exc, FINDINGS_FIELDS, statuses=(404, 409, 422))
             return await _trip(
-                request,
-                officer,
-                trip_id,
-                status=422,
-                form=name,
-                errors=mine,
-                other=other or ([] if mine else [exc.message]),
-                values=parsed.raw,
+                request, officer, trip_id, status=422, form=name, errors=mine, other=other, values=parsed.raw
             )
         ctx(request).store.log(officer.username, "tham-dinh-thuc-te", f"{trip_id}: {visit}")
         return redirect(f"/hoi-dong/doan/{_id(trip_id)}", "Đã ghi kết quả lần thăm.")

@@ -31,7 +31,7 @@ from kc_console.web.de_an_drafting import (
     form_values_from_state,
     totals,
 )
-from kc_console.web.forms import Field, api_field_errors, parse, parse_date
+from kc_console.web.forms import Field, parse, parse_date, refusal_errors
 from kc_contracts.subjects import check_instance
 from kc_kernel import vocabulary as vocab
 
@@ -121,17 +121,8 @@ def router() -> APIRouter:
         try:
             made = await api_calls.post("appraisal", "/de-an", json=body)
         except ApiError as exc:
-            if exc.status != 422 and exc.status != 409:
-                raise
-            mine, other = api_field_errors(exc.by_field(), fields)
-            return await _draft_form(
-                request,
-                officer,
-                values=parsed.raw,
-                errors=mine,
-                other=other or ([exc.message] if not mine else []),
-                status=422,
-            )
+            mine, other = refusal_errors(exc, fields)
+            return await _draft_form(request, officer, values=parsed.raw, errors=mine, other=other, status=422)
         ctx(request).store.log(officer.username, "lap_de_an", f"{body.get('code')} ({made['id']})")
         return redirect(f"/de-an/{instance}/{made['id']}", f"Đã lập dự thảo đề án {body.get('code')}.")
 
@@ -238,10 +229,9 @@ def router() -> APIRouter:
         try:
             await api_calls.patch("appraisal", f"/de-an/{state['id']}", instance=where, json=body)
         except ApiError as exc:
-            if exc.status not in (409, 422):
-                raise
-            mine, other = api_field_errors(exc.by_field(), fields)
-            other = [_conflict(exc, state)] if exc.status == 409 else other or ([exc.message] if not mine else [])
+            mine, other = refusal_errors(exc, fields)
+            if exc.status == 409:
+                other = [_conflict(exc, state)]
             return await _draft_form(
                 request,
                 officer,
@@ -298,13 +288,9 @@ def router() -> APIRouter:
         try:
             await api_calls.post("appraisal", path, instance=target, json=body)
         except ApiError as exc:
-            if exc.status not in (403, 409, 422):
-                raise
-            mine, other = api_field_errors(exc.by_field(), fields)
+            mine, other = refusal_errors(exc, fields, statuses=(403, 409, 422))
             if exc.status == 409:
                 other = [_conflict(exc, state)]
-            elif not mine and not other:
-                other = [exc.message]
             return _action_form(request, officer, state, where, code, parsed.raw, mine, other, status=exc.status,
                                 fields=fields, record=record, rules=rules)  # fmt: skip
         label = vocab.label("de_an_action", code)

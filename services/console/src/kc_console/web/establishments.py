@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from kc_console.backend import ApiError
 from kc_console.roles import Officer
 from kc_console.web.common import Forbidden, calls, checked_form, ctx, redirect, render, require
-from kc_console.web.forms import Field, api_field_errors, parse, parse_date
+from kc_console.web.forms import Field, parse, parse_date, refusal_errors
 from kc_kernel.vocabulary import label, labels
 from starlette.datastructures import UploadFile
 
@@ -139,10 +139,8 @@ def router() -> APIRouter:
         try:
             made = await calls(request, officer).post("registry", "/establishments", json=body_of(parsed.values))
         except ApiError as exc:
-            if exc.status not in (409, 422):
-                raise
-            mine, other = api_field_errors(exc.by_field(), fields)
-            return _form(request, fields, parsed.raw, mine, other or ([] if mine else [exc.message]), None, status=422)
+            mine, other = refusal_errors(exc, fields)
+            return _form(request, fields, parsed.raw, mine, other, None, status=422)
         ctx(request).store.log(officer.username, "dang_ky_co_so", f"{parsed.values.get('name')} ({made['id']})")
         return redirect(f"/co-so/{made['id']}", f"Đã đăng ký cơ sở {parsed.values.get('name')}.")
 
@@ -258,10 +256,8 @@ def router() -> APIRouter:
                     "thông tin mới nhất rồi sửa lại."
                 )
                 return _form(request, fields, parsed.raw, {}, [message], e, status=409)
-            if exc.status != 422:
-                raise
-            mine, other = api_field_errors(exc.by_field(), fields)
-            return _form(request, fields, parsed.raw, mine, other or ([] if mine else [exc.message]), e, status=422)
+            mine, other = refusal_errors(exc, fields, statuses=(422,))
+            return _form(request, fields, parsed.raw, mine, other, e, status=422)
         ctx(request).store.log(officer.username, "sua_co_so", e["details"].get("name", ""))
         return redirect(f"/co-so/{e['id']}", "Đã lưu thông tin cơ sở.")
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from kc_console.backend import ApiError
 from starlette.datastructures import FormData
 
 
@@ -165,3 +166,19 @@ def api_field_errors(errors: dict[str, str], fields: list[Field]) -> tuple[dict[
             else:
                 other.append(message if name in ("", "(body)", "(query)") else f"{message}")
     return mine, other
+
+
+def refusal_errors(
+    exc: ApiError,
+    fields: list[Field],
+    *,
+    statuses: tuple[int, ...] = (409, 422),
+    errors: dict[str, str] | None = None,
+) -> tuple[dict[str, str], list[str]]:
+    """What a form shows when the service refuses it (one of ``statuses``): the errors beside their
+    fields, the rest at the top — or, when no field is named, the refusal's own message. Any other
+    failure is raised on. ``errors``: the service's field errors renamed to the form's, if they differ."""
+    if exc.status not in statuses:
+        raise exc
+    mine, other = api_field_errors(exc.by_field() if errors is None else errors, fields)
+    return mine, other or ([] if mine else [exc.message])

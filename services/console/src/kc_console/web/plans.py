@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from kc_console.backend import ApiError, Calls
 from kc_console.roles import Officer
 from kc_console.web.common import Forbidden, calls, checked_form, ctx, redirect, render, require
-from kc_console.web.forms import Field, api_field_errors, parse, parse_money, show_date
+from kc_console.web.forms import Field, parse, parse_money, refusal_errors, show_date
 
 REGISTRATIONS_SHOWN = 20
 STATUSES = ("da_nop", "da_chap_nhan", "tra_lai")
@@ -236,20 +236,10 @@ def router() -> APIRouter:
                 "planning", f"/plans/{level}/{year}/approvals", instance=where, json=body
             )
         except ApiError as exc:
-            if exc.status not in (409, 422):
-                raise
             names = [*(f.name for f in APPROVE_FIELDS), *(f"amounts.{k}" for k in amounts)]
-            mine, other = api_field_errors(exc.by_field(), [Field(n, n) for n in names])
+            mine, other = refusal_errors(exc, [Field(n, n) for n in names])
             return await _page(
-                request,
-                officer,
-                level,
-                year,
-                status=422,
-                errors=mine,
-                other=other or ([] if mine else [exc.message]),
-                values=values,
-                form="approve",
+                request, officer, level, year, status=422, errors=mine, other=other, values=values, form="approve"
             )
         batch = (result.get("batches") or [{}])[-1]
         ctx(request).store.log(
@@ -302,26 +292,16 @@ def router() -> APIRouter:
                 "planning", f"/plans/{level}/{year}/amendments", instance=where, json=body
             )
         except ApiError as exc:
-            if exc.status not in (409, 422):
-                raise
             by_field = {
                 (f"amend.{k.removeprefix('changes.')}" if k.startswith("changes.") else f"amend_{k}"): v
                 for k, v in exc.by_field().items()
             }
             names = [*(f.name for f in AMEND_FIELDS), *(f"amend.{k}" for k in current), "amend_changes"]
-            mine, other = api_field_errors(by_field, [Field(n, n) for n in names])
+            mine, other = refusal_errors(exc, [Field(n, n) for n in names], errors=by_field)
             if "amend_changes" in mine:
                 mine["amend"] = mine.pop("amend_changes")
             return await _page(
-                request,
-                officer,
-                level,
-                year,
-                status=422,
-                errors=mine,
-                other=other or ([] if mine else [exc.message]),
-                values=values,
-                form="amend",
+                request, officer, level, year, status=422, errors=mine, other=other, values=values, form="amend"
             )
         ctx(request).store.log(
             officer.username, "dieu_chinh_ke_hoach", f"{level} {year}: {body['decision_number']}, {len(changes)} đề án"
@@ -393,19 +373,9 @@ def router() -> APIRouter:
         try:
             await calls(request, officer).put("planning", f"/calendars/{level}/{year}", instance=where, json=body)
         except ApiError as exc:
-            if exc.status not in (409, 422):
-                raise
-            mine, other = api_field_errors(exc.by_field(), CALENDAR_FIELDS)
+            mine, other = refusal_errors(exc, CALENDAR_FIELDS)
             return await _page(
-                request,
-                officer,
-                level,
-                year,
-                status=422,
-                errors=mine,
-                other=other or ([] if mine else [exc.message]),
-                values=parsed.raw,
-                form="calendar",
+                request, officer, level, year, status=422, errors=mine, other=other, values=parsed.raw, form="calendar"
             )
         ctx(request).store.log(officer.username, "lich_ke_hoach", f"{level} {year}")
         return redirect(f"/ke-hoach?cap={level}&nam={year}", "Đã ghi lịch kế hoạch.")
@@ -431,9 +401,7 @@ def router() -> APIRouter:
         try:
             result = await calls(request, officer).post("planning", "/registrations", instance=where, json=body)
         except ApiError as exc:
-            if exc.status not in (409, 422):
-                raise
-            mine, other = api_field_errors(exc.by_field(), REGISTRATION_FIELDS)
+            mine, other = refusal_errors(exc, REGISTRATION_FIELDS)
             return await _page(
                 request,
                 officer,
@@ -441,7 +409,7 @@ def router() -> APIRouter:
                 year,
                 status=422,
                 errors=mine,
-                other=other or ([] if mine else [exc.message]),
+                other=other,
                 values=parsed.raw,
                 form="registration",
             )

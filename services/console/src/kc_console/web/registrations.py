@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from kc_console.backend import ApiError
 from kc_console.roles import Officer
 from kc_console.web.common import Forbidden, calls, checked_form, ctx, redirect, render, require
-from kc_console.web.forms import Field, api_field_errors, parse
+from kc_console.web.forms import Field, parse, refusal_errors
 
 LEVELS = (("quoc_gia", "Khuyến công quốc gia"), ("dia_phuong", "Khuyến công địa phương"))
 STATUSES = (("", "Tất cả"), ("da_nop", "Đã đăng ký"), ("da_chap_nhan", "Đã chấp nhận"), ("tra_lai", "Đã trả lại"))
@@ -169,9 +169,7 @@ def router() -> APIRouter:
         except ApiError as exc:
             if exc.status == 403:
                 raise Forbidden(exc.message or "Vai trò của bạn không được làm việc này") from exc
-            if exc.status not in (404, 409, 422):
-                raise
-            mine, other = api_field_errors(exc.by_field(), fields)
+            mine, other = refusal_errors(exc, fields, statuses=(404, 409, 422))
             return await _page(
                 request,
                 officer,
@@ -179,7 +177,7 @@ def router() -> APIRouter:
                 filters={},
                 status=422,
                 errors=mine,
-                other=other or ([] if mine else [exc.message]),
+                other=other,
                 values=parsed.raw,
                 form=form_name,
             )
