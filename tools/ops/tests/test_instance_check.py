@@ -9,17 +9,21 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nats
+import psycopg
 import pytest
 from kc_ops import instance as inst
 from kc_ops.natsconfig import ADMIN_USER, Credentials, NatsDeployment
 from kc_ops.natsserver import free_port
+from kc_ops.supervisor import _ready
 from kc_runtime.bus.streams import StreamPlan, ensure_streams
 from kc_testing.fixtures import POSTGRES_DSN, require_postgres
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -188,3 +192,46 @@ def test_the_hub_refuses_a_wrong_password_and_check_says_so(
     assert [line for line in bad.stdout.splitlines() if line.startswith("✘")] == [
         f"✘ Thiếu khóa ký của tinh-40 tại {cfg.key_path}: chạy `kc instance init {cfg.path}` / signing key missing"
     ]
+
+
+@pytest.mark.postgres
+def test_a_province_started_while_the_hub_is_down_waits_for_it_instead_of_stopping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A province's server boots while its link to the ministry is down: `up` starts everything, says what is not
+    ready yet and carries on; once the hub answers, the services are ready (before: 'not ready after 60 s' and
+    everything stopped)."""
+    require_postgres()
+    hub_cfg = inst.load(hub_toml(tmp_path))
+    inst.init(hub_cfg)
+    database = f"kc_it_{os.getpid()}_{free_port()}"
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    cfg = inst.load(province_toml(tmp_path, hub_cfg, database=f"{POSTGRES_DSN.rsplit('/', 1)[0]}/{database}"))
+    inst.init(cfg)
+    inst.trust(cfg, hub_cfg.trust_file)
+    handout = hub_cfg.data_dir / "handout" / "tinh-40" / "nats-credentials.json"
+    cfg.credentials.write_text(handout.read_text("utf-8"), "utf-8")
+    supervisor = inst.InstanceSupervisor(cfg)
+    supervisor.ready_timeout_s = 5.0
+    hub: NatsDeployment | None = None
+    try:
+        supervisor.lock()
+        supervisor.start()
+        supervisor.wait_ready()  # the hub is not there: no exception
+        assert "not ready" in supervisor.banner(1.0) and set(supervisor.not_ready) == {"registry", "appraisal"}
+        assert "chưa sẵn sàng sau 5 s: registry, appraisal" in capsys.readouterr().err
+        assert supervisor.supervise() is True  # nothing crashed: it goes on
+        hub = inst.nats_deployment(hub_cfg).start()
+        asyncio.run(ensure(hub.url(ADMIN_USER)))
+        deadline = time.monotonic() + 120
+        while not all(_ready(s.url) for s in supervisor.services):
+            assert time.monotonic() < deadline, "not ready after the hub came"
+            assert supervisor.supervise() is True
+            time.sleep(0.5)
+    finally:
+        supervisor.stop()
+        if hub is not None:
+            hub.stop()
+        with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))

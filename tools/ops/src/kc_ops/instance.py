@@ -39,7 +39,7 @@ from kc_runtime.keys import MissingKeyError, ensure_instance_key, key_file, load
 from kc_ops import natsconfig
 from kc_ops.natsconfig import Credentials, NatsDeployment, ServerProcess, account_of
 from kc_ops.natsserver import free_port, port_is_free
-from kc_ops.supervisor import AlreadyRunningError, ServiceProcess, Supervisor
+from kc_ops.supervisor import AlreadyRunningError, ServiceProcess, Supervisor, _ready, say
 
 ROOT = Path(__file__).resolve().parents[4]
 SYSTEM_TOML = ROOT / "deploy" / "local" / "system.toml"
@@ -275,6 +275,19 @@ class InstanceSupervisor(Supervisor):
             "KC_NATS_URL": self.nats.url(self.cfg.id),
         }
 
+    def wait_ready(self) -> None:
+        """Every service ready; one still waiting for the hub (the link down at boot) is no reason to stop: it
+        becomes ready when the hub answers, and the supervisor watches it meanwhile."""
+        self.not_ready: list[str] = []
+        try:
+            super().wait_ready()
+        except TimeoutError:
+            self.not_ready = [s.name for s in self.services if not _ready(s.url)]
+            say(
+                f"cảnh báo / warning: chưa sẵn sàng sau {self.ready_timeout_s:g} s: {', '.join(self.not_ready)} — "
+                "chưa nối được máy chủ của Bộ? vẫn tiếp tục / not ready yet (is the hub reachable?), carrying on"
+            )
+
     def write_run_file(self) -> Path:
         path = self.var_dir / "run.json"
         path.write_text(
@@ -295,8 +308,13 @@ class InstanceSupervisor(Supervisor):
 
     def banner(self, started_in: float) -> str:
         what = "máy chủ trung tâm / hub" if self.cfg.is_hub else f"nút lá / leaf node → {self.cfg.hub}"
+        state = (
+            f"đã khởi động, chưa sẵn sàng / started, not ready yet ({', '.join(self.not_ready)}) in"
+            if getattr(self, "not_ready", None)
+            else "sẵn sàng / ready in"
+        )
         lines = [
-            f"khuyencong — {self.cfg.id} sẵn sàng / ready in {started_in:.1f}s (data: {self.cfg.data_dir}/)",
+            f"khuyencong — {self.cfg.id} {state} {started_in:.1f}s (data: {self.cfg.data_dir}/)",
             f"  NATS           {self.nats.url()}  ({what}; monitor {self.nats_monitoring})",
             *(f"  {s.name:<14} {s.url}  (pid {s.process.pid if s.process else '-'})" for s in self.services),
             f"Logs: {self.cfg.logs}/   URLs: {self.var_dir}/run.json   Ctrl-C to stop.",

@@ -184,6 +184,7 @@ class Supervisor:
                 )
         self._stopping = False
         self.restart_policy = RestartPolicy.of(config)
+        self.ready_timeout_s = READY_TIMEOUT_S
         self._urls = ""
         self._nats_crashes: list[float] = []
         self._nats_restart_at: float | None = None
@@ -289,7 +290,7 @@ class Supervisor:
             await nc.close()
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        deadline = time.monotonic() + self.ready_timeout_s
         pending = list(self.services)
         while pending:
             for service in list(pending):
@@ -302,7 +303,7 @@ class Supervisor:
                 if _ready(service.url):
                     pending.remove(service)
             if time.monotonic() > deadline:
-                raise TimeoutError(f"not ready after {READY_TIMEOUT_S}s: {[s.name for s in pending]}")
+                raise TimeoutError(f"not ready after {self.ready_timeout_s}s: {[s.name for s in pending]}")
             time.sleep(0.1)
 
     def stop(self) -> None:
