@@ -25,6 +25,7 @@ from kc_notifications.scheduler import Scheduler
 from kc_notifications.sender import Sender
 from kc_notifications.settings import NotificationSettings
 from kc_notifications.store import DDL, NotificationStore
+from kc_notifications.store import upgrade as upgrade_store
 from kc_notifications.webhooks import Deliverer, SubscriptionNotFoundError, Subscriptions, WebhookError
 
 SERVICE = "notifications"
@@ -43,19 +44,21 @@ def every(seconds: float, work: Callable[[], Awaitable[object]]) -> Callable[[],
 def create_app(settings: NotificationSettings) -> FastAPI:
     views = ViewStore(persistence_env(settings), name="notifications_views", ddl=DDL)
     feed.upgrade(views)
+    upgrade_store(views)
     application = NotificationsApplication(views, settings.instance)
     scheduler = Scheduler(views, settings.instance)
+    runtime = ServiceRuntime(settings)
     sender = Sender(
         views,
         host=settings.smtp_host,
         port=settings.smtp_port,
         sender=settings.smtp_sender,
         retry_seconds=settings.mail_retry_seconds,
+        spans=runtime.spans,
     )
     deliverer = Deliverer(views, settings.webhook_retry_seconds)
     sink = MailSink(settings.var_dir / settings.instance / "mail", settings.smtp_port) if settings.smtp_sink else None
 
-    runtime = ServiceRuntime(settings)
     messaging.subscribe(runtime, application, settings.instance, settings.peers)
     runtime.run_in_background(every(settings.sender_interval_seconds, sender.run_once), "mail")
     runtime.run_in_background(every(settings.sender_interval_seconds, deliverer.run_once), "webhooks")

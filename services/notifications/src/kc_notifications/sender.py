@@ -1,5 +1,8 @@
 """Delivers queued e-mail notifications: render, send over SMTP, record the outcome. A recipient
-without an e-mail address is recorded as such (visible in the log), never silently skipped."""
+without an e-mail address is recorded as such (visible in the log), never silently skipped.
+
+Each sending continues the trace of the event that queued it (the span stored with the row): with
+tracing exported it is a client span ``send e-mail`` under the consumer's, failed when SMTP refused."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from kc_runtime import tracing
 from kc_runtime.store.views import ViewStore
 
 from kc_notifications import mail
@@ -15,8 +19,18 @@ log = structlog.get_logger("kc.notifications")
 
 
 class Sender:
-    def __init__(self, store: ViewStore, *, host: str, port: int, sender: str, retry_seconds: list[float]) -> None:
+    def __init__(
+        self,
+        store: ViewStore,
+        *,
+        host: str,
+        port: int,
+        sender: str,
+        retry_seconds: list[float],
+        spans: tracing.Spans | None = None,
+    ) -> None:
         self.store, self.host, self.port, self.sender, self.retry_seconds = store, host, port, sender, retry_seconds
+        self.spans = spans
 
     async def run_once(self) -> int:
         now = datetime.now(UTC).isoformat()
@@ -28,7 +42,15 @@ class Sender:
                 (now,),
             ).fetchall()
         for row in rows:
-            await self._deliver(row)
+            with tracing.continued(
+                _text(row.get("traceparent")),
+                _text(row.get("tracestate")),
+                spans=self.spans,
+                name="send e-mail",
+                kind="client",
+                attributes=None if self.spans is None else _mail_attributes(row, self.host, self.port),
+            ):
+                await self._deliver(row)
         return len(rows)
 
     async def _deliver(self, row: dict[str, object]) -> None:
@@ -46,6 +68,8 @@ class Sender:
         try:
             await mail.send(message, self.host, self.port)
         except Exception as exc:
+            if self.spans is not None:
+                self.spans.annotate(error=repr(exc))
             attempts = int(str(row["attempts"])) + 1
             if attempts > len(self.retry_seconds):
                 self._mark(row, "that_bai", repr(exc), attempts=attempts)
@@ -66,6 +90,8 @@ class Sender:
         next_at: str | None = None,
         sent: bool = False,
     ) -> None:
+        if self.spans is not None:
+            self.spans.annotate(attributes={"kc.notification.status": status})
         with self.store.transaction() as cur:
             cur.execute(
                 "UPDATE notifications SET status = ?, last_error = ?, attempts = ?, next_at = ?, sent_at = ?"
@@ -79,3 +105,18 @@ class Sender:
                     row["id"],
                 ),
             )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _mail_attributes(row: dict[str, object], host: str, port: int) -> dict[str, object]:
+    return {
+        "kc.notification.template": row.get("template"),
+        "kc.notification.recipient": row.get("recipient"),
+        "kc.notification.source": row.get("source_key"),
+        "kc.notification.attempt": int(str(row.get("attempts") or 0)) + 1,
+        "server.address": host,
+        "server.port": port,
+    }

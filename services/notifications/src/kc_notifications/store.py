@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from kc_runtime import tracing
 from kc_runtime.store.views import ViewCursor, ViewStore
 from kc_runtime.text import fold
 
@@ -38,6 +39,8 @@ DDL = [
         next_at TEXT,
         created_at TEXT NOT NULL,
         sent_at TEXT,
+        traceparent TEXT,
+        tracestate TEXT,
         UNIQUE (source_key, recipient, channel)
     )""",
     """CREATE TABLE IF NOT EXISTS acted (
@@ -101,11 +104,33 @@ def unit_key(name: str) -> str:
 def queue_notification(
     cur: ViewCursor, *, source_key: str, recipient: str, channel: str, template: str, context: dict[str, Any]
 ) -> None:
-    """Idempotent: a second call for the same (source, recipient, channel) does nothing."""
+    """Idempotent: a second call for the same (source, recipient, channel) does nothing.
+
+    The notification keeps the trace span it was queued in (the consumed event's), so its sending joins
+    that trace (:class:`~kc_notifications.sender.Sender`)."""
+    span = tracing.current()
     cur.execute(
-        "INSERT INTO notifications (source_key, recipient, channel, template, context, status, attempts, created_at)"
-        " VALUES (?, ?, ?, ?, ?, 'cho_gui', 0, ?) ON CONFLICT (source_key, recipient, channel) DO NOTHING",
-        (source_key, recipient, channel, template, json.dumps(context, ensure_ascii=False, default=str), now()),
+        "INSERT INTO notifications (source_key, recipient, channel, template, context, status, attempts, created_at,"
+        " traceparent, tracestate)"
+        " VALUES (?, ?, ?, ?, ?, 'cho_gui', 0, ?, ?, ?) ON CONFLICT (source_key, recipient, channel) DO NOTHING",
+        (
+            source_key,
+            recipient,
+            channel,
+            template,
+            json.dumps(context, ensure_ascii=False, default=str),
+            now(),
+            span.traceparent if span else None,
+            span.state if span else None,
+        ),
+    )
+
+
+def upgrade(store: ViewStore) -> None:
+    """Tables kept before a column was added get it, empty (the notifications' trace span)."""
+    store.widen(
+        "notifications",
+        next(ddl for ddl in DDL if "TABLE IF NOT EXISTS notifications" in ddl).replace("notifications (", "{t} (", 1),
     )
 
 

@@ -54,6 +54,7 @@ from kc_contracts.subjects import dead_letter_stream, stream_name
 from kc_kernel.vocabulary import use_admin_units
 from nats.js import JetStreamContext
 
+from kc_runtime import tracing
 from kc_runtime.adminunits import load_catalogue
 from kc_runtime.bus.deadletters import DeadLetters
 from kc_runtime.bus.inbox import Effect, Inbox, InboxChains
@@ -108,6 +109,8 @@ class ServiceRuntime:
         self.bus_started = False
         # GET /metrics (kc_runtime.web.metrics.install_metrics); a service adds its own gauges to it
         self.metrics = Metrics(service=settings.service, instance=settings.instance)
+        # OpenTelemetry spans, exported by OTLP when KC_OTLP_ENDPOINT is set; None (nothing loaded) when not
+        self.spans = tracing.exporting(settings)
         self.consumer_lag = ConsumerLag(self.jetstream)
         register_bus_metrics(
             self.metrics,
@@ -184,6 +187,7 @@ class ServiceRuntime:
             contracts=contracts,
             trust=self.trust,
             chains=self._chains,
+            spans=self.spans,
         )
         self.subscriptions.append(Subscription(inbox, source_instance, subjects))
         return inbox
@@ -327,6 +331,8 @@ class ServiceRuntime:
         for closer in self._closers:
             closer()
         self._closers.clear()
+        if self.spans is not None:  # the spans still in the batch are exported before the process ends
+            await asyncio.to_thread(self.spans.shutdown)
 
 
 async def _undecoded(msg: Any) -> bytes:

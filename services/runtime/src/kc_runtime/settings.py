@@ -6,7 +6,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from kc_contracts.subjects import check_instance
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     ack_wait_seconds: float = 30.0
     # how often /metrics' consumer lag is read from JetStream (one consumer-info request per durable)
     metrics_sample_seconds: float = 15.0
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("kc_otlp_endpoint", "otel_exporter_otlp_endpoint", "otlp_endpoint"),
+        description="OpenTelemetry: export the service's trace spans by OTLP/HTTP to <endpoint>/v1/traces "
+        "(a collector, e.g. http://127.0.0.1:4318); empty: tracing not exported, OpenTelemetry not loaded",
+    )
 
     @field_validator("instance")
     @classmethod

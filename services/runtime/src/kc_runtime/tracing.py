@@ -12,20 +12,25 @@ One trace follows a command across services:
    events its effect saves carry the same trace id onwards.
 
 No tracing backend is needed: the ids are in the logs (``trace_id``), the event store and the
-envelopes; an OpenTelemetry collector can join them later.
+envelopes. With an OTLP endpoint configured (``KC_OTLP_ENDPOINT``, :func:`exporting`), each of those
+spans is also an OpenTelemetry span exported to it (:mod:`kc_runtime.otel`), with the very same ids;
+without one, OpenTelemetry is never imported and nothing here changes.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
+
+if TYPE_CHECKING:
+    from kc_runtime.settings import Settings
 
 # version-traceid-parentid-flags; a future version may append fields after a dash (spec §3.2.4)
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$")
@@ -94,17 +99,62 @@ def current() -> TraceContext | None:
     return _current.get()
 
 
+class Spans(Protocol):
+    """What records spans (:class:`kc_runtime.otel.Telemetry` when tracing is exported)."""
+
+    def open(
+        self, name: str, parent: TraceContext | None, kind: str, attributes: Mapping[str, Any]
+    ) -> AbstractContextManager[TraceContext]: ...
+
+    def annotate(
+        self, *, name: str | None = None, attributes: Mapping[str, Any] | None = None, error: str | None = None
+    ) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+
 @contextmanager
-def continued(traceparent: str | None, tracestate: str | None = None) -> Iterator[TraceContext]:
-    """Within: this service's span, a child of the given context (a new trace when there is none)."""
+def continued(
+    traceparent: str | None,
+    tracestate: str | None = None,
+    *,
+    spans: Spans | None = None,
+    name: str = "span",
+    kind: str = "internal",
+    attributes: Mapping[str, Any] | None = None,
+) -> Iterator[TraceContext]:
+    """Within: this service's span, a child of the given context (a new trace when there is none).
+
+    With ``spans`` (tracing exported) the span is recorded there as ``name`` (``kind``: server, consumer,
+    client, internal) and its ids are the recorder's; without, they are made here and nothing is recorded.
+    """
     parent = TraceContext.parse(traceparent, tracestate)
-    span = parent.child() if parent else TraceContext.new()
+    if spans is None:
+        with _made_current(parent.child() if parent else TraceContext.new()) as span:
+            yield span
+        return
+    with spans.open(name, parent, kind, attributes or {}) as recorded, _made_current(recorded) as span:
+        yield span
+
+
+@contextmanager
+def _made_current(span: TraceContext) -> Iterator[TraceContext]:
     token = _current.set(span)
     try:
         with structlog.contextvars.bound_contextvars(trace_id=span.trace_id, span_id=span.span_id):
             yield span
     finally:
         _current.reset(token)
+
+
+def exporting(settings: Settings) -> Spans | None:
+    """The service's span recorder when ``KC_OTLP_ENDPOINT`` is set (spans exported by OTLP), else None:
+    off, OpenTelemetry not even imported."""
+    if not settings.otlp_endpoint:
+        return None
+    from kc_runtime import otel  # only when on: no import cost when off
+
+    return otel.otlp(service=settings.service, instance=settings.instance, endpoint=settings.otlp_endpoint)
 
 
 def stamp(events: Iterable[Any]) -> None:

@@ -118,6 +118,7 @@ class Inbox:
         contracts: ContractRegistry = registry,
         trust: Verifier | None = None,
         chains: InboxChains | None = None,
+        spans: tracing.Spans | None = None,
     ) -> None:
         self.name = name
         self.effect = effect
@@ -128,6 +129,7 @@ class Inbox:
         self.contracts = contracts
         self.trust = trust
         self.chains = chains
+        self.spans = spans  # tracing exported: each applied event is a consumer span
         self.stats = InboxStats()
 
     def decode(self, data: bytes) -> tuple[Envelope, ContractEvent]:
@@ -182,7 +184,9 @@ class Inbox:
         delivered: int,
     ) -> None:
         try:
-            refusal = await asyncio.to_thread(self._apply_in_thread, msg.raw_message.data, envelope, event, tracking)
+            refusal = await asyncio.to_thread(
+                self._apply_in_thread, msg.raw_message.data, envelope, event, tracking, msg.raw_message.subject
+            )
             if refusal is _DUPLICATE:
                 self.stats.duplicates += 1
                 await msg.ack()
@@ -202,7 +206,9 @@ class Inbox:
         self.stats.applied += 1
         await msg.ack()
 
-    def _apply_in_thread(self, data: bytes, envelope: Envelope, event: ContractEvent, tracking: Tracking) -> str | None:
+    def _apply_in_thread(
+        self, data: bytes, envelope: Envelope, event: ContractEvent, tracking: Tracking, subject: str = ""
+    ) -> str | None:
         """Everything blocking about one message, in one worker-thread hand-off: ``None`` once applied,
         :data:`_DUPLICATE` if already tracked, or why it was refused (it breaks its chain)."""
         if self.is_tracked(tracking):
@@ -210,7 +216,15 @@ class Inbox:
         body, link = self._check_chain(data, envelope)
         if link is None:
             return f"integrity: {body['error']}"
-        with tracing.continued(envelope.traceparent, envelope.tracestate):  # what it causes joins the trace
+        # what it causes joins the trace (recorded as a consumer span when tracing is exported)
+        with tracing.continued(
+            envelope.traceparent,
+            envelope.tracestate,
+            spans=self.spans,
+            name=f"process {envelope.type}",
+            kind="consumer",
+            attributes=None if self.spans is None else _message_attributes(self.name, subject, envelope, tracking),
+        ):
             self.effect(envelope, event, tracking)
         if self.chains is not None:
             self.chains.advance(self.name, body, link)
@@ -255,6 +269,23 @@ class Inbox:
             return
         self.stats.dead_lettered += 1
         await msg.ack()
+
+
+def _message_attributes(consumer: str, subject: str, envelope: Envelope, tracking: Tracking) -> dict[str, Any]:
+    """OpenTelemetry's messaging and CloudEvents attributes of one consumed event."""
+    return {
+        "messaging.system": "nats",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": subject,
+        "messaging.consumer.group.name": consumer,
+        "messaging.message.id": envelope.id,
+        "kc.stream_sequence": tracking.notification_id,
+        "cloudevents.event_id": envelope.id,
+        "cloudevents.event_source": envelope.source,
+        "cloudevents.event_type": envelope.type,
+        "kc.correlation_id": envelope.correlationid,
+        "kc.causation_id": envelope.causationid,
+    }
 
 
 def placement(envelope: Envelope, subject: str, stream: str) -> str | None:

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kc_runtime import tracing
 from kc_runtime.web.errors import TITLES, problem
+from kc_runtime.web.metrics import route_template
 
 log = structlog.get_logger("kc.http")
 
@@ -34,7 +35,9 @@ class RequestGuard:
 
     The request's ``traceparent`` (and ``tracestate``) header opens this service's span as its child, a
     new trace when it has none: the events the request saves carry it (:mod:`kc_runtime.tracing`), and
-    the response names it in its own ``traceparent`` header.
+    the response names it in its own ``traceparent`` header. With tracing exported (``spans``), the span
+    is recorded as a server span named by the route template (``POST /plans/{level}/{year}/approvals``),
+    with the status; a 5xx marks it failed.
 
         The limit holds however the body comes: a ``Content-Length`` beyond it is answered at once; a
         body without one (``Transfer-Encoding: chunked``) or longer than it claimed is counted as it is
@@ -45,10 +48,19 @@ class RequestGuard:
         in plain text, without the limit; every refusal here is a problem+json that says it.)
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, upload_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        upload_bytes: int,
+        spans: tracing.Spans | None = None,
+        router: Any = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.upload_bytes = upload_bytes
+        self.spans = spans
+        self.router = router
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -87,7 +99,14 @@ class RequestGuard:
 
         with (
             structlog.contextvars.bound_contextvars(correlation_id=correlation),
-            tracing.continued(headers.get("traceparent"), headers.get("tracestate")) as span,
+            tracing.continued(
+                headers.get("traceparent"),
+                headers.get("tracestate"),
+                spans=self.spans,
+                name=scope["method"],
+                kind="server",
+                attributes=None if self.spans is None else _request_attributes(scope, correlation),
+            ) as span,
         ):
             try:
                 length = headers.get("content-length")
@@ -109,6 +128,8 @@ class RequestGuard:
                     raise
                 await problem(413, TITLES[413], str(exc.detail))(scope, receive, tagged)
             finally:
+                if self.spans is not None:
+                    self._annotate(self.spans, scope, status)
                 probe = scope["path"] in ("/healthz", "/readyz")
                 (log.debug if probe else log.info)(
                     "http",
@@ -117,6 +138,23 @@ class RequestGuard:
                     status=status,
                     ms=round((time.perf_counter() - began) * 1000, 1),
                 )
+
+    def _annotate(self, spans: tracing.Spans, scope: Scope, status: int) -> None:
+        route = route_template(self.router, scope)
+        spans.annotate(
+            name=f"{scope['method']} {route}",
+            attributes={"http.route": route, "http.response.status_code": status},
+            error=f"HTTP {status}" if status >= 500 else None,
+        )
+
+
+def _request_attributes(scope: Scope, correlation: str) -> dict[str, Any]:
+    return {
+        "http.request.method": scope["method"],
+        "url.path": scope["path"],
+        "url.scheme": scope.get("scheme", "http"),
+        "kc.correlation_id": correlation,
+    }
 
 
 def _is_json(content_type: str) -> bool:
@@ -193,9 +231,14 @@ def _not_text(field: str) -> JSONResponse:
     return problem(422, TITLES[422], f"{vi} / {en}", errors=[{"field": field, "message": vi, "message_en": en}])
 
 
-def install_request_guards(app: FastAPI, max_body_bytes: int = 1 << 20, upload_bytes: int = 0) -> None:
+def install_request_guards(
+    app: FastAPI, max_body_bytes: int = 1 << 20, upload_bytes: int = 0, spans: tracing.Spans | None = None
+) -> None:
     """Refuse oversize bodies (413), however they are sent, and log every request with its correlation id.
 
-    ``upload_bytes`` is the larger limit for multipart uploads (documents); 0 means no uploads.
+    ``upload_bytes`` is the larger limit for multipart uploads (documents); 0 means no uploads. ``spans``:
+    where the requests' spans are recorded when tracing is exported (:func:`kc_runtime.tracing.exporting`).
     """
-    app.add_middleware(RequestGuard, max_body_bytes=max_body_bytes, upload_bytes=upload_bytes)
+    app.add_middleware(
+        RequestGuard, max_body_bytes=max_body_bytes, upload_bytes=upload_bytes, spans=spans, router=app.router
+    )

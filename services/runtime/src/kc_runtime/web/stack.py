@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from kc_runtime.keys import TrustFile
 from kc_runtime.metrics import Metrics
+from kc_runtime.tracing import Spans
 from kc_runtime.web.apidocs import install_offline_docs
 from kc_runtime.web.auth import install_auth
 from kc_runtime.web.errors import install_problem_handlers
@@ -24,6 +25,7 @@ class ServiceParts(Protocol):
 
     trust: TrustFile
     metrics: Metrics
+    spans: Spans | None  # tracing exported (OpenTelemetry), or None
 
     async def readiness(self) -> dict[str, bool]: ...
 
@@ -47,7 +49,7 @@ def install_service_stack(
     ``outbox_head`` serves ``/outbox/head`` (services that publish)."""
     install_problem_handlers(app, status_by_error)
     install_auth(app, instance=instance, trust=runtime.trust, permissions=permissions)
-    install_request_guards(app, upload_bytes=upload_bytes)
+    install_request_guards(app, upload_bytes=upload_bytes, spans=runtime.spans)
     install_metrics(app, runtime.metrics)  # outermost: counts what the guards and auth refuse
     install_health(app, runtime.readiness, runtime.degradation if degradation else None)
     if outbox_head:
