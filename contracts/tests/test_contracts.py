@@ -191,6 +191,50 @@ def test_upcasters_carry_old_versions_to_the_newest() -> None:
     assert contracts.decode("planning.plan.approved", 1, {"total": 5}, to=1) == V1(total=5)
 
 
+def test_an_event_published_in_two_versions_is_taken_once_in_the_newest_each_reader_knows() -> None:
+    old, new = ContractRegistry(), ContractRegistry()
+
+    class V1(ContractEvent):
+        type = "planning.plan.approved"
+        version = 1
+        total: int
+
+    class V2(ContractEvent):
+        type = "planning.plan.approved"
+        version = 2
+        total_vnd: int
+
+    old.register(V1)
+    new.register(V1)
+    new.register(V2)
+    kind = "planning.plan.approved"
+    # during the rollout (published as 1 and 2): the old reader takes v1, the upgraded one v2
+    assert (old.takes(kind, 1, (1, 2)), old.takes(kind, 2, (1, 2))) == (True, False)
+    assert (new.takes(kind, 1, (1, 2)), new.takes(kind, 2, (1, 2))) == (False, True)
+    # before it (v1 only): both take it, the upgraded reader through its upcaster; after it (v2 only) the
+    # old reader takes the copy it cannot read, so that decoding refuses it as unknown (a dead letter)
+    assert new.takes(kind, 1, (1,)) and old.takes(kind, 2, (2,))
+    envelope = Envelope.wrap(
+        V2(total_vnd=5),
+        instance="bo",
+        service="planning",
+        stream_id="p",
+        stream_version=3,
+        time=datetime(2024, 1, 1, tzinfo=UTC),
+        versions=[2, 1],
+    )
+    assert envelope.kcversions == "1,2" and envelope.published_versions() == (1, 2)
+    alone = Envelope.wrap(
+        V1(total=5),
+        instance="bo",
+        service="planning",
+        stream_id="p",
+        stream_version=3,
+        time=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+    assert alone.kcversions is None and alone.published_versions() == (1,) and "kcversions" not in alone.body()
+
+
 def test_contract_events_are_frozen() -> None:
     event = _registered()
     with pytest.raises(ValidationError):

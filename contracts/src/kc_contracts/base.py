@@ -3,11 +3,17 @@
 A contract event is a frozen pydantic model with a stable ``type`` (``<service>.<aggregate>.<event>``)
 and an integer ``version``. A published version only ever gains optional fields; consumers ignore
 fields they do not know; a breaking change is a new version published beside the old one.
+
+Beside, during a migration: the publisher sends each event in both versions (two envelopes, one event
+id, each saying which versions the event went out in: ``kcversions``), and every reader takes the event
+once, from the copy in the newest version it knows (:meth:`ContractRegistry.takes`) — a reader not yet
+upgraded the old copy, an upgraded one the new — passing over the other copy without error. An upgraded
+reader still reads the events published before (old version only) through the upcasters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -72,6 +78,14 @@ class ContractRegistry:
         if not versions:
             raise UnknownContractError(type_, 0)
         return max(versions)
+
+    def takes(self, type_: str, version: int, published: Iterable[int]) -> bool:
+        """Whether a reader with these contracts takes an event from its copy in ``version``, the event
+        having been published in the versions ``published`` (more than one during a migration): it takes
+        the copy in the newest of them it knows, and passes over the others. A copy of an event it knows
+        in no published version is taken, to be refused by :meth:`decode` as unknown."""
+        known = [v for v in {version, *published} if (type_, v) in self.models]
+        return not known or max(known) == version
 
     def decode(self, type_: str, version: int, data: JSONDict, *, to: int | None = None) -> ContractEvent:
         """Validate ``data`` as (type, version), upcast to ``to`` (default: the latest known)."""

@@ -7,6 +7,10 @@ Extension attributes (lower-case, as CloudEvents requires):
   version in it; together with the instance they make the event id (the ``Nats-Msg-Id`` is the hash
   of the published bytes instead: :func:`kc_contracts.integrity.message_id`)
 - ``correlationid`` / ``causationid``: the conversation and the message that caused this one
+- ``kcversions``: the contract versions the event is published in, comma-separated (``1,2``), when more
+  than one — during a migration to a new version each event goes out once per version, and a reader takes
+  it from the copy in the newest version it knows (:meth:`Envelope.published_versions`,
+  :meth:`~kc_contracts.base.ContractRegistry.takes`); absent: only this envelope's version
 - ``traceparent`` / ``tracestate``: W3C trace context (the CloudEvents distributed-tracing extension):
   the span that saved the event, so a trace follows a command from an HTTP request across services
 - ``kcseq`` / ``kcprevhash`` / ``kcsig`` / ``kckeyid``: integrity (position in the publisher's
@@ -16,6 +20,7 @@ Extension attributes (lower-case, as CloudEvents requires):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -75,6 +80,11 @@ class Envelope(BaseModel):
         default=None, max_length=256, description="W3C traceparent of the span that caused this event"
     )
     tracestate: str | None = Field(default=None, max_length=512, description="W3C tracestate, passed on unchanged")
+    kcversions: str | None = Field(
+        default=None,
+        pattern=r"^[1-9][0-9]{0,3}(,[1-9][0-9]{0,3}){1,7}$",
+        description="the contract versions this event is published in, when more than one (a migration)",
+    )
     kcseq: int | None = None
     kcprevhash: str | None = None
     kcsig: str | None = None
@@ -94,8 +104,11 @@ class Envelope(BaseModel):
         causation_id: str | None = None,
         traceparent: str | None = None,
         tracestate: str | None = None,
+        versions: Sequence[int] | None = None,
     ) -> Envelope:
+        """``versions``: every version the event is published in, when it goes out in more than one."""
         eid = event_id(instance, stream_id, stream_version)
+        published = sorted({event.version, *(versions or ())})
         return cls(
             id=eid,
             source=f"/kc/{instance}/{service}",
@@ -111,11 +124,18 @@ class Envelope(BaseModel):
             causationid=causation_id or eid,
             traceparent=traceparent,
             tracestate=tracestate,
+            kcversions=",".join(map(str, published)) if len(published) > 1 else None,
         )
 
     @property
     def contract_key(self) -> tuple[str, int]:
         return parse_envelope_type(self.type)
+
+    def published_versions(self) -> tuple[int, ...]:
+        """The versions of its contract this event is published in (this envelope's, and ``kcversions``)."""
+        own = self.contract_key[1]
+        listed = {int(v) for v in self.kcversions.split(",")} if self.kcversions else set()
+        return tuple(sorted(listed | {own}))
 
     def body(self) -> dict[str, Any]:
         """The envelope as a JSON object, absent optionals left out."""

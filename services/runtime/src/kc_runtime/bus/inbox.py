@@ -7,6 +7,12 @@ then ack. A transient failure naks with a delay; after ``max_deliver`` attempts 
 dead-lettered with the last error. Consumers take one message at a time (``max_ack_pending=1``), so
 each stream is applied in order and "already recorded" means "sequence <= the highest recorded".
 
+An event published in several versions at once (a migration between two versions of its contract:
+``kcversions``) is taken once, from the copy in the newest version this consumer's contracts know
+(:meth:`~kc_contracts.base.ContractRegistry.takes`); the other copies are verified like any message,
+then acknowledged without effect (``other_versions``) — a consumer not yet upgraded keeps taking the old
+version, an upgraded one the new, and neither dead-letters the copy meant for the other.
+
 Every envelope must have arrived where its instance publishes: the subject ``kc.<its instance>.…``
 on that instance's stream (:func:`~kc_contracts.subjects.misplaced`); a validly signed event of one
 instance replayed under another's subject is dead-lettered with the reason, unapplied. With a trust
@@ -62,6 +68,7 @@ class InboxStats:
     dead_lettered: int = 0
     retried: int = 0
     untrusted: int = 0
+    other_versions: int = 0  # copies of an event taken in another version (a migration), passed over
 
 
 CHAIN_DDL = (
@@ -132,7 +139,9 @@ class Inbox:
         self.spans = spans  # tracing exported: each applied event is a consumer span
         self.stats = InboxStats()
 
-    def decode(self, data: bytes) -> tuple[Envelope, ContractEvent]:
+    def decode(self, data: bytes) -> tuple[Envelope, ContractEvent | None]:
+        """The envelope and its contract event (upcast to the newest version known here); the event is
+        None for a copy of an event this consumer takes in another version it was published in."""
         try:
             envelope = Envelope.from_json(data)
         except ValidationError as exc:
@@ -144,6 +153,8 @@ class Inbox:
                 self._report(envelope, exc)
                 raise UndeliverableMessageError(f"integrity: {exc}") from exc
         try:
+            if not self.contracts.takes(*envelope.contract_key, envelope.published_versions()):
+                return envelope, None
             return envelope, envelope.decode(self.contracts)
         except UnknownContractError as exc:
             raise UndeliverableMessageError(f"unknown contract version: {exc}") from exc
@@ -170,6 +181,11 @@ class Inbox:
                 self.check_placement(envelope, raw.subject, stream)
             except UndeliverableMessageError as exc:
                 await self._dead_letter(msg, stream, sequence, str(exc))
+                return
+            if event is None:  # this event's copy in the version this consumer takes is its own message
+                self.stats.other_versions += 1
+                log.debug("copy of an event taken in another version", event_id=envelope.id, type=envelope.type)
+                await msg.ack()
                 return
             with structlog.contextvars.bound_contextvars(event_id=envelope.id, correlation_id=envelope.correlationid):
                 await self._apply(msg, envelope, event, stream, tracking, int(meta.num_delivered))

@@ -143,7 +143,7 @@ def register_bus_metrics(
         out: list[tuple[Sequence[str], float]] = []
         for inbox in inboxes():
             stats = inbox.stats
-            for outcome in ("applied", "duplicates", "dead_lettered", "retried", "untrusted"):
+            for outcome in ("applied", "duplicates", "dead_lettered", "retried", "untrusted", "other_versions"):
                 out.append(((inbox.name, outcome), float(getattr(stats, outcome))))
         return out
 

@@ -207,6 +207,8 @@ def _decode(data: bytes, typed_envelopes: Any = None) -> tuple[Envelope, Contrac
         pass  # an older version (upcast), an unknown one, or bad: decide exactly as the live inbox
     try:
         envelope = Envelope.from_json(data)
+        if not registry.takes(*envelope.contract_key, envelope.published_versions()):
+            return None  # the event's copy in another version it was published in is the one applied
         return envelope, envelope.decode()
     except (ValidationError, ValueError, UnknownContractError):
         return None  # it was dead-lettered by the live consumer too: the view never saw it

@@ -14,6 +14,12 @@ compares it with its own bytes. Anything else is an alarm — logged as an error
 relay's own bytes in the instance's dead-letter stream (``kcdlq.<instance>.relay-<service>``),
 counted in ``alarms`` — and never counted as published.
 
+During a migration between two versions of a contract the translator returns the event in both (the
+new and the old), and the relay publishes one envelope per version, one after the other, each naming
+the versions the event went out in (``kcversions``): readers take the copy in the newest version they
+know (:meth:`~kc_contracts.base.ContractRegistry.takes`), so consumers not yet upgraded go on with the
+old one while upgraded ones read the new.
+
 With a :class:`~kc_contracts.integrity.Signer`, each envelope is signed and chained: it carries its
 number in this publisher's chain and the hash of the previous envelope. The chain head is stored
 with the position, in one transaction, so a republish after a crash produces the very same bytes.
@@ -31,7 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import structlog
@@ -48,7 +54,8 @@ from kc_runtime.store.eventstore import ServiceApplication
 from kc_runtime.store.localprojection import QUARANTINE_DDL, TRANSIENT, quarantine, quarantine_count, quarantined
 from kc_runtime.store.views import ViewStore
 
-Translate = Callable[[DomainEventProtocol[Any]], ContractEvent | None]
+# a domain event's public contract (None: private), or the same event in several versions (a migration)
+Translate = Callable[[DomainEventProtocol[Any]], ContractEvent | Sequence[ContractEvent] | None]
 log = structlog.get_logger("kc.relay")
 
 PUBLISH_TIMEOUT_S = 5.0
@@ -167,8 +174,7 @@ class OutboxRelay:
                 raise ConnectionError("NATS is not connected")
             try:
                 for notification in notifications:
-                    message = await self._message_or_quarantine(notification)
-                    if message is not None:
+                    for message in await self._messages_or_quarantine(notification):
                         await self._send(js, message)
                 last = notifications[-1].id
                 await asyncio.to_thread(self.store_position, last)
@@ -178,19 +184,20 @@ class OutboxRelay:
             self._position = last
             passed += len(notifications)
 
-    async def _message_or_quarantine(self, notification: Notification) -> tuple[Envelope, str, bytes] | None:
-        """The message for a stored event; None for a private one — or for one that cannot become its
-        contract (a number beyond the contract's bounds, saved before they existed; a stored event that
-        no longer decodes): that one is quarantined with the reason (``/readyz`` shows it) and the relay
-        goes on, instead of retrying it for ever while nothing after it is published. Translation is
-        deterministic, so a republish after a crash skips the same event and signs the same chain."""
+    async def _messages_or_quarantine(self, notification: Notification) -> list[tuple[Envelope, str, bytes]]:
+        """The messages for a stored event (one per version it is published in); none for a private one —
+        or for one that cannot become its contract (a number beyond the contract's bounds, saved before
+        they existed; a stored event that no longer decodes): that one is quarantined with the reason
+        (``/readyz`` shows it) and the relay goes on, instead of retrying it for ever while nothing after
+        it is published. Translation is deterministic, so a republish after a crash skips the same event
+        and signs the same chain."""
         try:
-            return self.message(self.app.mapper.to_domain_event(notification))
+            return self.messages(self.app.mapper.to_domain_event(notification))
         except TRANSIENT:
             raise
         except Exception as exc:
             await asyncio.to_thread(self._quarantine, notification, exc)
-            return None
+            return []
 
     def _quarantine(self, notification: Notification, exc: Exception) -> None:
         with self._chain.transaction() as cur:
@@ -201,11 +208,6 @@ class OutboxRelay:
 
     def quarantine_count(self) -> int:
         return quarantine_count(self._chain, self.tracking_name)
-
-    async def _publish(self, js: JetStreamContext, domain_event: DomainEventProtocol[Any]) -> None:
-        message = self.message(domain_event)
-        if message is not None:  # None: a private event, no public contract
-            await self._send(js, message)
 
     async def _send(self, js: JetStreamContext, message: tuple[Envelope, str, bytes]) -> None:
         envelope, subject, payload = message
@@ -221,32 +223,45 @@ class OutboxRelay:
         elif not await self._is_ours(js, ack.seq, subject, payload):
             await self._alarm(envelope, subject, payload, ack.seq)
 
-    def message(self, domain_event: DomainEventProtocol[Any]) -> tuple[Envelope, str, bytes] | None:
-        """The envelope, subject and exact bytes this relay publishes for ``domain_event`` next (signed as
-        the next link of its chain), or None for a private event."""
-        contract = self.translate(domain_event)
-        if contract is None:
-            return None
+    def messages(self, domain_event: DomainEventProtocol[Any]) -> list[tuple[Envelope, str, bytes]]:
+        """The envelopes, subjects and exact bytes this relay publishes for ``domain_event`` next (each
+        signed as the next link of its chain): one per version of its contract it is published in, none
+        for a private event. All are made before any is signed, so one that cannot be made signs none."""
+        translated = self.translate(domain_event)
+        if translated is None:
+            return []
+        contracts = [translated] if isinstance(translated, ContractEvent) else list(translated)
+        if len({c.type for c in contracts}) > 1 or len({c.version for c in contracts}) < len(contracts):
+            raise ValueError(f"one event, one contract in distinct versions: {[c.schema_name() for c in contracts]}")
+        versions = [c.version for c in contracts]
         traceparent, tracestate = tracing.of(domain_event)
-        envelope = Envelope.wrap(
-            contract,
-            instance=self.instance,
-            service=self.service,
-            stream_id=domain_event.originator_id,
-            stream_version=domain_event.originator_version,
-            time=cast(Any, domain_event).timestamp,
-            correlation_id=getattr(domain_event, "correlation_id", None),
-            causation_id=getattr(domain_event, "causation_id", None),
-            traceparent=traceparent,
-            tracestate=tracestate,
-        )
+        envelopes = [
+            Envelope.wrap(
+                contract,
+                instance=self.instance,
+                service=self.service,
+                stream_id=domain_event.originator_id,
+                stream_version=domain_event.originator_version,
+                time=cast(Any, domain_event).timestamp,
+                correlation_id=getattr(domain_event, "correlation_id", None),
+                causation_id=getattr(domain_event, "causation_id", None),
+                traceparent=traceparent,
+                tracestate=tracestate,
+                versions=versions,
+            )
+            for contract in contracts
+        ]
+        return [
+            (envelope, subject_for(self.instance, contract), self._signed(envelope))
+            for envelope, contract in zip(envelopes, contracts, strict=True)
+        ]
+
+    def _signed(self, envelope: Envelope) -> bytes:
         if self.signer is None:
-            payload = envelope.to_json()
-        else:
-            body = self.signer.sign(envelope.body(), seq=self._seq + 1, prev_hash=self._head)
-            payload = canonical(body)
-            self._seq, self._head = self._seq + 1, envelope_hash(body)
-        return envelope, subject_for(self.instance, contract), payload
+            return envelope.to_json()
+        body = self.signer.sign(envelope.body(), seq=self._seq + 1, prev_hash=self._head)
+        self._seq, self._head = self._seq + 1, envelope_hash(body)
+        return canonical(body)
 
     async def _is_ours(self, js: JetStreamContext, seq: int, subject: str, payload: bytes) -> bool:
         """Whether the message JetStream kept under our id (a republish after a crash) is our very bytes."""
