@@ -6,9 +6,12 @@ fields they do not know; a breaking change is a new version published beside the
 
 Beside, during a migration: the publisher sends each event in both versions (two envelopes, one event
 id, each saying which versions the event went out in: ``kcversions``), and every reader takes the event
-once, from the copy in the newest version it knows (:meth:`ContractRegistry.takes`) — a reader not yet
-upgraded the old copy, an upgraded one the new — passing over the other copy without error. An upgraded
-reader still reads the events published before (old version only) through the upcasters.
+once, from the copy in the oldest of those versions it knows (:meth:`ContractRegistry.takes`), passing
+over the other copy without error: a reader not yet upgraded reads the old copy as before, an upgraded
+one reads the same copy through the upcasters — as it reads every event published before — so a reader
+upgraded in the middle of the stream neither misses an event nor takes one twice, whatever it had
+received when it stopped. Integrators choose by subject. Once the old version is no longer published,
+upgraded readers take the new one, the only copy.
 """
 
 from __future__ import annotations
@@ -82,10 +85,11 @@ class ContractRegistry:
     def takes(self, type_: str, version: int, published: Iterable[int]) -> bool:
         """Whether a reader with these contracts takes an event from its copy in ``version``, the event
         having been published in the versions ``published`` (more than one during a migration): it takes
-        the copy in the newest of them it knows, and passes over the others. A copy of an event it knows
-        in no published version is taken, to be refused by :meth:`decode` as unknown."""
+        the copy in the oldest of them it knows — the copy it took before it knew the newer one, so its
+        choice does not change when it is upgraded — and passes over the others. A copy of an event it
+        knows in no published version is taken, to be refused by :meth:`decode` as unknown."""
         known = [v for v in {version, *published} if (type_, v) in self.models]
-        return not known or max(known) == version
+        return not known or min(known) == version
 
     def decode(self, type_: str, version: int, data: JSONDict, *, to: int | None = None) -> ContractEvent:
         """Validate ``data`` as (type, version), upcast to ``to`` (default: the latest known)."""

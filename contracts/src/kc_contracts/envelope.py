@@ -9,7 +9,7 @@ Extension attributes (lower-case, as CloudEvents requires):
 - ``correlationid`` / ``causationid``: the conversation and the message that caused this one
 - ``kcversions``: the contract versions the event is published in, comma-separated (``1,2``), when more
   than one — during a migration to a new version each event goes out once per version, and a reader takes
-  it from the copy in the newest version it knows (:meth:`Envelope.published_versions`,
+  it from the copy in the oldest of them it knows (:meth:`Envelope.published_versions`,
   :meth:`~kc_contracts.base.ContractRegistry.takes`); absent: only this envelope's version
 - ``traceparent`` / ``tracestate``: W3C trace context (the CloudEvents distributed-tracing extension):
   the span that saved the event, so a trace follows a command from an HTTP request across services

@@ -224,6 +224,7 @@ class ServiceRuntime:
         await self.broker.connect()  # retries for ever: NATS may come up after us
         await self._wait_for_streams()
         for sub in self.subscriptions:
+            await self._align_filter(sub)
             self._subscribe(sub)
         await self.broker.start()
         if self.relay is not None:
@@ -258,16 +259,44 @@ class ServiceRuntime:
                 warned = True
             await asyncio.sleep(1.0)
 
+    def _durable(self, sub: Subscription) -> str:
+        # several instances read one stream (the ministry reads every province): the durable consumer
+        # belongs to the reading instance, or they would share — and split — its messages
+        return f"{self.settings.instance}--{sub.inbox.name}"
+
+    async def _align_filter(self, sub: Subscription) -> None:
+        """A durable consumer keeps the subjects it was created with (nats-py binds to an existing one as it
+        is): when this version of the service lists others — a consumer upgraded to read a contract's new
+        version beside the old — the durable's filter is updated in place, keeping its position."""
+        js, durable, stream = self.jetstream(), self._durable(sub), stream_name(sub.source_instance)
+        if js is None:
+            return
+        try:
+            info = await js.consumer_info(stream, durable)
+        except jserr.NotFoundError:
+            return  # created by the subscription, with the subjects of this version
+        config = info.config
+        have = list(config.filter_subjects or ([config.filter_subject] if config.filter_subject else []))
+        if sorted(have) == sorted(sub.subjects):
+            return
+        single = len(sub.subjects) == 1
+        config.filter_subject = sub.subjects[0] if single else None
+        config.filter_subjects = None if single else list(sub.subjects)
+        try:
+            await js.add_consumer(stream, config)
+        except Exception as exc:
+            log.error("durable consumer's subjects not updated", consumer=durable, error=repr(exc), have=have)
+            return
+        log.info("durable consumer's subjects updated", consumer=durable, before=have, now=sub.subjects)
+
     def _subscribe(self, sub: Subscription) -> None:
         settings = self.settings
-        durable = f"{settings.instance}--{sub.inbox.name}"
+        durable = self._durable(sub)
         self.consumer_lag.add(sub.inbox.name, sub.source_instance, durable)
         subscriber = self.broker.subscriber(
             sub.subjects[0] if len(sub.subjects) == 1 else "",
             stream=JStream(stream_name(sub.source_instance), declare=False),
-            # several instances read one stream (the ministry reads every province): the durable
-            # consumer belongs to the reading instance, or they would share — and split — its messages
-            durable=durable,
+            durable=durable,  # the reading instance's (see _durable)
             pull_sub=PullSub(batch_size=1, timeout=5.0),
             config=ConsumerConfig(
                 filter_subjects=sub.subjects if len(sub.subjects) > 1 else None,

@@ -8,10 +8,11 @@ dead-lettered with the last error. Consumers take one message at a time (``max_a
 each stream is applied in order and "already recorded" means "sequence <= the highest recorded".
 
 An event published in several versions at once (a migration between two versions of its contract:
-``kcversions``) is taken once, from the copy in the newest version this consumer's contracts know
-(:meth:`~kc_contracts.base.ContractRegistry.takes`); the other copies are verified like any message,
-then acknowledged without effect (``other_versions``) — a consumer not yet upgraded keeps taking the old
-version, an upgraded one the new, and neither dead-letters the copy meant for the other.
+``kcversions``) is taken once, from the copy in the oldest of those versions this consumer's contracts
+know (:meth:`~kc_contracts.base.ContractRegistry.takes`), upcast to the newest it knows; the other copies
+are verified like any message, then acknowledged without effect (``other_versions``). A consumer not yet
+upgraded does not dead-letter the copy in the version it does not know; an upgraded one takes the same
+copy its old version took, so an upgrade in the middle of the stream misses nothing and doubles nothing.
 
 Every envelope must have arrived where its instance publishes: the subject ``kc.<its instance>.…``
 on that instance's stream (:func:`~kc_contracts.subjects.misplaced`); a validly signed event of one

@@ -202,6 +202,10 @@ def _decode(data: bytes, typed_envelopes: Any = None) -> tuple[Envelope, Contrac
     """The envelope and its event, or None where the live consumer dead-lettered the message."""
     try:
         typed = (typed_envelopes or typed_envelope_validator()).validate_json(data)
+        if typed.kcversions:  # published in several versions: is this the copy the live inbox took?
+            type_, version = typed.contract_key
+            if not registry.takes(type_, version, typed.published_versions()):
+                return None
         return typed, typed.data
     except ValidationError:
         pass  # an older version (upcast), an unknown one, or bad: decide exactly as the live inbox

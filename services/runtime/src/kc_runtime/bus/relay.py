@@ -16,9 +16,9 @@ counted in ``alarms`` — and never counted as published.
 
 During a migration between two versions of a contract the translator returns the event in both (the
 new and the old), and the relay publishes one envelope per version, one after the other, each naming
-the versions the event went out in (``kcversions``): readers take the copy in the newest version they
-know (:meth:`~kc_contracts.base.ContractRegistry.takes`), so consumers not yet upgraded go on with the
-old one while upgraded ones read the new.
+the versions the event went out in (``kcversions``): each reader takes one copy
+(:meth:`~kc_contracts.base.ContractRegistry.takes`), consumers not yet upgraded go on with the old one,
+and integrators choose theirs by subject.
 
 With a :class:`~kc_contracts.integrity.Signer`, each envelope is signed and chained: it carries its
 number in this publisher's chain and the hash of the previous envelope. The chain head is stored
