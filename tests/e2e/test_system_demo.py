@@ -11,12 +11,16 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from kc_runtime.keys import key_file, load_signer
 from kc_runtime.web.auth import issue_token
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# the start waits up to 240 s for the banner (eleven services and the seed on a loaded machine): pytest's
+# default 120 s must not cut it first
+@pytest.mark.timeout(360)
 def test_the_system_starts_loads_the_seed_scenario_and_stops_cleanly(tmp_path: Path) -> None:
     var = tmp_path / "var"
     proc = subprocess.Popen(
