@@ -20,6 +20,7 @@ in one process in the tests), exporting in batches by OTLP over HTTP/protobuf to
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -55,6 +56,7 @@ class Telemetry:
             }
         )
         self.provider = TracerProvider(resource=resource)
+        self.exporter = exporter
         self.provider.add_span_processor(BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter))
         self.tracer = self.provider.get_tracer("kc_runtime")
         self.instance = instance
@@ -104,9 +106,16 @@ class Telemetry:
     def flush(self, timeout_ms: int = 5000) -> bool:
         return bool(self.provider.force_flush(timeout_ms))
 
-    def shutdown(self) -> None:
-        """Export what is left and stop (the service's stop)."""
-        self.provider.shutdown()
+    def shutdown(self, timeout_ms: int = 2000) -> None:
+        """Export what is left and stop (the service's stop), in bounded time: a collector that does not
+        answer within ``timeout_ms`` loses the last spans rather than holding the service's stop (the
+        exporter's own retries would take their full timeout, 10 s)."""
+        deadline = threading.Timer(timeout_ms / 1000, self.exporter.shutdown)  # ends its retries
+        deadline.start()
+        try:
+            self.provider.shutdown()  # exports what is queued, then stops
+        finally:
+            deadline.cancel()
 
 
 def otlp(*, service: str, instance: str, endpoint: str) -> Telemetry:

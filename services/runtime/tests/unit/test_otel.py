@@ -3,10 +3,13 @@ no OTLP endpoint nothing of the SDK is loaded."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import time
 
-from kc_runtime import tracing
+import pytest
+from kc_runtime import otel, tracing
 from kc_runtime.otel import Telemetry
 from kc_runtime.settings import Settings
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -80,3 +83,23 @@ def test_off_by_default_and_the_sdk_never_loaded() -> None:
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert loaded.stdout.strip() == "[]", loaded.stdout + loaded.stderr
+
+
+def test_the_standard_variable_turns_it_on_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KC_OTLP_ENDPOINT", raising=False)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")
+    assert Settings(service="planning").otlp_endpoint == "http://collector:4318"
+    monkeypatch.setenv("KC_OTLP_ENDPOINT", "http://ours:4318")
+    assert Settings(service="planning").otlp_endpoint == "http://ours:4318"
+
+
+def test_a_collector_that_does_not_answer_holds_the_services_stop_two_seconds_at_most() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    spans = otel.otlp(service="appraisal", instance="tinh-40", endpoint=f"http://127.0.0.1:{port}")
+    with tracing.continued(None, spans=spans, name="lost"):
+        pass
+    began = time.monotonic()
+    spans.shutdown()
+    assert time.monotonic() - began < 3.5  # the exporter's own retries would take ~6 s
