@@ -434,3 +434,25 @@ def test_a_tampered_backup_is_refused_in_one_line(sqlite_backup: Path, tmp_path:
     db = sqlite3.connect(target / "tinh-40" / "registry.sqlite")
     assert db.execute("SELECT count(*) FROM stored_events").fetchone()[0] >= 2
     db.close()
+
+
+def test_an_instance_with_an_empty_stream_backs_up_and_restores(tmp_path: Path, nats_server: NatsServer) -> None:
+    """Nothing published yet (a province just installed): the stream's bundle trusts no key of its own, the
+    backup's trust file still checks its signed manifest."""
+    from kc_runtime.keys import ensure_instance_key
+
+    asyncio.run(ensure(nats_server.url))
+    var = tmp_path / "var"
+    ensure_instance_key(var / "keys", "tinh-40")
+    (var / "tinh-40").mkdir(parents=True)
+    db = sqlite3.connect(var / "tinh-40" / "registry.sqlite")
+    db.execute("CREATE TABLE stored_events (x)")
+    db.commit()
+    db.close()
+    backup = tmp_path / "empty.tar.gz"
+    made = kc("backup", "-i", "tinh-40", "-o", str(backup), "--var-dir", str(var), "--nats-url", nats_server.url)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "0 thông điệp / messages" in made.stdout
+    restored = kc("restore", str(backup), "--var-dir", str(tmp_path / "new"), "--nats-url", nats_server.url)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert (tmp_path / "new" / "tinh-40" / "registry.sqlite").is_file()
