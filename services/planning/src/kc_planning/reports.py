@@ -500,6 +500,8 @@ def to_xlsx(report: Report) -> bytes:
         cell = sheet.cell(head + 1, i, f"({i})")
         cell.alignment, cell.border, cell.font = centre, box, Font(italic=True, size=9)
     r = head + 2
+    first, other = (Alignment(wrap_text=True, vertical="top", horizontal=h) for h in ("center", None))
+    italic = Font(italic=True)
     for line in report.lines:
         for i, value in enumerate(line.cells, start=1):
             cell = sheet.cell(r, i, value if value != "" else None)
@@ -507,11 +509,11 @@ def to_xlsx(report: Report) -> bytes:
             if report.columns[i - 1].kind == "money":
                 cell.number_format = "#,##0"
             else:
-                cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal="center" if i == 1 else None)
+                cell.alignment = first if i == 1 else other
             if line.kind in ("section", "group", "subtotal", "total"):
                 cell.font = bold
             elif line.kind == "detail":
-                cell.font = Font(italic=True)
+                cell.font = italic
         r += 1
     r += 1
     for note in report.notes:
@@ -540,8 +542,8 @@ FONT = "LiberationSans"
 
 
 def to_pdf(report: Report) -> bytes:
-    from fpdf import FPDF, FontFace
-    from fpdf.enums import TableCellFillMode, XPos, YPos
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
 
     pdf = FPDF(orientation="L", unit="mm", format="A4")
     pdf.set_margins(10, 10, 10)
@@ -587,39 +589,7 @@ def to_pdf(report: Report) -> bytes:
     pdf.cell(full, 5, "Đơn vị tính: đồng", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     scale = full / sum(c.width for c in report.columns)
-    widths = tuple(c.width * scale for c in report.columns)
-    pdf.set_font(FONT, "", 7.5)
-    heading = FontFace(emphasis="BOLD", fill_color=(235, 235, 235))
-    strong = FontFace(emphasis="BOLD")
-    faint = FontFace(emphasis="ITALICS")
-    with pdf.table(
-        col_widths=widths,
-        line_height=3.6,
-        headings_style=heading,
-        cell_fill_mode=TableCellFillMode.NONE,
-        text_align="LEFT",
-        padding=0.8,
-    ) as table:
-        header = table.row()
-        for column in report.columns:
-            header.cell(column.title, align="C")
-        numbers = table.row()
-        for i in range(len(report.columns)):
-            numbers.cell(f"({i + 1})", align="C", style=faint)
-        for line in report.lines:
-            row = table.row()
-            style = strong if line.kind in ("section", "group", "subtotal", "total") else None
-            style = faint if line.kind == "detail" else style
-            if line.kind in ("section", "group"):
-                row.cell(str(line.cells[0]), align="C", style=style)
-                row.cell(str(line.cells[1]), colspan=len(report.columns) - 1, style=style)
-                continue
-            for i, value in enumerate(line.cells):
-                column = report.columns[i]
-                if column.kind == "money":
-                    row.cell(money_text(value), align="R", style=style)
-                else:
-                    row.cell("" if value is None else str(value), align="C" if i == 0 else "L", style=style)
+    _Table(pdf, [c.width * scale for c in report.columns]).draw(report)
     pdf.ln(2)
     pdf.set_font(FONT, "I", 8)
     for note in report.notes:
@@ -640,6 +610,101 @@ def to_pdf(report: Report) -> bytes:
         pdf.set_font(FONT, "I", 9)
         pdf.cell(90, 5, "(Ký, ghi rõ họ tên" + (")" if title == report.signatures[0] else ", đóng dấu)"), align="C")
     return bytes(pdf.output())
+
+
+class _Table:
+    """The report's table drawn cell by cell: words wrapped with their widths measured once (fpdf2's own
+    table measures every cell with its general line breaker: a thousand đề án took over a minute), the
+    column headers repeated on every page, a row never split across pages."""
+
+    SIZE, LINE, PAD = 7.5, 3.5, 0.9
+
+    def __init__(self, pdf: Any, widths: list[float]) -> None:
+        self.pdf, self.widths = pdf, widths
+        self.measured: dict[tuple[str, str], float] = {}
+
+    def width(self, style: str, text: str) -> float:
+        key = (style, text)
+        if key not in self.measured:
+            self.pdf.set_font(FONT, style, self.SIZE)
+            self.measured[key] = self.pdf.get_string_width(text)
+        return self.measured[key]
+
+    def wrap(self, style: str, text: str, room: float) -> list[str]:
+        lines: list[str] = []
+        for paragraph in str(text).split("\n"):
+            line, used = "", 0.0
+            space = self.width(style, " ")
+            for word in paragraph.split():
+                w = self.width(style, word)
+                while w > room:  # a word longer than the column: cut it
+                    cut = len(word)
+                    while cut > 1 and self.width(style, word[:cut]) > room:
+                        cut -= 1
+                    if line:
+                        lines.append(line)
+                        line, used = "", 0.0
+                    lines.append(word[:cut])
+                    word = word[cut:]
+                    w = self.width(style, word)
+                if line and used + space + w > room:
+                    lines.append(line)
+                    line, used = word, w
+                else:
+                    line, used = (f"{line} {word}", used + space + w) if line else (word, w)
+            lines.append(line)
+        return lines or [""]
+
+    def row(self, cells: list[tuple[str, str, str, int]], fill: bool = False) -> None:
+        """``cells``: (text, style, align L/C/R, columns spanned)."""
+        pdf = self.pdf
+        spans, x = [], pdf.l_margin
+        column = 0
+        for text, style, align, span in cells:
+            w = sum(self.widths[column : column + span])
+            spans.append((x, w, self.wrap(style, text, w - 2 * self.PAD), style, align))
+            x += w
+            column += span
+        height = max(len(lines) for *_, lines, _, _ in spans) * self.LINE + 2 * self.PAD
+        if pdf.get_y() + height > pdf.page_break_trigger:
+            pdf.add_page()
+            self.headers()
+        y = pdf.get_y()
+        for x, w, lines, style, align in spans:
+            pdf.rect(x, y, w, height, style="DF" if fill else "D")
+            pdf.set_font(FONT, style, self.SIZE)
+            for n, text in enumerate(lines):
+                if not text:
+                    continue
+                tw = self.width(style, text)
+                left = x + self.PAD if align == "L" else x + w - self.PAD - tw if align == "R" else x + (w - tw) / 2
+                pdf.text(left, y + self.PAD + (n + 0.78) * self.LINE, text)
+        pdf.set_y(y + height)
+
+    def headers(self) -> None:
+        self.pdf.set_fill_color(235, 235, 235)
+        self.row([(c.title, "B", "C", 1) for c in self.columns], fill=True)
+        self.row([(f"({i + 1})", "I", "C", 1) for i in range(len(self.columns))])
+
+    def draw(self, report: Report) -> None:
+        self.columns = report.columns
+        self.pdf.set_draw_color(0, 0, 0)
+        self.pdf.set_line_width(0.2)
+        self.headers()
+        for line in report.lines:
+            style = (
+                "B" if line.kind in ("section", "group", "subtotal", "total") else "I" if line.kind == "detail" else ""
+            )
+            if line.kind in ("section", "group"):
+                self.row([(str(line.cells[0]), style, "C", 1), (str(line.cells[1]), style, "L", len(self.columns) - 1)])
+                continue
+            cells = []
+            for i, value in enumerate(line.cells):
+                if report.columns[i].kind == "money":
+                    cells.append((money_text(value), style, "R", 1))
+                else:
+                    cells.append(("" if value is None else str(value), style, "C" if i == 0 else "L", 1))
+            self.row(cells)
 
 
 def content_disposition(stem: str, extension: str) -> str:
