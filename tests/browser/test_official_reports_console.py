@@ -30,8 +30,9 @@ def download(page: Any, report: str, period: str, year: str, kind: str, folder: 
     page.get_by_label("Kỳ báo cáo").select_option(label=period)
     page.get_by_label("Năm kế hoạch").fill(year)
     page.get_by_label("Định dạng tệp").select_option(label=kind)
-    with page.expect_download() as info:
-        page.get_by_role("button", name="Tải về").click()
+    # generous: the first PDF imports fpdf2 in the planning process (14 s at a load average of 18 on two cores)
+    with page.expect_download(timeout=180_000) as info:
+        page.get_by_role("button", name="Tải về").click(timeout=180_000)
     file = info.value
     target = folder / file.suggested_filename
     file.save_as(target)

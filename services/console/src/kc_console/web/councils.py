@@ -132,7 +132,19 @@ def router() -> APIRouter:
         for status in ("da_nop", "dat_co_so", "da_gui_bo", "de_xuat"):
             listed = await api_calls.get("appraisal", "/de-an", instance=where, params={"status": status, "limit": 100})
             found += listed.get("items", [])
-        return [{"id": d["de_an_id"], "code": d["code"], "title": d["title"]} for d in found]
+        own = [{"id": d["de_an_id"], "code": d["code"], "title": d["title"]} for d in found]
+        if where != "bo":
+            return own
+        # at the ministry: the provinces' national đề án sent up for the ministry-level appraisal
+        sent = await api_calls.get("appraisal", "/national-de-an", instance=where, params={"status": "da_gui_bo"})
+        return own + [
+            {
+                "id": d["de_an_id"],
+                "code": d["code"],
+                "title": f"{d['title']} ({vocab.label('instance', d['instance'])})",
+            }
+            for d in sent.get("items", [])
+        ]
 
     async def _list(
         request: Request,

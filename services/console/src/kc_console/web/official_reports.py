@@ -82,7 +82,7 @@ def router() -> APIRouter:
                 instance=where,
                 params={"year": int(year), "period": ky, "format": dinh_dang},
                 raw=True,
-                wait_s=60,
+                wait_s=180,  # the first PDF imports fpdf2 in the planning process: seconds on a busy machine
             )
         except ApiError as exc:
             if exc.status not in (404, 422):
