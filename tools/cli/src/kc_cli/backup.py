@@ -45,6 +45,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,6 +71,8 @@ STREAM = "stream"
 TRUST = "trust.json"
 CREDENTIALS = "nats-credentials.json"
 SQLITE_SIDE = ("-wal", "-shm", "-journal")
+WINDOW = 1000  # messages published ahead of their acks
+PUBLISH_TIMEOUT_S = 30.0
 
 
 class BackupError(Exception):
@@ -488,41 +491,64 @@ async def stream_plan(url: str, instance: str, root: Path) -> tuple[int, int]:
             await nc.close()
 
 
-async def republish(url: str, instance: str, root: Path, skip: int) -> int:
-    """The stream's exact bytes, in order, each under its message id; with the sequence it had when the
-    backed-up stream had no gap (``Nats-Expected-Last-Sequence``), so consumers' tracking still holds."""
+async def republish(url: str, instance: str, root: Path, skip: int) -> tuple[int, int]:
+    """The stream's exact bytes, in order, each under its message id, ``skip`` lines already on the bus:
+    (messages published, of which stored under another sequence number than they had). Each expects the
+    stream's last sequence (``Nats-Expected-Last-Sequence``): nobody else writes in between, and on a
+    stream that had no gap every message keeps its number, so the consumers' tracking still holds.
+    Published ``WINDOW`` at a time ahead of their acks; a restore stopped half-way resumes (the messages
+    already on the bus are skipped)."""
     from kc_runtime.bus.streamaudit import connect
     from kc_runtime.bus.streams import StreamPlan, ensure_streams
 
     nc = await connect(url)
-    published = 0
+    published = renumbered = 0
+    pending: deque[tuple[int, int, asyncio.Future[Any]]] = deque()
+    seen: set[str] = set()
+
+    async def settle(original: int, expected: int, future: asyncio.Future[Any]) -> None:
+        nonlocal published, renumbered
+        ack = await asyncio.wait_for(future, PUBLISH_TIMEOUT_S)
+        if int(ack.seq) != expected:
+            raise BackupError(f"#{original} được lưu thành #{ack.seq} / stored as #{ack.seq}, not #{expected}")
+        published += 1
+        renumbered += int(ack.seq) != original
+
     try:
         js = nc.jetstream()
         await ensure_streams(js, StreamPlan((instance,)))
+        last = int((await js.stream_info(stream_name(instance))).state.last_seq)
         with (root / STREAM / EVENTS).open("rb") as events, (root / STREAM / INDEX).open("rb") as index:
-            previous = 0
             for n, (raw, entry_line) in enumerate(zip(events, index, strict=True)):
+                if n < skip:
+                    continue
                 entry = json.loads(entry_line)
-                seq = int(entry["seq"])
-                if n >= skip:
-                    data = raw.rstrip(b"\n")
-                    headers = {"Nats-Msg-Id": message_id(data), "Content-Type": "application/cloudevents+json"}
-                    same_seq = seq == previous + 1  # after a gap (messages deleted) the numbers cannot follow
-                    if same_seq:
-                        headers["Nats-Expected-Last-Sequence"] = str(previous)
-                    ack = await js.publish(str(entry["subject"]), data, headers=headers, timeout=10)
-                    if same_seq and int(ack.seq) != seq:
-                        raise BackupError(f"#{seq} được lưu thành #{ack.seq} / stored as #{ack.seq}")
-                    published += 1
-                previous = seq
+                data = raw.rstrip(b"\n")
+                headers = {"Content-Type": "application/cloudevents+json", "Nats-Expected-Last-Sequence": str(last)}
+                msg_id = message_id(data)
+                if msg_id not in seen:  # a byte-identical copy the stream kept (past its duplicate window)
+                    headers["Nats-Msg-Id"] = msg_id  # is stored again, not dropped as a duplicate
+                    seen.add(msg_id)
+                future = await js.publish_async(str(entry["subject"]), data, headers=headers, wait_stall=30)
+                last += 1
+                pending.append((int(entry["seq"]), last, future))
+                while len(pending) > WINDOW:
+                    await settle(*pending.popleft())
+            while pending:
+                await settle(*pending.popleft())
     except BackupError:
         raise
     except Exception as exc:
-        raise BackupError(f"không phát lại được luồng / cannot republish the stream: {exc}") from exc
+        raise BackupError(
+            f"không phát lại được luồng (chạy lại để tiếp tục) / cannot republish the stream (run again to "
+            f"resume): {exc or type(exc).__name__}"
+        ) from exc
     finally:
+        for _, _, future in pending:
+            future.cancel()
         with contextlib.suppress(Exception):
             await nc.close()
-    return published
+    return published, renumbered
 
 
 def restore_files(
@@ -788,7 +814,9 @@ def restore(
                 if found != pg["tables"]:
                     raise BackupError(f"pg_restore: bảng khác bản sao lưu / tables differ: {found} ≠ {pg['tables']}")
             t = time.perf_counter()
-            published = asyncio.run(republish(nats_url, name, root, on_bus)) if nats_url and to_publish else 0
+            published, renumbered = (
+                asyncio.run(republish(nats_url, name, root, on_bus)) if nats_url and to_publish else (0, 0)
+            )
             publish_s = time.perf_counter() - t
     except (BackupError, AuditError) as exc:
         fail(exc)
@@ -806,7 +834,8 @@ def restore(
         table.add_row(
             "luồng / stream",
             f"{stream['name']}: {published:,} phát lại / republished ({publish_s:.1f} s), "
-            f"{on_bus:,} đã có / already on the bus",
+            f"{on_bus:,} đã có / already on the bus"
+            + (f", {renumbered:,} số thứ tự khác (luồng cũ có khoảng trống) / renumbered" if renumbered else ""),
         )
     else:
         table.add_row("luồng / stream", "không phát lại (không có --nats-url) / not republished (no --nats-url)")
