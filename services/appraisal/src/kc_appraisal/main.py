@@ -11,7 +11,7 @@ from kc_runtime.store.eventstore import persistence_env
 from kc_runtime.store.files import ContentStore
 from kc_runtime.store.localprojection import LocalProjection
 from kc_runtime.store.views import ViewStore
-from kc_runtime.web.stack import install_service_stack
+from kc_runtime.web.stack import service_app
 
 from kc_appraisal import api, files_api, messaging, rulebook, translators
 from kc_appraisal import metrics as programme_metrics
@@ -76,21 +76,13 @@ def create_app(settings: Settings) -> FastAPI:
     runtime.close_on_stop(views.close)
     runtime.close_on_stop(application.close)
 
-    app = FastAPI(
+    return service_app(
+        runtime,
         title="khuyencong appraisal",
         description="Đề án khuyến công: nộp, thẩm định, phê duyệt, thực hiện, nghiệm thu, quyết toán. "
         "Errors: application/problem+json, Vietnamese first.",
-        lifespan=runtime.lifespan,
-    )
-    app.state.application = application
-    app.state.beneficiaries = beneficiary_view
-    app.state.de_an_list = de_an_view
-    app.state.runtime = runtime
-    app.include_router(api.router())
-    app.include_router(files_api.router())
-    install_service_stack(
-        app,
-        runtime,
+        routers=[api.router(), files_api.router()],
+        state={"application": application, "beneficiaries": beneficiary_view, "de_an_list": de_an_view},
         instance=settings.instance,
         permissions=ROUTE_PERMISSIONS,
         status_by_error={
@@ -110,7 +102,6 @@ def create_app(settings: Settings) -> FastAPI:
         upload_bytes=MAX_DOCUMENT_BYTES + 64 * 1024,
         degradation=True,
     )
-    return app
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from kc_runtime.process import serve
 from kc_runtime.service import ServiceRuntime
 from kc_runtime.store.eventstore import persistence_env
 from kc_runtime.store.views import ViewStore
-from kc_runtime.web.stack import install_service_stack
+from kc_runtime.web.stack import service_app
 
 from kc_notifications import api, feed, messaging
 from kc_notifications import metrics as delivery_metrics
@@ -72,31 +72,27 @@ def create_app(settings: NotificationSettings) -> FastAPI:
         runtime.close_on_stop(sink.stop)
     runtime.close_on_stop(views.close)
 
-    app = FastAPI(
+    delivery_metrics.register(runtime.metrics, views)
+    return service_app(
+        runtime,
         title="khuyencong notifications",
         description="Nhắc hạn, thông báo trạng thái qua e-mail, webhook và nguồn sự kiện cho bên tích hợp. "
         "Errors: application/problem+json, Vietnamese first.",
-        lifespan=runtime.lifespan,
-    )
-    app.state.runtime = runtime
-    app.state.views = views
-    delivery_metrics.register(runtime.metrics, views)
-    app.state.notifications = NotificationStore(views)
-    app.state.subscriptions = Subscriptions(views, settings.webhook_allow_hosts)
-    app.state.scheduler = scheduler
-    app.state.sender = sender
-    app.state.deliverer = deliverer
-    app.state.mail_sink = sink
-    app.include_router(api.router())
-    install_service_stack(
-        app,
-        runtime,
+        routers=[api.router()],
+        state={
+            "views": views,
+            "notifications": NotificationStore(views),
+            "subscriptions": Subscriptions(views, settings.webhook_allow_hosts),
+            "scheduler": scheduler,
+            "sender": sender,
+            "deliverer": deliverer,
+            "mail_sink": sink,
+        },
         instance=settings.instance,
         permissions=ROUTE_PERMISSIONS,
         status_by_error={SubscriptionNotFoundError: 404, WebhookError: 422, NoRuleInForceError: 422},
         outbox_head=False,
     )
-    return app
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from kc_runtime.settings import Settings
 from kc_runtime.store.eventstore import persistence_env
 from kc_runtime.store.localprojection import LocalProjection
 from kc_runtime.store.views import ViewStore
-from kc_runtime.web.stack import install_service_stack
+from kc_runtime.web.stack import service_app
 
 from kc_planning import api, messaging, translators
 from kc_planning.application import NotFoundError, NotOwnerError, PlanningApplication
@@ -55,29 +55,25 @@ def create_app(settings: Settings) -> FastAPI:
     runtime.close_on_stop(views.close)
     runtime.close_on_stop(application.close)
 
-    app = FastAPI(
+    return service_app(
+        runtime,
         title="khuyencong planning",
         description="Lịch kế hoạch, đăng ký, kế hoạch năm, báo cáo tỉnh và quốc gia / calendars, registrations, "
         "annual plans, provincial and national views. Errors: application/problem+json, Vietnamese first.",
-        lifespan=runtime.lifespan,
-    )
-    app.state.application = application
-    app.state.establishments = establishments
-    app.state.programme = ProgrammeQueries(views)
-    app.state.registrations = records
-    app.state.recognitions = recognition_view
-    app.state.views = views
-    app.state.runtime = runtime
-    app.include_router(api.router())
-    install_service_stack(
-        app,
-        runtime,
+        routers=[api.router()],
+        state={
+            "application": application,
+            "establishments": establishments,
+            "programme": ProgrammeQueries(views),
+            "registrations": records,
+            "recognitions": recognition_view,
+            "views": views,
+        },
         instance=settings.instance,
         permissions=ROUTE_PERMISSIONS,
         status_by_error={NotFoundError: 404, NotOwnerError: 403, PlanError: 422},
         upload_bytes=5 * 1024 * 1024,
     )
-    return app
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from kc_runtime.settings import Settings
 from kc_runtime.store.eventstore import persistence_env
 from kc_runtime.store.localprojection import LocalProjection
 from kc_runtime.store.views import ViewStore
-from kc_runtime.web.stack import install_service_stack
+from kc_runtime.web.stack import service_app
 
 from kc_registry import api, messaging, rulebook, translators
 from kc_registry.application import EstablishmentNotFoundError, RegistryApplication
@@ -62,23 +62,20 @@ def create_app(settings: Settings) -> FastAPI:
     runtime.close_on_stop(views.close)
     runtime.close_on_stop(application.close)
 
-    app = FastAPI(
+    return service_app(
+        runtime,
         title="khuyencong registry",
         description=(
             "Cơ sở công nghiệp nông thôn, hồ sơ pháp lý, công nhận / establishments, legal dossiers, "
             "recognitions. Errors: application/problem+json, Vietnamese first."
         ),
-        lifespan=runtime.lifespan,
-    )
-    app.state.application = application
-    app.state.establishments = establishments.EstablishmentsView(views)
-    app.state.documents = documents.DocumentsView(views)
-    app.state.projection = projection
-    app.state.runtime = runtime
-    app.include_router(api.router())
-    install_service_stack(
-        app,
-        runtime,
+        routers=[api.router()],
+        state={
+            "application": application,
+            "establishments": establishments.EstablishmentsView(views),
+            "documents": documents.DocumentsView(views),
+            "projection": projection,
+        },
         instance=settings.instance,
         permissions=ROUTE_PERMISSIONS,
         status_by_error={
@@ -91,7 +88,6 @@ def create_app(settings: Settings) -> FastAPI:
         upload_bytes=MAX_DOCUMENT_BYTES + 64 * 1024,
         degradation=True,
     )
-    return app
 
 
 def main() -> None:

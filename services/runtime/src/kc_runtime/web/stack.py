@@ -1,13 +1,14 @@
-"""The HTTP stack every service puts around its API, in one order: problem+json handlers, auth, request
-guards, metrics outermost (so it counts what the guards and auth refuse), the health probes, the published
-chain's head and the offline API docs."""
+"""A service's FastAPI app (``service_app``) and the HTTP stack every service puts around its API, in one
+order: problem+json handlers, auth, request guards, metrics outermost (so it counts what the guards and
+auth refuse), the health probes, the published chain's head and the offline API docs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from kc_runtime.keys import TrustFile
 from kc_runtime.metrics import Metrics
@@ -32,6 +33,43 @@ class ServiceParts(Protocol):
     async def degradation(self) -> dict[str, Any]: ...
 
     async def outbox_head(self) -> dict[str, Any] | None: ...
+
+    def lifespan(self, _app: Any = None) -> AbstractAsyncContextManager[None]: ...
+
+
+def service_app(
+    runtime: ServiceParts,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    state: Mapping[str, Any],
+    instance: str,
+    permissions: Mapping[tuple[str, str], str],
+    status_by_error: Mapping[type[Exception], int],
+    upload_bytes: int = 0,
+    degradation: bool = False,
+    outbox_head: bool = True,
+) -> FastAPI:
+    """A service's app: its title and description in the API docs, started and stopped with the runtime
+    (its lifespan), what its handlers read from ``app.state`` (and ``runtime``), its routers, and the
+    stack around them (``install_service_stack``)."""
+    app = FastAPI(title=title, description=description, lifespan=runtime.lifespan)
+    for name, value in {**state, "runtime": runtime}.items():
+        setattr(app.state, name, value)
+    for router in routers:
+        app.include_router(router)
+    install_service_stack(
+        app,
+        runtime,
+        instance=instance,
+        permissions=permissions,
+        status_by_error=status_by_error,
+        upload_bytes=upload_bytes,
+        degradation=degradation,
+        outbox_head=outbox_head,
+    )
+    return app
 
 
 def install_service_stack(
