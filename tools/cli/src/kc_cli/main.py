@@ -15,10 +15,12 @@ import httpx
 import typer
 from kc_kernel.money import vnd
 from kc_kernel.vocabulary import format_date, label
+from kc_runtime.bus.streamaudit import AuditError
 from rich.console import Console
 from rich.table import Table
 
 from kc_cli.audit import audit_app
+from kc_cli.audit.local import auditor_token
 from kc_cli.backup import backup, restore
 from kc_cli.instance import instance_app
 from kc_cli.readable import actor, event_name, moment
@@ -52,14 +54,10 @@ def token(run_file: Path) -> str:
     given = os.environ.get("KC_TOKEN")
     if given:
         return given
-    from kc_runtime.keys import MissingKeyError, key_file, load_signer
-    from kc_runtime.web.auth import issue_token
-
     try:
-        signer = load_signer(key_file(run_file.parent / "keys", "bo"), "bo")
-    except (MissingKeyError, OSError, ValueError):
+        return auditor_token(run_file.parent / "keys", sub="kc-cli", name="kc CLI (kiểm toán, chỉ đọc)")
+    except AuditError:
         fail("cần mã truy cập: đặt KC_TOKEN / a token is needed: set KC_TOKEN")
-    return issue_token(signer, sub="kc-cli", role="kiem_toan", name="kc CLI (kiểm toán, chỉ đọc)")
 
 
 def get(run_file: Path, service: str, path: str, **params: Any) -> Any:

@@ -18,7 +18,7 @@ from kc_runtime.bus.streamaudit import (
     checked_head,
 )
 
-from kc_cli.audit.local import keys_dir_of, read_run_file
+from kc_cli.audit.local import auditor_token, keys_dir_of, read_run_file
 
 
 class Http:
@@ -29,21 +29,10 @@ class Http:
         if not isinstance(services, dict):
             raise AuditError(f"{run_file} không ghi dịch vụ nào / lists no services")
         self.services: dict[str, str] = services
-        self.token = token or self._mint(keys_dir_of(keys_dir, run_file))
+        self.token = token or auditor_token(
+            keys_dir_of(keys_dir, run_file), sub="kc-audit", name="kc audit (kiểm toán, chỉ đọc)"
+        )
         self.client = httpx.Client(timeout=300, headers={"Authorization": f"Bearer {self.token}"})
-
-    @staticmethod
-    def _mint(keys_dir: Path) -> str:
-        from kc_runtime.keys import MissingKeyError, key_file, load_signer
-        from kc_runtime.web.auth import issue_token
-
-        try:
-            signer = load_signer(key_file(keys_dir, "bo"), "bo")
-        except (MissingKeyError, OSError, ValueError, KeyError) as exc:
-            raise AuditError(
-                f"cần mã truy cập (--token hoặc KC_TOKEN) / a token is needed: no ministry key in {keys_dir}"
-            ) from exc
-        return issue_token(signer, sub="kc-audit", role="kiem_toan", name="kc audit (kiểm toán, chỉ đọc)")
 
     def url(self, service: str) -> str:
         if service not in self.services:

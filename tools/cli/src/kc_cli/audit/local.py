@@ -29,6 +29,21 @@ def keys_dir_of(keys_dir: Path | None, run_file: Path) -> Path:
     return keys_dir or run_file.parent / "keys"
 
 
+def auditor_token(keys_dir: Path, *, sub: str, name: str) -> str:
+    """A read-only national auditor's token (role ``kiem_toan``) signed with the ministry's key found in
+    ``keys_dir`` (beside a local ``make run``: ``var/keys``)."""
+    from kc_runtime.keys import MissingKeyError, key_file, load_signer
+    from kc_runtime.web.auth import issue_token
+
+    try:
+        signer = load_signer(key_file(keys_dir, "bo"), "bo")
+    except (MissingKeyError, OSError, ValueError, KeyError) as exc:
+        raise AuditError(
+            f"cần mã truy cập (--token hoặc KC_TOKEN) / a token is needed: no ministry key in {keys_dir}"
+        ) from exc
+    return issue_token(signer, sub=sub, role="kiem_toan", name=name)
+
+
 def load_trust(path: Path) -> TrustStore:
     if not path.is_file():
         raise AuditError(f"không tìm thấy tệp tin cậy / trust file not found: {path} (--trust)")
