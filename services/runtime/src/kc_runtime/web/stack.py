@@ -53,38 +53,13 @@ def service_app(
 ) -> FastAPI:
     """A service's app: its title and description in the API docs, started and stopped with the runtime
     (its lifespan), what its handlers read from ``app.state`` (and ``runtime``), its routers, and the
-    stack around them (``install_service_stack``)."""
+    stack around them; ``degradation`` adds what is degraded to ``/readyz``, ``outbox_head`` serves
+    ``/outbox/head`` (services that publish)."""
     app = FastAPI(title=title, description=description, lifespan=runtime.lifespan)
     for name, value in {**state, "runtime": runtime}.items():
         setattr(app.state, name, value)
     for router in routers:
         app.include_router(router)
-    install_service_stack(
-        app,
-        runtime,
-        instance=instance,
-        permissions=permissions,
-        status_by_error=status_by_error,
-        upload_bytes=upload_bytes,
-        degradation=degradation,
-        outbox_head=outbox_head,
-    )
-    return app
-
-
-def install_service_stack(
-    app: FastAPI,
-    runtime: ServiceParts,
-    *,
-    instance: str,
-    permissions: Mapping[tuple[str, str], str],
-    status_by_error: Mapping[type[Exception], int],
-    upload_bytes: int = 0,
-    degradation: bool = False,
-    outbox_head: bool = True,
-) -> None:
-    """Install the stack on ``app``; ``degradation`` adds what is degraded to ``/readyz``,
-    ``outbox_head`` serves ``/outbox/head`` (services that publish)."""
     install_problem_handlers(app, status_by_error)
     install_auth(app, instance=instance, trust=runtime.trust, permissions=permissions)
     install_request_guards(app, upload_bytes=upload_bytes, spans=runtime.spans)
@@ -93,3 +68,4 @@ def install_service_stack(
     if outbox_head:
         install_outbox_head(app, runtime.outbox_head)
     install_offline_docs(app)
+    return app
