@@ -456,3 +456,38 @@ def test_an_instance_with_an_empty_stream_backs_up_and_restores(tmp_path: Path, 
     restored = kc("restore", str(backup), "--var-dir", str(tmp_path / "new"), "--nats-url", nats_server.url)
     assert restored.returncode == 0, restored.stdout + restored.stderr
     assert (tmp_path / "new" / "tinh-40" / "registry.sqlite").is_file()
+
+
+async def copy_last_message(url: str) -> int:
+    """A byte-identical copy of the stream's last message, as a relay's republish the duplicate window no
+    longer caught leaves it (audits count such copies, they do not fail): the stream's size after."""
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        last = await js.get_last_msg(stream_name("tinh-40"), "kc.tinh-40.>")
+        await js.publish(last.subject, last.data or b"", stream=stream_name("tinh-40"))
+        return int((await js.stream_info(stream_name("tinh-40"))).state.messages)
+    finally:
+        await nc.close()
+
+
+@pytest.mark.timeout(600)
+def test_a_stream_with_a_republished_copy_is_restored_whole(
+    sqlite_backup: Path, tmp_path: Path, nats_server: NatsServer
+) -> None:
+    total = asyncio.run(copy_last_message(nats_server.url))
+    backup = tmp_path / "with-copy"
+    made = kc(
+        "backup", "-i", "tinh-40", "-o", str(backup), "--var-dir", str(tmp_path / "var"), "--nats-url", nats_server.url
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    fresh = NatsServer(tmp_path / "fresh-nats").start()
+    try:
+        restored = kc("restore", str(backup), "--var-dir", str(tmp_path / "new"), "--nats-url", fresh.url)
+        assert restored.returncode == 0, restored.stdout + restored.stderr
+        assert asyncio.run(stream_messages(fresh.url)) == total  # the copy kept, not dropped as a duplicate
+        checked = verify(fresh.url, tmp_path / "new" / "keys" / "trust.json")
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert f"all {total} verified" in checked.stdout
+    finally:
+        fresh.stop()
