@@ -121,3 +121,24 @@ def test_the_so_downloads_the_reports_in_the_official_forms(officer, system, axe
     assert year.get_attribute("aria-invalid") == "true"
     assert "Chưa có mẫu báo cáo cho kỳ kết thúc ngày 31/12/2012" in page.locator("#e-nam").inner_text()
     axe(page, "official reports refused")
+
+
+def test_the_cuc_downloads_the_national_report_with_the_ministrys_header(officer, tmp_path: Path) -> None:
+    cuc = officer("cuc.bo", "bo")
+    page = cuc.page
+    cuc.go("/bao-cao-theo-mau")
+    name, data = download(page, "Báo cáo tình hình thực hiện kế hoạch khuyến công", "cả năm", "2024", "PDF", tmp_path)
+    assert name == "Báo cáo tình hình thực hiện kế hoạch khuyến công cả năm 2024 - Cục Công Thương địa phương.pdf"
+    text = pdf_text(data)
+    for expected in (
+        "BỘ CÔNG THƯƠNG",
+        "CỤC CÔNG THƯƠNG ĐỊA PHƯƠNG",  # its name on 31/12/2024
+        "KHUYẾN CÔNG QUỐC GIA",
+        "Hỗ trợ ứng dụng máy móc chế biến chè cho nhóm cơ sở Nghệ An",
+        "CỤC TRƯỞNG",
+    ):
+        assert expected in text, (expected, text)
+    assert not CODES.search(text), CODES.search(text)
+    # the Cục's council page offers the provinces' national đề án sent up (none waits in the demo): it loads
+    cuc.go("/hoi-dong")
+    assert "Thành lập hội đồng" in cuc.main_text()

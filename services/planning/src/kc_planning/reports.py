@@ -245,7 +245,8 @@ def _header(report_kind: str, instance: str, p: Period) -> Report:
     else:
         recipients = ["Lãnh đạo Bộ Công Thương;", "Lưu: VT."]
     versions = [forms().reference(p.last), agency().reference(p.last)]
-    filename = f"{KINDS[report_kind]} {p.label} {p.year} - {own.title() if instance == 'bo' else where}"
+    issued_by = agency().on(p.last).params.name if instance == "bo" else where
+    filename = f"{KINDS[report_kind]} {p.label} {p.year} - {issued_by}"
     return Report(
         kind=report_kind,
         title=title,

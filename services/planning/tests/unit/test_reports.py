@@ -98,6 +98,7 @@ def test_the_ministrys_report_names_the_ministry_and_counts_the_provinces_establ
     made = reports.settlement_table([row(instance="tinh-40")], {}, instance="bo", p=reports.period("ca-nam", 2024))
     assert made.issuer == ("BỘ CÔNG THƯƠNG", "CỤC CÔNG THƯƠNG ĐỊA PHƯƠNG")
     assert made.place == "Hà Nội" and made.signatures[1] == "CỤC TRƯỞNG"
+    assert made.filename == "Bảng tổng hợp quyết toán kinh phí khuyến công cả năm 2024 - Cục Công Thương địa phương"
     item = next(line for line in made.lines if line.kind == "item")
     assert item.cells[3] == "1 cơ sở (tên lưu tại tỉnh)"
     assert item.cells[8] == 195_000_000 and item.cells[10] == 5_000_000  # settled by 22/01/2025
