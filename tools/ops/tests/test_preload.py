@@ -13,6 +13,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 CHILD = """
 import json, os, sys
 from pathlib import Path
@@ -86,6 +88,7 @@ def test_a_forked_service_runs_as_python_dash_m_would(tmp_path: Path) -> None:
     assert result["threads_guard"] is False  # a service whose PYTHONPATH differs starts a fresh interpreter
 
 
+@pytest.mark.timeout(300)
 def test_what_is_preloaded_is_what_the_services_import_and_no_more() -> None:
     """The stages stay true as the services change: every module preloaded is imported by each service
     forked after it (the console only after the first stage), so none carries a module it never uses
@@ -93,18 +96,18 @@ def test_what_is_preloaded_is_what_the_services_import_and_no_more() -> None:
     from kc_ops import preload
 
     script = "import sys, json, importlib; importlib.import_module(sys.argv[1]); print(json.dumps(sorted(sys.modules)))"
+    modules = ("kc_registry.main", "kc_appraisal.main", "kc_planning.main", "kc_notifications.main", "kc_console.main")
+    # the five imports side by side (each takes ~25 s on a loaded 2-core machine; one after another they
+    # outlasted the test's timeout)
+    children = {
+        module: subprocess.Popen([sys.executable, "-c", script, module], stdout=subprocess.PIPE, text=True)
+        for module in modules
+    }
     imported = {}
-    for module in (
-        "kc_registry.main",
-        "kc_appraisal.main",
-        "kc_planning.main",
-        "kc_notifications.main",
-        "kc_console.main",
-    ):
-        done = subprocess.run(
-            [sys.executable, "-c", script, module], capture_output=True, text=True, timeout=120, check=True
-        )
-        imported[module] = set(json.loads(done.stdout))
+    for module, child in children.items():
+        out, _ = child.communicate(timeout=240)
+        assert child.returncode == 0, (module, child.returncode)
+        imported[module] = set(json.loads(out))
     for module, names in imported.items():
         assert set(preload.COMMON) <= names, (module, set(preload.COMMON) - names)
         if module != "kc_console.main":
