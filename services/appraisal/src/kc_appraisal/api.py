@@ -9,7 +9,7 @@ taken outside the system, recorded by the approving authority.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -360,15 +360,11 @@ def router() -> APIRouter:
         app: AppraisalApplication = request.app.state.application
         return app
 
-    def add(route: Route) -> None:
-        def handler(de_an_id: UUID, body: Any, request: Request) -> dict[str, Any]:
-            run = getattr(app_of(request), route.use_case)
-            with rules_dated_by(route.dated_by) if route.dated_by else nullcontext():
-                return run(de_an_id, route.to_command(body), actor_of(request), body.version).state()  # type: ignore[no-any-return]
-
+    def register(route: Route, path: str, handler: Callable[..., dict[str, Any]]) -> None:
+        """A use case's route: its body model, name (the use case's), tag and summary from ``route``."""
         handler.__annotations__["body"] = route.body
         api.add_api_route(
-            f"/de-an/{{de_an_id}}/{route.path}",
+            path,
             handler,
             methods=["POST"],
             name=route.use_case,
@@ -376,6 +372,14 @@ def router() -> APIRouter:
             responses=errors,
             summary=route.summary,
         )
+
+    def add(route: Route) -> None:
+        def handler(de_an_id: UUID, body: Any, request: Request) -> dict[str, Any]:
+            run = getattr(app_of(request), route.use_case)
+            with rules_dated_by(route.dated_by) if route.dated_by else nullcontext():
+                return run(de_an_id, route.to_command(body), actor_of(request), body.version).state()  # type: ignore[no-any-return]
+
+        register(route, f"/de-an/{{de_an_id}}/{route.path}", handler)
 
     @api.post("/de-an", status_code=201, tags=["đề án"], responses=errors, summary="Tạo dự thảo đề án / draft")
     def draft(body: DraftDeAn, request: Request) -> dict[str, Any]:
@@ -442,16 +446,7 @@ def router() -> APIRouter:
             run = getattr(app_of(request), route.use_case)
             return run(instance, de_an_id, route.to_command(body), actor_of(request), body.version).state()  # type: ignore[no-any-return]
 
-        handler.__annotations__["body"] = route.body
-        api.add_api_route(
-            f"/national-de-an/{{instance}}/{{de_an_id}}/{route.path}",
-            handler,
-            methods=["POST"],
-            name=route.use_case,
-            tags=[route.tag],
-            responses=errors,
-            summary=route.summary,
-        )
+        register(route, f"/national-de-an/{{instance}}/{{de_an_id}}/{route.path}", handler)
 
     @api.get("/national-de-an", tags=["đề án quốc gia (Bộ)"], summary="Hồ sơ đề án quốc gia của các tỉnh tại Bộ")
     def list_national(
