@@ -162,7 +162,7 @@ class Officer:
         )
         self.context.route("**/*", _only_loopback)
         self.page = self.context.new_page()
-        self.page.set_default_timeout(20_000)
+        self.page.set_default_timeout(60_000)  # a loaded 2-core machine: a page of the console can take 20 s
         self.errors: list[str] = []
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
 

@@ -148,14 +148,14 @@ def test_docs_render_in_chromium_with_the_network_blocked(tmp_path: Path) -> Non
                     page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
 
                     page.goto(f"{base}/docs")
-                    page.wait_for_selector(".opblock", timeout=20_000)
+                    page.wait_for_selector(".opblock", timeout=60_000)
                     assert page.evaluate("typeof SwaggerUIBundle") == "function", service
                     shown = page.locator(".opblock").count()
                     assert shown == operations, (service, shown, operations)
                     assert page.locator(".info .title").inner_text().startswith(app.title), service
 
                     page.goto(f"{base}/redoc")
-                    page.wait_for_selector("[role=menuitem]", timeout=20_000)
+                    page.wait_for_selector("[role=menuitem]", timeout=60_000)
                     assert page.evaluate("typeof Redoc") == "object", service
                     assert page.locator("[role=menuitem]").count() >= 1, service
                     assert not errors, (service, errors)
