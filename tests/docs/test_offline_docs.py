@@ -116,6 +116,8 @@ def _browser_or_skip() -> None:
         pytest.skip(missing)
 
 
+# five services, each its Swagger UI and ReDoc in Chromium: ~40 s idle, past 120 s at load 18
+@pytest.mark.timeout(600)
 def test_docs_render_in_chromium_with_the_network_blocked(tmp_path: Path) -> None:
     _browser_or_skip()
     from playwright.sync_api import Route, sync_playwright
