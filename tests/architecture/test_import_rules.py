@@ -180,6 +180,17 @@ def test_a_notifications_layer_importing_one_above_it_breaks_the_build(
             "kc_runtime.web.errors",
             "Runtime rooms: the service composition → web → bus → store → settings, keys, tracing, logs, text BROKEN",
         ),
+        (
+            "tools/cli/src/kc_cli/backup/parts.py",  # a backup's names reaching up into the commands
+            "kc_cli.backup.commands",
+            "kc backup rooms: commands → manifest (write, check), stream (republish) → database → parts BROKEN",
+        ),
+        (
+            "services/planning/src/kc_planning/reports/model.py",  # the report data reaching into a drawing
+            "kc_planning.reports.pdf",
+            "Planning's official reports: the drawings (xlsx, pdf) → the report data (rows, periods, dated forms)"
+            " BROKEN",
+        ),
     ],
 )
 def test_a_runtime_room_or_tool_importing_across_its_rule_breaks_the_build(

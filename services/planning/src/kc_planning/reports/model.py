@@ -1,31 +1,15 @@
-"""The reports the Sở Công Thương sends up, in the forms of the circular in force (issue 15 item 9).
-
-Two reports, each as .xlsx and PDF from one model (:class:`Report`):
-
-- **Báo cáo tình hình thực hiện kế hoạch khuyến công** for a period (6 tháng đầu năm, cả năm): one row
-  per đề án of the year's plans, by programme and activity content — who implements it, for which
-  establishments, where, and the state support approved, contracted, advanced, accepted and settled by
-  the period's last day, and where it stands;
-- **Bảng tổng hợp quyết toán kinh phí khuyến công**: the same đề án with their contract, what was
-  advanced, accepted and settled (each settled cost item below its đề án) and the difference between
-  the contract and the settlement.
-
-Names, never codes: establishments by name, activity contents, statuses, communes and provinces by their
-Vietnamese labels, dates dd/mm/yyyy, money as whole đồng with the Vietnamese thousands separator (the
-spreadsheet keeps numbers, formatted, so officers can add them up). Which form applies — its number, the
-circular it follows, the recipient's name — is dated data (``rules/reports.toml``), decided by the
-period's last day; what the reference text does not give is marked there "to confirm".
+"""The reports' data: the dated form rules (``rules/reports.toml``), the periods, each đề án as of the
+period's last day, and the two reports' rows and columns (:class:`Report`), drawn by
+:mod:`kc_planning.reports.xlsx` and :mod:`kc_planning.reports.pdf`.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
-from importlib.resources import as_file, files
 from typing import Any
 from urllib.parse import quote
 
@@ -444,7 +428,7 @@ def settlement_table(
     return report
 
 
-# -- rendering ----------------------------------------------------------------------------------------------
+# -- text shared by both drawings ------------------------------------------------------------------------
 
 
 def money_text(value: Any) -> str:
@@ -454,258 +438,8 @@ def money_text(value: Any) -> str:
     return f"{int(value):,}".replace(",", ".")
 
 
-def _date_line(place_name: str) -> str:
+def date_line(place_name: str) -> str:
     return f"{place_name}, ngày ..... tháng ..... năm ........"
-
-
-def to_xlsx(report: Report) -> bytes:
-    from kc_runtime.spreadsheets import neutralise_formulas
-    from openpyxl import Workbook  # imported when used: it brings numpy (~20 MB of idle RSS)
-    from openpyxl.styles import Alignment, Border, Font, Side
-    from openpyxl.utils import get_column_letter
-
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "Báo cáo" if report.kind == "tinh-hinh-thuc-hien" else "Quyết toán"
-    width = len(report.columns)
-    half = width // 2
-    bold, centre = Font(bold=True), Alignment(horizontal="center", vertical="center", wrap_text=True)
-
-    def merged(row: int, first: int, last: int, text: str, *, font: Font | None = None) -> None:
-        sheet.cell(row, first, text)
-        sheet.cell(row, first).alignment = centre
-        if font is not None:
-            sheet.cell(row, first).font = font
-        if last > first:
-            sheet.merge_cells(start_row=row, start_column=first, end_row=row, end_column=last)
-
-    merged(1, 1, half, report.issuer[0])
-    merged(1, half + 1, width, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", font=bold)
-    merged(2, 1, half, report.issuer[1], font=bold)
-    merged(2, half + 1, width, "Độc lập - Tự do - Hạnh phúc", font=bold)
-    merged(3, 1, half, "Số: ......./BC-SCT" if report.signatures[1] == "GIÁM ĐỐC" else "Số: ......./BC")
-    merged(3, half + 1, width, _date_line(report.place), font=Font(italic=True))
-    merged(5, 1, width, report.title, font=Font(bold=True, size=13))
-    merged(6, 1, width, report.subtitle, font=Font(italic=True))
-    merged(7, 1, width, report.form_number, font=Font(italic=True, size=9))
-    sheet.cell(8, width, "Đơn vị tính: đồng").font = Font(italic=True)
-    head = 9
-    thin = Side(style="thin")
-    box = Border(left=thin, right=thin, top=thin, bottom=thin)
-    for i, column in enumerate(report.columns, start=1):
-        cell = sheet.cell(head, i, column.title)
-        cell.font, cell.alignment, cell.border = bold, centre, box
-        sheet.column_dimensions[get_column_letter(i)].width = max(6.0, column.width * 0.55)
-    for i in range(1, width + 1):  # (1), (2), … under the headers, as the forms number their columns
-        cell = sheet.cell(head + 1, i, f"({i})")
-        cell.alignment, cell.border, cell.font = centre, box, Font(italic=True, size=9)
-    r = head + 2
-    first, other = (Alignment(wrap_text=True, vertical="top", horizontal=h) for h in ("center", None))
-    italic = Font(italic=True)
-    for line in report.lines:
-        for i, value in enumerate(line.cells, start=1):
-            cell = sheet.cell(r, i, value if value != "" else None)
-            cell.border = box
-            if report.columns[i - 1].kind == "money":
-                cell.number_format = "#,##0"
-            else:
-                cell.alignment = first if i == 1 else other
-            if line.kind in ("section", "group", "subtotal", "total"):
-                cell.font = bold
-            elif line.kind == "detail":
-                cell.font = italic
-        r += 1
-    r += 1
-    for note in report.notes:
-        sheet.cell(r, 1, f"Ghi chú: {note}").font = Font(italic=True, size=9)
-        r += 1
-    r += 1
-    sheet.cell(r, 1, "Nơi nhận:").font = Font(bold=True, italic=True)
-    merged(r, 2, half, report.signatures[0], font=bold)
-    merged(r, half + 1, width, report.signatures[1], font=bold)
-    for i, recipient in enumerate(report.recipients, start=1):
-        sheet.cell(r + i, 1, f"- {recipient}").font = Font(size=9)
-    merged(r + 1, 2, half, "(Ký, ghi rõ họ tên)", font=Font(italic=True))
-    merged(r + 1, half + 1, width, "(Ký, ghi rõ họ tên, đóng dấu)", font=Font(italic=True))
-    sheet.print_title_rows = f"{head}:{head + 1}"
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.page_setup.fitToWidth = 1
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    neutralise_formulas(book)  # titles and names are typed by someone: shown, never evaluated
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-FONT = "LiberationSans"
-
-
-def to_pdf(report: Report) -> bytes:
-    from fpdf import FPDF
-    from fpdf.enums import XPos, YPos
-
-    pdf = FPDF(orientation="L", unit="mm", format="A4")
-    pdf.set_margins(10, 10, 10)
-    pdf.set_auto_page_break(True, margin=12)
-    pdf.set_title(f"{report.title} — {report.issuer[1]}")
-    pdf.set_creator("khuyencong")
-    fonts = files("kc_planning").joinpath("fonts")
-    with (
-        as_file(fonts.joinpath("LiberationSans-Regular.ttf")) as regular,
-        as_file(fonts.joinpath("LiberationSans-Bold.ttf")) as bold_file,
-    ):
-        pdf.add_font(FONT, "", str(regular))
-        pdf.add_font(FONT, "B", str(bold_file))
-        pdf.add_font(FONT, "I", str(regular))  # no italic face vendored: the regular one stands in
-        pdf.add_font(FONT, "BI", str(bold_file))
-    pdf.add_page()
-    full = pdf.w - pdf.l_margin - pdf.r_margin
-    half = full * 0.42
-    top = pdf.get_y()
-
-    def pair(left: str, right: str, left_style: str, right_style: str, size: float = 10) -> None:
-        y = pdf.get_y()
-        pdf.set_font(FONT, left_style, size)
-        pdf.set_xy(pdf.l_margin, y)
-        pdf.cell(half, 5.5, left, align="C")
-        pdf.set_font(FONT, right_style, size)
-        pdf.set_xy(pdf.l_margin + half, y)
-        pdf.cell(full - half, 5.5, right, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    pdf.set_y(top)
-    pair(report.issuer[0], "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "", "B")
-    pair(report.issuer[1], "Độc lập - Tự do - Hạnh phúc", "B", "B")
-    number = "Số: ......./BC-SCT" if report.signatures[1] == "GIÁM ĐỐC" else "Số: ......./BC"
-    pair(number, _date_line(report.place), "", "I")
-    pdf.ln(4)
-    pdf.set_font(FONT, "B", 12)
-    pdf.multi_cell(full, 6, report.title, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT, "I", 9.5)
-    pdf.multi_cell(full, 5, report.subtitle, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT, "I", 8)
-    pdf.multi_cell(full, 4.5, report.form_number, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT, "I", 8.5)
-    pdf.cell(full, 5, "Đơn vị tính: đồng", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    scale = full / sum(c.width for c in report.columns)
-    _Table(pdf, [c.width * scale for c in report.columns]).draw(report)
-    pdf.ln(2)
-    pdf.set_font(FONT, "I", 8)
-    for note in report.notes:
-        pdf.multi_cell(full, 4, f"Ghi chú: {note}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    if pdf.get_y() > pdf.h - 55:
-        pdf.add_page()
-    pdf.ln(3)
-    y = pdf.get_y()
-    pdf.set_font(FONT, "BI", 9)
-    pdf.cell(70, 5, "Nơi nhận:", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT, "", 8.5)
-    for recipient in report.recipients:
-        pdf.cell(70, 4.5, f"- {recipient}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    for x, title in ((pdf.l_margin + 75, report.signatures[0]), (pdf.l_margin + 175, report.signatures[1])):
-        pdf.set_xy(x, y)
-        pdf.set_font(FONT, "B", 10)
-        pdf.cell(90, 5, title, align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
-        pdf.set_font(FONT, "I", 9)
-        pdf.cell(90, 5, "(Ký, ghi rõ họ tên" + (")" if title == report.signatures[0] else ", đóng dấu)"), align="C")
-    return bytes(pdf.output())
-
-
-class _Table:
-    """The report's table drawn cell by cell: words wrapped with their widths measured once (fpdf2's own
-    table measures every cell with its general line breaker: a thousand đề án took over a minute), the
-    column headers repeated on every page, a row never split across pages."""
-
-    SIZE, LINE, PAD = 7.5, 3.5, 0.9
-
-    def __init__(self, pdf: Any, widths: list[float]) -> None:
-        self.pdf, self.widths = pdf, widths
-        self.measured: dict[tuple[str, str], float] = {}
-
-    def width(self, style: str, text: str) -> float:
-        key = (style, text)
-        if key not in self.measured:
-            self.pdf.set_font(FONT, style, self.SIZE)
-            self.measured[key] = self.pdf.get_string_width(text)
-        return self.measured[key]
-
-    def wrap(self, style: str, text: str, room: float) -> list[str]:
-        lines: list[str] = []
-        for paragraph in str(text).split("\n"):
-            line, used = "", 0.0
-            space = self.width(style, " ")
-            for word in paragraph.split():
-                w = self.width(style, word)
-                while w > room:  # a word longer than the column: cut it
-                    cut = len(word)
-                    while cut > 1 and self.width(style, word[:cut]) > room:
-                        cut -= 1
-                    if line:
-                        lines.append(line)
-                        line, used = "", 0.0
-                    lines.append(word[:cut])
-                    word = word[cut:]
-                    w = self.width(style, word)
-                if line and used + space + w > room:
-                    lines.append(line)
-                    line, used = word, w
-                else:
-                    line, used = (f"{line} {word}", used + space + w) if line else (word, w)
-            lines.append(line)
-        return lines or [""]
-
-    def row(self, cells: list[tuple[str, str, str, int]], fill: bool = False) -> None:
-        """``cells``: (text, style, align L/C/R, columns spanned)."""
-        pdf = self.pdf
-        spans, x = [], pdf.l_margin
-        column = 0
-        for text, style, align, span in cells:
-            w = sum(self.widths[column : column + span])
-            spans.append((x, w, self.wrap(style, text, w - 2 * self.PAD), style, align))
-            x += w
-            column += span
-        height = max(len(lines) for *_, lines, _, _ in spans) * self.LINE + 2 * self.PAD
-        if pdf.get_y() + height > pdf.page_break_trigger:
-            pdf.add_page()
-            self.headers()
-        y = pdf.get_y()
-        for x, w, lines, style, align in spans:
-            pdf.rect(x, y, w, height, style="DF" if fill else "D")
-            pdf.set_font(FONT, style, self.SIZE)
-            for n, text in enumerate(lines):
-                if not text:
-                    continue
-                tw = self.width(style, text)
-                left = x + self.PAD if align == "L" else x + w - self.PAD - tw if align == "R" else x + (w - tw) / 2
-                pdf.text(left, y + self.PAD + (n + 0.78) * self.LINE, text)
-        pdf.set_y(y + height)
-
-    def headers(self) -> None:
-        self.pdf.set_fill_color(235, 235, 235)
-        self.row([(c.title, "B", "C", 1) for c in self.columns], fill=True)
-        self.row([(f"({i + 1})", "I", "C", 1) for i in range(len(self.columns))])
-
-    def draw(self, report: Report) -> None:
-        self.columns = report.columns
-        self.pdf.set_draw_color(0, 0, 0)
-        self.pdf.set_line_width(0.2)
-        self.headers()
-        for line in report.lines:
-            style = (
-                "B" if line.kind in ("section", "group", "subtotal", "total") else "I" if line.kind == "detail" else ""
-            )
-            if line.kind in ("section", "group"):
-                self.row([(str(line.cells[0]), style, "C", 1), (str(line.cells[1]), style, "L", len(self.columns) - 1)])
-                continue
-            cells = []
-            for i, value in enumerate(line.cells):
-                if report.columns[i].kind == "money":
-                    cells.append((money_text(value), style, "R", 1))
-                else:
-                    cells.append(("" if value is None else str(value), style, "C" if i == 0 else "L", 1))
-            self.row(cells)
 
 
 def content_disposition(stem: str, extension: str) -> str:
