@@ -36,12 +36,12 @@ sys.path.insert(0, str(HERE))
 import bench_flow  # noqa: E402
 import bench_rebuild  # noqa: E402
 
-# ARCHITECTURE.md §8
-P99_MS = 50.0
-P50_TIMES_RAW = 3.0
-COMMANDS_PER_S = 300.0
-REBUILD_EVENTS_PER_S = 50_000.0
-REBUILD_1M_S = 20.0
+# ARCHITECTURE.md §8: ratios to the raw limit measured in the same run (machines differ about 2×)
+P50_TIMES_RAW = 3.0  # command → view p50 ≤ 3× the raw JetStream round trip's p50
+P99_TIMES_RAW = 10.0  # … p99 ≤ 10× its p99
+SAVES_RATIO = 0.15  # sustained commands/s ≥ 0.15× raw eventsourcing saves/s on the same store
+CPU_MS_PER_COMMAND = 6.0  # all processes of the system (the bench client apart)
+REBUILD_RATIO = 1.0  # rebuild events/s ≥ 1.0× one process's raw read + decode of the same stream
 IDLE_RSS_MB = 120.0
 COLD_START_S = 20.0
 FLAT_RSS = 1.25  # "flat memory": the 1M rebuild's peak RSS within 25 % of the 100k one's
@@ -90,14 +90,16 @@ def row(
     }
 
 
-def table(flow: dict[str, Any], rebuild: list[dict[str, Any]], registry: dict[str, Any] | None) -> list[dict[str, Any]]:
+def flow_rows(flow: dict[str, Any], store: str) -> list[dict[str, Any]]:
+    """Parts 1 and 2 on one store (``[sqlite]``, ``[postgres]``)."""
     rows: list[dict[str, Any]] = []
+    tag = f"[{store}]"
     rtt, c2v = flow["raw_round_trip"], flow["command_to_view"]
     total = c2v["command_to_view"]
     raw_rtt = "nats-py JetStream publish→consume"
     rows.append(
         row(
-            f"1. command→national view p50 ms @{c2v['rate_per_s']:.0f}/s",
+            f"1. {tag} command→national view p50 ms @{c2v['rate_per_s']:.0f}/s",
             total["p50_ms"],
             rtt["p50_ms"],
             f"≤ {P50_TIMES_RAW:.0f}× raw",
@@ -110,8 +112,8 @@ def table(flow: dict[str, Any], rebuild: list[dict[str, Any]], registry: dict[st
             "   command→national view p99 ms",
             total["p99_ms"],
             rtt["p99_ms"],
-            f"≤ {P99_MS:.0f}",
-            total["p99_ms"] <= P99_MS,
+            f"≤ {P99_TIMES_RAW:.0f}× raw",
+            total["p99_ms"] <= P99_TIMES_RAW * rtt["p99_ms"],
             raw_rtt,
         )
     )
@@ -129,12 +131,12 @@ def table(flow: dict[str, Any], rebuild: list[dict[str, Any]], registry: dict[st
     rate = sus["commands_per_s_sustained"]
     rows.append(
         row(
-            "2. sustained commands/s, one instance",
+            f"2. {tag} sustained commands/s, one instance",
             rate,
             saves["saves_per_s"],
-            f"≥ {COMMANDS_PER_S:.0f}",
-            rate >= COMMANDS_PER_S and sus["lag_bounded"],
-            "eventsourcing saves/s, same FS",
+            f"≥ {SAVES_RATIO}× raw",
+            rate >= SAVES_RATIO * saves["saves_per_s"] and sus["lag_bounded"],
+            f"eventsourcing saves/s, same {'server' if store == 'postgres' else 'FS'}",
         )
     )
     rows.append(row("   consumers' lag bounded (caught up s)", sus["drain_s"], None, "≤ 5 s", sus["lag_bounded"]))
@@ -150,9 +152,22 @@ def table(flow: dict[str, Any], rebuild: list[dict[str, Any]], registry: dict[st
                 "same, batched (fetch 256)",
             )
         )
-    rows.append(row("   system CPU ms per command", sus["system_cpu_ms_per_command"]))
+    cpu = sus["system_cpu_ms_per_command"]
+    rows.append(
+        row("   system CPU ms per command", cpu, None, f"≤ {CPU_MS_PER_COMMAND:.0f}", cpu <= CPU_MS_PER_COMMAND)
+    )
     if sus.get("cpu_bound_commands_per_s"):
         rows.append(row(f"   CPU-bound commands/s ({sus['cpus']} cores)", sus["cpu_bound_commands_per_s"]))
+    return rows
+
+
+def table(
+    flows: dict[str, dict[str, Any]], rebuild: list[dict[str, Any]], registry: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for store, flow in flows.items():
+        rows += flow_rows(flow, store)
+    flow = flows.get("sqlite") or next(iter(flows.values()))
 
     by_size = {r["events"]: r for r in rebuild}
     raw_read = "read+decode, same stream"
@@ -164,8 +179,8 @@ def table(flow: dict[str, Any], rebuild: list[dict[str, Any]], registry: dict[st
                 f"3. rebuild {label} events/s",
                 r["rebuild_events_per_s"],
                 r["raw_read_decode_events_per_s"],
-                f"≥ {REBUILD_EVENTS_PER_S:,.0f}",
-                r["rebuild_events_per_s"] >= REBUILD_EVENTS_PER_S,
+                f"≥ {REBUILD_RATIO}× raw",
+                r["rebuild_events_per_s"] >= REBUILD_RATIO * r["raw_read_decode_events_per_s"],
                 raw_read,
             )
         )
@@ -180,15 +195,7 @@ def table(flow: dict[str, Any], rebuild: list[dict[str, Any]], registry: dict[st
             row(f"   rebuild {label} peak RSS MB", r["rebuild_peak_rss_mb"], r["raw_peak_rss_mb"], "", None, raw_read)
         )
         if n >= 1_000_000:
-            rows.append(
-                row(
-                    f"   rebuild {label} seconds",
-                    r["rebuild_s"],
-                    None,
-                    f"≤ {REBUILD_1M_S:.0f}",
-                    r["rebuild_s"] <= REBUILD_1M_S,
-                )
-            )
+            rows.append(row(f"   rebuild {label} seconds", r["rebuild_s"]))
             small = by_size.get(100_000)
             if small:
                 flat = r["rebuild_peak_rss_mb"] <= FLAT_RSS * small["rebuild_peak_rss_mb"]
@@ -275,6 +282,29 @@ def render(rows: list[dict[str, Any]]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def compare(before: dict[str, Any], flows: dict[str, dict[str, Any]]) -> str:
+    """CPU ms per command under the sustained load, by process, in an earlier run and in this one."""
+    earlier = before.get("flows") or {"sqlite": before["flow"]}  # a bench.json from before both stores
+    lines = []
+    for store, flow in flows.items():
+        if store not in earlier:
+            continue
+        old, new = earlier[store]["sustained"], flow["sustained"]
+        a, b = old["cpu_ms_per_command"], new["cpu_ms_per_command"]
+        lines.append(f"[{store}] CPU ms per command, before → after (sustained load)")
+        for name in sorted(set(a) | set(b), key=lambda k: -max(a.get(k, 0), b.get(k, 0))):
+            lines.append(f"  {name:<26} {a.get(name, 0):>7.2f} → {b.get(name, 0):>7.2f}")
+        lines.append(
+            f"  {'system (all but the client)':<26} {old['system_cpu_ms_per_command']:>7.2f} →"
+            f" {new['system_cpu_ms_per_command']:>7.2f}"
+        )
+        lines.append(
+            f"  {'sustained commands/s':<26} {old['commands_per_s_sustained']:>7.1f} →"
+            f" {new['commands_per_s_sustained']:>7.1f}"
+        )
+    return "\n".join(lines)
+
+
 def write(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -285,6 +315,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="skip the 1M rebuild, shorter loads (development)")
     parser.add_argument("--dir", type=Path, default=Path("var/bench"))
     parser.add_argument("--no-registry", action="store_true")
+    parser.add_argument("--no-rebuild", action="store_true", help="parts 1, 2 and 4 only (development)")
+    parser.add_argument("--stores", default="sqlite,postgres", help="sqlite,postgres (PostgreSQL: KC_BENCH_POSTGRES)")
+    parser.add_argument("--compare", type=Path, help="an earlier bench.json: CPU per command per process, before/after")
     args = parser.parse_args()
     began = time.monotonic()
     env = machine()
@@ -293,18 +326,27 @@ def main() -> int:
         flush=True,
     )
 
-    print(
-        "· system: make run cold start, idle RSS, raw round trip, command → national view, sustained load …", flush=True
-    )
-    flow = bench_flow.run(
-        rate=100.0,
-        seconds=10.0 if args.quick else 20.0,
-        load_seconds=10.0 if args.quick else 20.0,
-        clients=8,
-    )
-    write(args.dir / "flow.json", {"flow": flow})
+    flows: dict[str, dict[str, Any]] = {}
+    for store in args.stores.split(","):
+        if store == "postgres" and (why := bench_flow.postgres_unreachable()):
+            print(f"· [postgres] skipped: {why}", flush=True)
+            continue
+        print(
+            f"· [{store}] system: make run cold start, idle RSS, raw round trip, command → national view,"
+            " sustained load …",
+            flush=True,
+        )
+        flows[store] = bench_flow.run(
+            rate=100.0,
+            seconds=10.0 if args.quick else 20.0,
+            load_seconds=10.0 if args.quick else 20.0,
+            clients=8,
+            store=store,
+        )
+        flows[store]["loadavg"] = [round(x, 2) for x in os.getloadavg()]
+    write(args.dir / "flow.json", {"flows": flows})
 
-    sizes = [100_000] if args.quick else [100_000, 1_000_000]
+    sizes = [] if args.no_rebuild else [100_000] if args.quick else [100_000, 1_000_000]
     rebuild = []
     for n in sizes:
         print(f"· rebuild of {n:,} events next to a raw read and decode …", flush=True)
@@ -319,7 +361,7 @@ def main() -> int:
         registry = bench_registry.run()
         write(args.dir / "registry.json", {"registry": registry})
 
-    rows = table(flow, rebuild, registry)
+    rows = table(flows, rebuild, registry)
     env["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     env["seconds"] = round(time.monotonic() - began, 1)
     print()
@@ -330,11 +372,14 @@ def main() -> int:
         f"{' (quick run: the 1M rebuild was skipped)' if args.quick else ''}; "
         f"load average {env['loadavg']} → {env['loadavg_end']} on {env['cpus']} cores; {env['seconds']} s"
     )
-    sus = flow["sustained"]
-    print(
-        "CPU ms per command under sustained load, by process:",
-        json.dumps(sus["cpu_ms_per_command"], ensure_ascii=False),
-    )
+    for store, flow in flows.items():
+        print(
+            f"[{store}] CPU ms per command under sustained load, by process:",
+            json.dumps(flow["sustained"]["cpu_ms_per_command"], ensure_ascii=False),
+        )
+    if args.compare:
+        print()
+        print(compare(json.loads(args.compare.read_text()), flows))
     out = args.dir / "bench.json"
     write(
         out,
@@ -342,7 +387,7 @@ def main() -> int:
             "machine": env,
             "quick": args.quick,
             "table": rows,
-            "flow": flow,
+            "flows": flows,
             "rebuild": rebuild,
             "registry": registry,
         },

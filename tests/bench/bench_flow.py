@@ -135,10 +135,56 @@ def watch(db: Path) -> int:
         out.flush()
 
 
+PG_CHANNEL = "kc_bench_programme"
+
+
+def pg_watch(dsn: str) -> int:
+    """As :func:`watch`, on PostgreSQL: a trigger on the ministry planning's programme table notifies each
+    row written (rows are rewritten on change, as on SQLite) and this process stamps each notification as it
+    arrives (LISTEN; the notification is delivered when the writing transaction commits)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute(f"LISTEN {PG_CHANNEL}")
+        print("ready", flush=True)
+        out = sys.stdout
+        seen: set[tuple[str, str]] = set()
+        stdin = sys.stdin.fileno()
+        while True:
+            ready, _, _ = select.select([con.fileno(), stdin], [], [], 1.0)
+            if stdin in ready and not sys.stdin.readline():
+                return 0
+            for note in con.notifies(timeout=0, stop_after=0):
+                stamp = time.monotonic_ns()
+                de_an_id, status = note.payload.split()
+                if (de_an_id, status) not in seen:
+                    seen.add((de_an_id, status))
+                    out.write(f"{stamp} {de_an_id} {status}\n")
+            out.flush()
+
+
+def pg_trigger(dsn: str, schema: str = "kc_bo_planning") -> None:
+    """The bench's own trigger on the programme table (its database is the bench's, dropped after)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute(
+            f"CREATE OR REPLACE FUNCTION {schema}.kc_bench_notify() RETURNS trigger AS $$"
+            f" BEGIN PERFORM pg_notify('{PG_CHANNEL}', NEW.de_an_id || ' ' || NEW.status); RETURN NEW; END $$"
+            " LANGUAGE plpgsql"
+        )
+        con.execute(f"DROP TRIGGER IF EXISTS kc_bench_notify ON {schema}.programme")
+        con.execute(
+            f"CREATE TRIGGER kc_bench_notify AFTER INSERT OR UPDATE ON {schema}.programme"
+            f" FOR EACH ROW EXECUTE FUNCTION {schema}.kc_bench_notify()"
+        )
+
+
 class Watcher:
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path | str) -> None:
+        flag = "--pg-watch" if isinstance(db, str) else "--watch"
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--watch", str(db)],
+            [sys.executable, __file__, flag, str(db)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -315,7 +361,11 @@ async def command_to_view(sut: SystemUnderTest, rate: float, seconds: float) -> 
         prep_s = time.monotonic() - prep_began
         await asyncio.sleep(2.0)  # let the relay and the consumers settle after the drafts
 
-        watcher = Watcher(sut.var_dir / "bo" / "planning.sqlite")
+        if sut.database:
+            pg_trigger(sut.database_url)
+            watcher = Watcher(sut.database_url)
+        else:
+            watcher = Watcher(sut.var_dir / "bo" / "planning.sqlite")
         follower = asyncio.create_task(watcher.follow())
         scheduled: dict[str, int] = {}
         answered: dict[str, int] = {}
@@ -542,14 +592,16 @@ def cpu_per(before: dict[str, float], after: dict[str, float], commands: int) ->
 
 
 # -- 2. raw: eventsourcing saves on a SQLite file --------------------------------------------------------
-def raw_saves(seconds: float = 3.0, store_dir: Path | None = None) -> dict[str, Any]:
+def raw_saves(seconds: float = 3.0, store_dir: Path | None = None, database_url: str | None = None) -> dict[str, Any]:
     """The store's own limit: one aggregate saved per call (a transaction each), in a loop, on a SQLite
-    file with the services' settings (``kc_runtime.store.eventstore.sqlite_env``), on the same file system."""
+    file with the services' settings (``kc_runtime.store.eventstore.sqlite_env``), on the same file system
+    — or, given ``database_url``, on that PostgreSQL database with the services' settings (``postgres_env``)."""
     from eventsourcing.application import Application
-    from kc_runtime.store.eventstore import sqlite_env
+    from kc_runtime.store.eventstore import postgres_env, sqlite_env
 
     with tempfile.TemporaryDirectory(dir=store_dir) as tmp:
-        app: Application[Any] = Application(env=sqlite_env(Path(tmp) / "raw.sqlite"))
+        env = postgres_env(database_url, "kc_bench_raw") if database_url else sqlite_env(Path(tmp) / "raw.sqlite")
+        app: Application[Any] = Application(env=env)
         thing = _trivial_aggregate()
         saved = 0
         began = time.monotonic()
@@ -574,12 +626,54 @@ def _trivial_aggregate() -> Any:
 
 
 # -- main ------------------------------------------------------------------------------------------------
-def run(rate: float = 100.0, seconds: float = 20.0, load_seconds: float = 15.0, clients: int = 8) -> dict[str, Any]:
+POSTGRES_SERVER = os.environ.get("KC_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+
+
+@contextlib.contextmanager
+def bench_database() -> Any:
+    """A fresh PostgreSQL database of the bench's own on ``KC_BENCH_POSTGRES`` (dropped after): its DSN."""
+    import psycopg
+
+    name = f"kc_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{POSTGRES_SERVER}/{name}"
+    finally:
+        with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as con:
+            con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def postgres_unreachable() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(f"{POSTGRES_SERVER}/postgres", connect_timeout=3) as con:
+            con.execute("SELECT 1")
+    except Exception as exc:
+        return f"{POSTGRES_SERVER}: {exc}"
+    return None
+
+
+def run(
+    rate: float = 100.0, seconds: float = 20.0, load_seconds: float = 15.0, clients: int = 8, store: str = "sqlite"
+) -> dict[str, Any]:
     """One ``make run`` system: cold start and idle RSS first (nothing has run yet), then the raw round
-    trip, command → national view at ``rate``, the sustained load; the raw saves once it has stopped."""
-    results: dict[str, Any] = {}
+    trip, command → national view at ``rate``, the sustained load; the raw saves once it has stopped.
+    ``store``: ``sqlite`` (a file per service, the default) or ``postgres`` (every service in one database
+    of the bench's own, a schema each; the raw saves on the same server)."""
+    if store == "postgres":
+        with bench_database() as dsn:
+            return _run(rate, seconds, load_seconds, clients, dsn)
+    return _run(rate, seconds, load_seconds, clients, None)
+
+
+def _run(rate: float, seconds: float, load_seconds: float, clients: int, dsn: str | None) -> dict[str, Any]:
+    results: dict[str, Any] = {"store": "postgres" if dsn else "sqlite"}
     with tempfile.TemporaryDirectory() as tmp:
-        sut = start_system(Path(tmp) / "var")
+        sut = start_system(Path(tmp) / "var", env={"KC_DATABASE_URL": dsn} if dsn else None)
+        if dsn:
+            sut.database, sut.database_url = dsn.rsplit("/", 1)[1], dsn
         try:
             results["system"] = measure(sut)  # cold start, idle RSS: before any load
             authorise(sut.var_dir)
@@ -595,7 +689,7 @@ def run(rate: float = 100.0, seconds: float = 20.0, load_seconds: float = 15.0, 
             results["rss_after_load_mb"] = sut.rss()
         finally:
             sut.stop()
-        results["raw_saves"] = raw_saves(store_dir=Path(tmp))
+        results["raw_saves"] = raw_saves(store_dir=Path(tmp), database_url=dsn)
     return results
 
 
@@ -606,11 +700,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--load-seconds", type=float, default=15.0)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--watch", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--pg-watch", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.watch:
         return watch(args.watch)
-    results = run(args.rate, args.seconds, args.load_seconds, args.clients)
+    if args.pg_watch:
+        return pg_watch(args.pg_watch)
+    results = run(args.rate, args.seconds, args.load_seconds, args.clients, args.store)
     print(json.dumps(results, indent=2, ensure_ascii=False))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -45,6 +45,8 @@ class SystemUnderTest:
     banner: list[str]
     cold_start_s: float
     pids: dict[str, int] = field(default_factory=dict)  # "bo/planning" -> pid
+    database: str | None = None  # the PostgreSQL database every service's store is in (None: SQLite)
+    database_url: str = ""
 
     @property
     def run(self) -> dict[str, Any]:
@@ -81,6 +83,14 @@ class SystemUnderTest:
             fields = rest.split()
             procs[int(entry.name)] = (int(fields[1]), comm, (int(fields[11]) + int(fields[12])) / tick)
         out: dict[str, float] = {}
+        if self.database:  # the server's backends serving the system's connections (titled with the database)
+            for pid, (_, _comm, cpu) in procs.items():
+                try:
+                    title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                except OSError:
+                    continue
+                if title.startswith("postgres: ") and f" {self.database} " in title:
+                    out["postgresql"] = out.get("postgresql", 0.0) + cpu
         for pid, (_, comm, cpu) in procs.items():
             ancestor = pid
             while ancestor in procs and ancestor != self.proc.pid:
@@ -101,7 +111,9 @@ class SystemUnderTest:
                 self.proc.wait()
 
 
-def start_system(var_dir: Path, timeout_s: float = 180.0) -> SystemUnderTest:
+def start_system(var_dir: Path, timeout_s: float = 180.0, env: dict[str, str] | None = None) -> SystemUnderTest:
+    """``make run`` under ``var_dir``; ``env`` adds to the services' environment (``KC_DATABASE_URL``: every
+    service's store on that PostgreSQL database, a schema each, instead of SQLite files)."""
     began = time.monotonic()
     proc = subprocess.Popen(
         [
@@ -119,7 +131,7 @@ def start_system(var_dir: Path, timeout_s: float = 180.0) -> SystemUnderTest:
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
-        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        env=os.environ | {"PYTHONUNBUFFERED": "1"} | (env or {}),
     )
     assert proc.stdout is not None
     banner = []
