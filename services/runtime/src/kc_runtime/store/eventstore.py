@@ -7,7 +7,8 @@ transaction; the outbox relay keeps its position in the same tracking table.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -15,7 +16,16 @@ from urllib.parse import unquote, urlparse
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Recording, Tracking, Transcoding
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Notification,
+    ProcessRecorder,
+    Recording,
+    StoredEvent,
+    Tracking,
+    Transcoding,
+)
+from eventsourcing.sqlite import SQLiteCursor, SQLiteFactory, SQLiteProcessRecorder
 
 from kc_runtime import tracing
 from kc_runtime.settings import Settings
@@ -84,6 +94,61 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+class SavedBatch:
+    """The events one save is inserting, as the notifications they become, inside its write transaction:
+    what a :data:`WithinSave` hook sees. The domain events are decoded from the stored form once, on first
+    ask, and shared by every hook (they are what a reader of the log would decode)."""
+
+    def __init__(self, app: ServiceApplication, notifications: Sequence[Notification]) -> None:
+        self._app = app
+        self.notifications = notifications
+        self._events: list[Any] | None = None
+
+    @property
+    def events(self) -> list[Any]:
+        if self._events is None:
+            self._events = [self._app.mapper.to_domain_event(n) for n in self.notifications]
+        return self._events
+
+
+# Called inside a save's write transaction, on its cursor, after the events were inserted; ``held`` is
+# closed once the transaction has committed or rolled back (a hook releases its locks there).
+WithinSave = Callable[[SQLiteCursor, SavedBatch, ExitStack], None]
+
+
+class GroupCommitSQLiteRecorder(SQLiteProcessRecorder):
+    """SQLite's process recorder whose insert runs the application's :data:`WithinSave` hooks in the same
+    write transaction: the local projections apply the saved events and record their tracking with the
+    save, one commit (one fsync, one turn of the write lock) instead of one each."""
+
+    app: ServiceApplication | None = None
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        app = self.app
+        if app is None or not app._within_save:
+            return super().insert_events(stored_events, **kwargs)
+        with ExitStack() as held:  # closed after the commit (or the rollback)
+            with self.datastore.transaction(commit=True) as c:
+                ids = self._insert_events(c, stored_events, **kwargs)
+                batch = SavedBatch(app, _notifications(stored_events, ids or []))
+                for hook in app._within_save:
+                    hook(c, batch, held)
+            return ids
+
+
+def _notifications(stored_events: Sequence[StoredEvent], ids: Sequence[int]) -> list[Notification]:
+    return [
+        Notification(
+            id=n_id,
+            originator_id=s.originator_id,
+            originator_version=s.originator_version,
+            topic=s.topic,
+            state=s.state,
+        )
+        for s, n_id in zip(stored_events, ids, strict=True)
+    ]
+
+
 class ServiceApplication(Application[UUID]):
     """An eventsourcing application whose saves wake whoever listens (the outbox relay) and whose events
     keep the W3C trace context they were saved in (:mod:`kc_runtime.tracing`)."""
@@ -94,10 +159,31 @@ class ServiceApplication(Application[UUID]):
 
     def __init__(self, env: dict[str, str] | None = None, **kwargs: Any) -> None:
         self._save_listeners: list[Callable[[], None]] = []
+        self._within_save: list[WithinSave] = []
         super().__init__(env=env, **kwargs)
 
     def construct_recorder(self) -> Any:
-        return self.factory.process_recorder()
+        factory = self.factory
+        if isinstance(factory, SQLiteFactory):
+            factory.process_recorder_class = GroupCommitSQLiteRecorder
+        recorder = factory.process_recorder()
+        if isinstance(recorder, GroupCommitSQLiteRecorder):
+            recorder.app = self
+        return recorder
+
+    def within_save(self, hook: WithinSave) -> bool:
+        """Run ``hook`` inside every save's write transaction (SQLite); False where the store cannot
+        (PostgreSQL: its saves are pipelined), and the caller catches up after the save instead."""
+        if not isinstance(self.recorder, GroupCommitSQLiteRecorder):
+            return False
+        self._within_save.append(hook)
+        return True
+
+    def sqlite_file(self) -> str | None:
+        """The SQLite file this application's events are in (None on PostgreSQL)."""
+        if not isinstance(self.recorder, SQLiteProcessRecorder):
+            return None
+        return str(self.recorder.datastore.pool.db_name)
 
     def save_tracked(self, tracking: Tracking, *aggregates: Any) -> None:
         """Save the aggregates' new events *and* the tracking of the message that caused them, in one
@@ -138,3 +224,4 @@ class ServiceApplication(Application[UUID]):
         super()._notify(recordings)
         for listener in self._save_listeners:
             listener()
+

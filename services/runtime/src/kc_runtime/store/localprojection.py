@@ -37,7 +37,7 @@ from typing import Any
 import structlog
 from eventsourcing.persistence import InterfaceError, Notification, OperationalError, Tracking
 
-from kc_runtime.store.eventstore import ServiceApplication
+from kc_runtime.store.eventstore import SavedBatch, ServiceApplication
 from kc_runtime.store.views import ViewCursor, ViewStore
 
 log = structlog.get_logger("kc.projection")
@@ -79,8 +79,15 @@ class LocalProjection:
         self.name = name
         self.batch_size = batch_size
         self._lock = threading.Lock()
+        self.applied_with_save = 0  # events applied in their save's own transaction (group commit)
+        self._caught_up = threading.local()  # this thread's last save applied this projection in its transaction
         with store.transaction() as cur:
             cur.execute(QUARANTINE_DDL)
+        # group commit: on SQLite, when the view is in the application's own file, a save applies its events
+        # here in its own write transaction (:meth:`_within_save`); else, and whenever that could not be
+        # done, the save is followed by a catch-up in a transaction of its own (:meth:`_after_save`)
+        if not store.postgres and app.sqlite_file() == store.sqlite_file():
+            app.within_save(self._within_save)
         app.on_saved(self._after_save)
 
     def position(self) -> int:
@@ -138,7 +145,42 @@ class LocalProjection:
         """The events set aside (latest first), with the reason."""
         return quarantined(self.store, self.name, limit)
 
+    def _within_save(self, raw: Any, batch: SavedBatch, held: contextlib.ExitStack) -> None:
+        """Apply a save's events in its own write transaction, with the tracking, when this projection is
+        exactly at the position before them (else: leave them to the catch-up after the save). The lock is
+        taken without waiting (a catch-up holding it may be waiting for this very write lock) and held until
+        the save's transaction has ended, so no catch-up reads a position this transaction is changing. An
+        event the projection cannot apply rolls back to the savepoint: the save goes on, and the catch-up
+        after it quarantines the event as it always did."""
+        self._caught_up.done = False
+        notifications = batch.notifications
+        if not notifications or not self._lock.acquire(blocking=False):
+            return
+        held.callback(self._lock.release)
+        position = int(self.store.recorder._max_tracking_id(self.name, raw) or 0)
+        if position != notifications[0].id - 1:
+            return
+        cur = ViewCursor(raw, postgres=False)
+        cur.execute("SAVEPOINT kc_projection")
+        try:
+            for event in batch.events:
+                self.apply(cur, event)
+            self.store.track(cur, Tracking(self.name, notifications[-1].id))
+        except Exception as exc:
+            cur.execute("ROLLBACK TO kc_projection")
+            cur.execute("RELEASE kc_projection")
+            log.warning(
+                "projection not applied with the save; catching up after it", projection=self.name, error=repr(exc)
+            )
+            return
+        cur.execute("RELEASE kc_projection")
+        self._caught_up.done = True
+        self.applied_with_save += len(notifications)
+
     def _after_save(self) -> None:
+        if getattr(self._caught_up, "done", False):  # applied in the save's own transaction
+            self._caught_up.done = False
+            return
         try:
             self.catch_up()
         except Exception as exc:  # the command is saved; the follower loop will retry

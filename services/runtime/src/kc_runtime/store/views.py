@@ -191,6 +191,12 @@ class ViewStore:
     def has_tracked(self, tracking: Tracking) -> bool:
         return bool(self.recorder.has_tracking_id(tracking.application_name, tracking.notification_id))
 
+    def sqlite_file(self) -> str | None:
+        """The SQLite file the views are in (None on PostgreSQL)."""
+        if self.postgres:
+            return None
+        return str(self.recorder.datastore.pool.db_name)
+
     def close(self) -> None:
         if self._factory is not None:  # a shared recorder is closed by its application
             self._factory.close()
