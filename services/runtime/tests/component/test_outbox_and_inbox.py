@@ -457,3 +457,34 @@ async def test_a_rotated_key_keeps_old_events_verifiable_and_signs_new_ones(make
     async with consumer(settings, view):
         await eventually(lambda: len(view.rows()) == 2)
     view.store.close()
+
+
+async def test_the_publishers_chain_link_commits_with_the_effect_in_one_transaction(
+    make_settings: SettingsFactory,
+) -> None:
+    """The inbox records each publisher's new chain link in the effect's own transaction (with its
+    tracking), not in a second one after it: the chains' store never opens a write transaction of its own
+    while the effect's store is on the same database, and the link it holds is the last applied."""
+    settings = make_settings("consumertest")
+    await ensure(settings)
+    view = make_view(settings)
+    async with producer(make_settings("relaytest")) as (app, _):
+        make_counters(app, counters=2, increments=2)
+        runtime = consumer_runtime(settings, view)
+        chains = runtime._chains
+        assert chains is not None
+        opened = []
+        plain = chains.store.transaction
+
+        def spied(*, commit: bool = True) -> Any:
+            opened.append(commit)
+            return plain(commit=commit)
+
+        chains.store.transaction = spied  # type: ignore[method-assign]
+        async with runtime.lifespan():
+            await eventually(lambda: len(view.rows()) >= 6)
+    with view.store.transaction(commit=False) as cur:
+        links = cur.execute("SELECT consumer, seq FROM kc_inbox_chain").fetchall()
+    assert links == [{"consumer": "counter-view", "seq": 6}]
+    assert True not in opened, opened  # no write transaction of the chains' own
+    view.store.close()

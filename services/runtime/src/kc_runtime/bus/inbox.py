@@ -25,8 +25,10 @@ per consumer in :class:`InboxChains`); anything else is dead-lettered and report
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -41,7 +43,7 @@ from pydantic import ValidationError
 
 from kc_runtime import tracing
 from kc_runtime.bus.deadletters import DeadLetters
-from kc_runtime.store.views import ViewStore
+from kc_runtime.store.views import ViewCursor, ViewStore
 
 log = structlog.get_logger("kc.inbox")
 
@@ -105,12 +107,34 @@ class InboxChains:
 
     def advance(self, consumer: str, body: Mapping[str, Any], link: Link) -> None:
         with self.store.transaction() as cur:
-            cur.execute(
-                "INSERT INTO kc_inbox_chain (consumer, source, seq, head) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (consumer, source) DO UPDATE SET seq = excluded.seq, head = excluded.head",
-                (consumer, str(body.get("source", "")), link.seq, link.hash),
-            )
+            self._write(cur, consumer, body, link)
         self.chain(consumer).advance(body, link)
+
+    @staticmethod
+    def _write(cur: ViewCursor, consumer: str, body: Mapping[str, Any], link: Link) -> None:
+        cur.execute(
+            "INSERT INTO kc_inbox_chain (consumer, source, seq, head) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (consumer, source) DO UPDATE SET seq = excluded.seq, head = excluded.head",
+            (consumer, str(body.get("source", "")), link.seq, link.hash),
+        )
+
+    @contextmanager
+    def advancing(self, consumer: str, body: Mapping[str, Any], link: Link) -> Iterator[None]:
+        """Around an effect: its transaction records the publisher's new link with its tracking when the
+        effect's store is this one's database (one commit, not two); else the link is written after it."""
+
+        def write(store: ViewStore, cur: ViewCursor) -> bool:
+            if store.location != self.store.location:
+                return False
+            self._write(cur, consumer, body, link)
+            return True
+
+        with ViewStore.with_tracking(write) as pending:
+            yield
+        if pending:  # the effect recorded its tracking elsewhere (its application's own store)
+            self.advance(consumer, body, link)
+        else:
+            self.chain(consumer).advance(body, link)
 
 
 class Inbox:
@@ -233,18 +257,20 @@ class Inbox:
         body, link = self._check_chain(data, envelope)
         if link is None:
             return f"integrity: {body['error']}"
-        # what it causes joins the trace (recorded as a consumer span when tracing is exported)
-        with tracing.continued(
-            envelope.traceparent,
-            envelope.tracestate,
-            spans=self.spans,
-            name=f"process {envelope.type}",
-            kind="consumer",
-            attributes=None if self.spans is None else _message_attributes(self.name, subject, envelope, tracking),
+        # what it causes joins the trace (recorded as a consumer span when tracing is exported); the
+        # publisher's new chain link commits in the effect's own transaction (InboxChains.advancing)
+        with (
+            tracing.continued(
+                envelope.traceparent,
+                envelope.tracestate,
+                spans=self.spans,
+                name=f"process {envelope.type}",
+                kind="consumer",
+                attributes=None if self.spans is None else _message_attributes(self.name, subject, envelope, tracking),
+            ),
+            self.chains.advancing(self.name, body, link) if self.chains is not None else contextlib.nullcontext(),
         ):
             self.effect(envelope, event, tracking)
-        if self.chains is not None:
-            self.chains.advance(self.name, body, link)
         return None
 
     def _check_chain(self, data: bytes, envelope: Envelope) -> tuple[dict[str, Any], Link | None]:

@@ -9,8 +9,9 @@ schema is the search path.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from eventsourcing.persistence import InfrastructureFactory, Tracking
@@ -51,6 +52,12 @@ class ViewCursor:
         return int(self._dbapi.rowcount)
 
 
+# What else to write in the transaction that records the next tracking (see ViewStore.with_tracking)
+_WITH_TRACKING: ContextVar[list[Callable[[ViewStore, ViewCursor], bool]] | None] = ContextVar(
+    "kc_with_tracking", default=None
+)
+
+
 class ViewStore:
     """The tracking recorder of a service's projections plus a transaction on the same database."""
 
@@ -64,6 +71,13 @@ class ViewStore:
         self.recorder: Any = recorder
         self.postgres = env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
         self._schema = env.get("POSTGRES_SCHEMA", "public")
+        # which database (and schema) the rows are in: two stores at one location can share a transaction
+        pg = ("POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DBNAME")
+        self.location: tuple[str, ...] = (
+            ("postgres", *(env.get(k, "") for k in pg), self._schema)
+            if self.postgres
+            else ("sqlite", env.get("SQLITE_DBNAME", ""))
+        )
         with self.transaction() as cur:
             for statement in ddl:
                 cur.execute(self.dialect(statement))
@@ -180,8 +194,29 @@ class ViewStore:
         made from outside a subclass because a view store may also share an application's process
         recorder (the relay's chain head), which the application constructs. SQLite's and PostgreSQL's
         tracking and process recorders take the same arguments (9.4-9.5); the runtime's tests run it on
-        both databases."""
+        both databases.
+
+        Whatever :meth:`with_tracking` asked for in this context is written here too, in the same transaction
+        (once, by the first ``track`` that can)."""
         self.recorder._insert_tracking(cursor.raw, tracking)
+        pending = _WITH_TRACKING.get()
+        if pending:
+            for write in list(pending):
+                if write(self, cursor):
+                    pending.remove(write)
+
+    @staticmethod
+    @contextmanager
+    def with_tracking(write: Callable[[ViewStore, ViewCursor], bool]) -> Iterator[list[Callable[..., bool]]]:
+        """Within this context, the first :meth:`track` of a store ``write`` accepts (it returns True when it
+        wrote, in that store's transaction, e.g. only for a store on its own database) also calls ``write``:
+        what must commit with a tracking record commits with it. The yielded list is empty once it was written."""
+        pending = [write]
+        token = _WITH_TRACKING.set(pending)
+        try:
+            yield pending
+        finally:
+            _WITH_TRACKING.reset(token)
 
     @property
     def tracking_table(self) -> str:
