@@ -7,7 +7,7 @@ from kc_kernel.dated import NoRuleInForceError
 from kc_runtime.process import serve
 from kc_runtime.service import ServiceRuntime
 from kc_runtime.settings import Settings
-from kc_runtime.store.eventstore import persistence_env
+from kc_runtime.store.eventstore import StatesAt, persistence_env
 from kc_runtime.store.files import ContentStore
 from kc_runtime.store.localprojection import LocalProjection
 from kc_runtime.store.views import ViewStore
@@ -64,10 +64,8 @@ def create_app(settings: Settings) -> FastAPI:
     national_listing.catch_up()
 
     runtime = ServiceRuntime(settings)
-    runtime.publish_from(
-        application,
-        translators.translator(lambda e: application.repository.get(e.originator_id, version=e.originator_version)),
-    )
+    # each milestone is translated with the đề án as of its version, kept from the event before (no replay)
+    runtime.publish_from(application, translators.translator(StatesAt(application)))
     messaging.subscribe(runtime, application, beneficiary_view, calendar_view, settings.instance, settings.peers)
     runtime.follow(listing)
     programme_metrics.register(runtime.metrics, views, rules=rules, calendars=calendar_view.lookup)

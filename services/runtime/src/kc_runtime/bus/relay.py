@@ -44,7 +44,7 @@ import structlog
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Notification, Tracking
 from kc_contracts import ContractEvent, Envelope
-from kc_contracts.integrity import Signer, canonical, envelope_hash, message_id
+from kc_contracts.integrity import Signer, canonical, message_id
 from kc_contracts.subjects import stream_name, subject_for
 from nats.js import JetStreamContext
 
@@ -260,8 +260,11 @@ class OutboxRelay:
         if self.signer is None:
             return envelope.to_json()
         body = self.signer.sign(envelope.body(), seq=self._seq + 1, prev_hash=self._head)
-        self._seq, self._head = self._seq + 1, envelope_hash(body)
-        return canonical(body)
+        payload = canonical(body)
+        # the published bytes are the canonical body: their hash is its envelope_hash (the next link's
+        # kcprevhash) and the message id, computed once
+        self._seq, self._head = self._seq + 1, message_id(payload)
+        return payload
 
     async def _is_ours(self, js: JetStreamContext, seq: int, subject: str, payload: bytes) -> bool:
         """Whether the message JetStream kept under our id (a republish after a crash) is our very bytes."""
