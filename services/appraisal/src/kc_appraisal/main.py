@@ -65,7 +65,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     runtime = ServiceRuntime(settings)
     # each milestone is translated with the đề án as of its version, kept from the event before (no replay)
-    runtime.publish_from(application, translators.translator(StatesAt(application)))
+    states = StatesAt(application)
+    runtime.publish_from(application, states.following(translators.translator(states)))
     messaging.subscribe(runtime, application, beneficiary_view, calendar_view, settings.instance, settings.peers)
     runtime.follow(listing)
     programme_metrics.register(runtime.metrics, views, rules=rules, calendars=calendar_view.lookup)

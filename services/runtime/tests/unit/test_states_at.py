@@ -44,3 +44,37 @@ def test_each_event_gets_its_aggregate_at_its_version_with_one_replay_per_stream
         assert states.replays == 2
     finally:
         app.close()
+
+
+def test_a_reader_passing_every_event_never_reads_the_store(tmp_path: Path) -> None:
+    """The relay passes every event, published or not: each brings its aggregate forward, so the ones it
+    publishes find theirs at their version with no replay at all — the same state as a full replay."""
+    app = ServiceApplication(env=sqlite_env(tmp_path / "tally.sqlite"))
+    try:
+        tallies = [Tally() for _ in range(3)]
+        for n in range(4):
+            for tally in tallies:
+                tally.mark(n)
+                app.save(tally)
+        states = StatesAt(app)
+        published = []
+
+        def translate(e: object) -> int | None:  # publishes the marks only, with the tally as of then
+            if isinstance(e, Tally.Marked):  # type: ignore[attr-defined]
+                at = states(e)
+                published.append((at.version, list(at.marks)))
+                return at.version
+            return None
+
+        follow = states.following(translate)
+        events = [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(1, 100)]
+        for e in events:
+            follow(e)
+        assert states.replays == 0
+        assert published == [
+            (e.originator_version, app.repository.get(e.originator_id, version=e.originator_version).marks)
+            for e in events
+            if e.originator_version > 1
+        ]
+    finally:
+        app.close()

@@ -35,6 +35,7 @@ from kc_runtime.settings import Settings
 # another store behind our back.
 _SQLITE_LOCK_TIMEOUT_S = "30"
 A = TypeVar("A")
+R = TypeVar("R")
 
 
 def persistence_env(settings: Settings) -> dict[str, str]:
@@ -240,6 +241,31 @@ class StatesAt:
         self._kept: OrderedDict[UUID, Any] = OrderedDict()
         self.replays = 0  # whole streams replayed (a first sight, or a step back)
 
+    def following(self, translate: Callable[[Any], R]) -> Callable[[Any], R]:
+        """``translate`` for a reader that passes every event of the log in order (the relay): each event,
+        published or not, first brings its kept aggregate forward (a stream's first event creates it), so the
+        events that are published find theirs at their version without reading the store at all."""
+
+        def observed(event: Any) -> R:
+            self.observe(event)
+            return translate(event)
+
+        return observed
+
+    def observe(self, event: Any) -> None:
+        stream, version = event.originator_id, event.originator_version
+        kept = self._kept.get(stream)
+        if kept is None and version == 1:
+            self._keep(stream, cast(Any, event).mutate(None))
+        elif kept is not None and kept.version == version - 1:
+            self._keep(stream, cast(Any, event).mutate(kept))
+
+    def _keep(self, stream: UUID, aggregate: Any) -> None:
+        self._kept.pop(stream, None)
+        self._kept[stream] = aggregate
+        while len(self._kept) > self.maxsize:
+            self._kept.popitem(last=False)
+
     def __call__(self, event: Any) -> Any:
         stream, version = event.originator_id, event.originator_version
         aggregate = self._kept.pop(stream, None)
@@ -249,7 +275,5 @@ class StatesAt:
         elif aggregate.version < version:
             for step in self.app.events.get(stream, gt=aggregate.version, lte=version):
                 aggregate = cast(Any, step).mutate(aggregate)
-        self._kept[stream] = aggregate
-        while len(self._kept) > self.maxsize:
-            self._kept.popitem(last=False)
+        self._keep(stream, aggregate)
         return aggregate
