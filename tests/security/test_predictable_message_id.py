@@ -99,7 +99,7 @@ async def test_a_duplicate_ack_for_a_foreign_message_raises_the_alarm(
         # the id taken by other bytes — as if someone had the relay's very bytes in advance (or a message
         # of ours had been replaced): JetStream answers "duplicate" and keeps the foreign message
         (first,) = application.recorder.select_notifications(0, 1, inclusive_of_start=False)
-        _, subject, payload = relay().message(application.mapper.to_domain_event(first))
+        [(_, subject, payload)] = relay().messages(application.mapper.to_domain_event(first))
         foreign = await js.publish(subject, b'{"foreign": true}', headers={"Nats-Msg-Id": message_id(payload)})
 
         victim = relay()

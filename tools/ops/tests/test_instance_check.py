@@ -195,6 +195,8 @@ def test_the_hub_refuses_a_wrong_password_and_check_says_so(
 
 
 @pytest.mark.postgres
+# its own deadlines: services 5 s, then up to 120 s once the hub answers (pytest's default 120 s cut it)
+@pytest.mark.timeout(300)
 def test_a_province_started_while_the_hub_is_down_waits_for_it_instead_of_stopping(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
