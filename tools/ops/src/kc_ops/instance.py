@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import signal
 import sys
 import time
 import tomllib
@@ -39,7 +38,7 @@ from kc_runtime.keys import MissingKeyError, ensure_instance_key, key_file, load
 from kc_ops import natsconfig
 from kc_ops.natsconfig import Credentials, NatsDeployment, ServerProcess, account_of
 from kc_ops.natsserver import free_port, port_is_free
-from kc_ops.supervisor import AlreadyRunningError, ServiceProcess, Supervisor, _ready, say
+from kc_ops.supervisor import ServiceProcess, Supervisor, _ready, run_until_stopped, say
 
 ROOT = Path(__file__).resolve().parents[4]
 SYSTEM_TOML = ROOT / "deploy" / "local" / "system.toml"
@@ -331,34 +330,7 @@ def up(cfg: InstanceConfig, *, fork: bool = True) -> int:
         return 1
     began = time.monotonic()
     supervisor = InstanceSupervisor(cfg, fork=fork)
-
-    def on_signal(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    try:
-        supervisor.lock()
-        supervisor.start()
-        supervisor.wait_ready()
-        supervisor.write_run_file()
-        print(supervisor.banner(time.monotonic() - began), flush=True)
-        supervisor.write_metrics()
-        while supervisor.supervise():
-            time.sleep(0.5)
-        print(f"lỗi / error: dừng bất thường / stopped unexpectedly: {', '.join(supervisor.failed())}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    except (AlreadyRunningError, MissingKeyError, RuntimeError, TimeoutError, OSError, KeyError) as exc:
-        print(f"lỗi / error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        print("\nđang dừng / stopping…", flush=True)
-        supervisor.stop()
-        print("đã dừng / stopped.", flush=True)
+    return run_until_stopped(supervisor, began, errors=(MissingKeyError, KeyError))
 
 
 # -- init, trust, units ----------------------------------------------------------------------------------------

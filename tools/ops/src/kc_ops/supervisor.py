@@ -31,6 +31,7 @@ import sys
 import time
 import tomllib
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -550,6 +551,23 @@ def main(argv: list[str] | None = None) -> int:
 
     began = time.monotonic()
     supervisor = Supervisor(config, args.var_dir.resolve(), args.auto_ports, fork=args.fork)
+    demo = config.get("demo") if args.demo else None
+    return run_until_stopped(supervisor, began, after_ready=(lambda: supervisor.load_demo(demo)) if demo else None)
+
+
+REPORTED: tuple[type[BaseException], ...] = (AlreadyRunningError, RuntimeError, TimeoutError, OSError)
+
+
+def run_until_stopped(
+    supervisor: Supervisor,
+    began: float,
+    *,
+    after_ready: Callable[[], None] | None = None,
+    errors: tuple[type[BaseException], ...] = (),
+) -> int:
+    """Start every process, wait until ready, print the banner and supervise until Ctrl-C/SIGTERM or until
+    nothing is left to run; stop everything on the way out. The exit status: 0 stopped by the user, 1 otherwise.
+    ``errors``: further exceptions reported in one line (besides the supervisor's own)."""
 
     def on_signal(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -563,29 +581,26 @@ def main(argv: list[str] | None = None) -> int:
         supervisor.start()
         supervisor.wait_ready()
         supervisor.write_run_file()
-        if args.demo and config.get("demo"):
-            supervisor.load_demo(config["demo"])
+        if after_ready is not None:
+            after_ready()
         print(supervisor.banner(time.monotonic() - began), flush=True)
         supervisor.write_metrics()
         while supervisor.supervise():
             time.sleep(0.5)
-        print(f"lỗi / error: stopped unexpectedly: {', '.join(supervisor.failed())}", file=sys.stderr)
+        print(f"lỗi / error: dừng bất thường / stopped unexpectedly: {', '.join(supervisor.failed())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
-    except AlreadyRunningError as exc:
-        print(f"lỗi / error: {exc}", file=sys.stderr)
-        return 1
-    except (RuntimeError, TimeoutError, OSError) as exc:
+    except REPORTED + errors as exc:
         print(f"lỗi / error: {exc}", file=sys.stderr)
         return 1
     finally:
         # a second Ctrl-C must not interrupt the shutdown half-way
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        print("\nstopping…", flush=True)
+        print("\nđang dừng / stopping…", flush=True)
         supervisor.stop()
-        print("stopped.", flush=True)
+        print("đã dừng / stopped.", flush=True)
 
 
 if __name__ == "__main__":
